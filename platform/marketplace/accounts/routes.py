@@ -1,0 +1,73 @@
+"""Account and session endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from marketplace.accounts import service
+from marketplace.accounts.deps import AccountDep, ShopperDep, set_session_cookie
+from marketplace.accounts.schemas import AccountCreate, AccountOut, LoginRequest, TokenOut
+from marketplace.core.deps import NowDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post(
+    "/accounts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountOut,
+    summary="Register a shopper account",
+    responses={409: {"description": "An account with this email already exists."}},
+)
+def create_account(body: AccountCreate, session: SessionDep, now: NowDep) -> AccountOut:
+    account = service.register(
+        session, email=body.email, password=body.password, name=body.name, now=now
+    )
+    session.flush()
+    return AccountOut.model_validate(account)
+
+
+@router.post(
+    "/sessions",
+    response_model=TokenOut,
+    summary="Log in",
+    description="Checks the email and password, sets the HttpOnly session cookie for browsers "
+    "and returns a bearer token for API clients. A new session is started on every login.",
+    responses={401: {"description": "The email or the password is wrong."}},
+)
+def login(
+    body: LoginRequest,
+    request: Request,
+    shopper: ShopperDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> TokenOut:
+    account = service.authenticate(session, email=body.email, password=body.password)
+    issued = service.start_session(
+        session,
+        account,
+        now=now,
+        max_age_s=settings.session_max_age_s,
+        previous_session_key=None if shopper.account else shopper.session_key,
+    )
+    set_session_cookie(request, issued.token)
+    return TokenOut(access_token=issued.token, expires_at=issued.expires_at)
+
+
+@router.delete(
+    "/sessions/current",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out",
+    description="Ends the current session (cookie or bearer token) and clears the cookie.",
+)
+def logout(request: Request, shopper: ShopperDep, session: SessionDep) -> Response:
+    if shopper.account is not None:
+        service.end_session(session, shopper.session_token)
+    set_session_cookie(request, None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=AccountOut, summary="The logged-in account")
+def me(account: AccountDep) -> AccountOut:
+    return AccountOut.model_validate(account)

@@ -1,0 +1,122 @@
+"""Registration, login and session lookup; no HTTP here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace.accounts.models import Account, AuthSession
+from marketplace.core.errors import Conflict, Unauthorized
+from marketplace.core.security import hash_token, new_token
+from marketplace.history.models import HistoryEvent
+
+# argon2id with the library's RFC 9106 low-memory profile defaults.
+_hasher = PasswordHasher()
+# Verifying against this keeps a login for an unknown email as slow as one for a known email.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def register(session: Session, *, email: str, password: str, name: str, now: datetime) -> Account:
+    """Create an account; refuses an email that is already registered."""
+    email = normalise_email(email)
+    if session.scalar(select(Account.id).where(Account.email == email)) is not None:
+        raise Conflict(
+            f"An account for {email} already exists; log in with POST /api/v1/sessions instead.",
+            type_slug="email-taken",
+        )
+    account = Account(
+        email=email, name=name.strip(), password_hash=hash_password(password), created_at=now
+    )
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError as exc:  # a concurrent registration of the same email won the race
+        raise Conflict(
+            f"An account for {email} already exists; log in instead.", type_slug="email-taken"
+        ) from exc
+    return account
+
+
+def authenticate(session: Session, *, email: str, password: str) -> Account:
+    """The account for these credentials, or a 401 that does not say which part was wrong."""
+    account = session.scalar(select(Account).where(Account.email == normalise_email(email)))
+    try:
+        _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        account = None
+    if account is None:
+        raise Unauthorized("The email or the password is wrong.", type_slug="bad-credentials")
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    return account
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    expires_at: datetime
+
+
+def start_session(
+    session: Session,
+    account: Account,
+    *,
+    now: datetime,
+    max_age_s: int,
+    kind: str = "api",
+    previous_session_key: str | None = None,
+) -> IssuedSession:
+    """Log `account` in with a brand-new token (never the one the client arrived with).
+
+    Anonymous history recorded under `previous_session_key` is claimed by the account.
+    """
+    token = new_token()
+    expires_at = now + timedelta(seconds=max_age_s)
+    session.add(
+        AuthSession(
+            token_hash=hash_token(token),
+            account_id=account.id,
+            kind=kind,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    if previous_session_key:
+        session.execute(
+            update(HistoryEvent)
+            .where(HistoryEvent.session_key == previous_session_key)
+            .where(HistoryEvent.account_id.is_(None))
+            .values(account_id=account.id)
+        )
+    return IssuedSession(token=token, expires_at=expires_at)
+
+
+def account_for_token(session: Session, token: str, *, now: datetime) -> Account | None:
+    """The account a live session token belongs to, or None."""
+    row = session.execute(
+        select(Account, AuthSession.expires_at)
+        .join(AuthSession, AuthSession.account_id == Account.id)
+        .where(AuthSession.token_hash == hash_token(token))
+    ).first()
+    if row is None or row[1] <= now:
+        return None
+    account: Account = row[0]
+    return account
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(AuthSession).where(AuthSession.token_hash == hash_token(token)))

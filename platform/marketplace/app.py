@@ -1,0 +1,101 @@
+"""The application factory: one platform instance per call, fully configured."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from marketplace.accounts.cookies import SessionCookieMiddleware
+from marketplace.accounts.routes import router as accounts_router
+from marketplace.admin.routes import router as admin_router
+from marketplace.cart.routes import router as cart_router
+from marketplace.catalog.routes import router as catalog_router
+from marketplace.core.clock import Clock, system_clock
+from marketplace.core.db import Database
+from marketplace.core.errors import install_error_handlers
+from marketplace.core.security import CookieSigner
+from marketplace.core.settings import Settings, get_settings
+from marketplace.decide.routes import router as decide_router
+from marketplace.gate.routes import router as gate_router
+from marketplace.history.routes import router as history_router
+from marketplace.orders.routes import router as orders_router
+from marketplace.storefront.routes import router as storefront_router
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "storefront" / "static"
+
+API_DESCRIPTION = """
+A mock marketplace ("Nile") with a policy gate in front of every route.
+
+Every response carries the gate's answer in `X-Policy-Decision`, `X-Policy-Rule` and
+`X-Visitor-Class`. Errors are `application/problem+json` (RFC 9457) with a `detail` sentence that
+says what to change. Lists are `{"items": [...], "total": N, "page": P, "page_size": S}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock = system_clock,
+) -> FastAPI:
+    """Build the platform app; the database must already be migrated (`sandbox serve` does it)."""
+    settings = settings or get_settings()
+    db = database or Database(settings.resolved_database_url)
+    owns_db = database is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for hook in app.state.shutdown_hooks:
+                hook()
+            if owns_db:
+                db.dispose()
+
+    app = FastAPI(
+        title=f"{settings.store_name} marketplace API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.clock = clock
+    app.state.cookie_signer = CookieSigner(settings.secret_key, settings.session_max_age_s)
+    app.state.shutdown_hooks = []
+
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness check")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for router in (
+        accounts_router,
+        catalog_router,
+        cart_router,
+        orders_router,
+        history_router,
+        decide_router,
+        gate_router,
+        admin_router,
+        storefront_router,
+    ):
+        app.include_router(router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    app.add_middleware(
+        SessionCookieMiddleware,
+        max_age_s=settings.session_max_age_s,
+        secure=settings.secure_cookies,
+    )
+    return app

@@ -1,0 +1,70 @@
+"""Catalog tables: categories, products and the ad impressions served with them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.core.db import Base, UTCDateTime
+
+Money = Numeric(12, 2, asdecimal=False)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        Index("ix_products_category_price", "category_id", "price"),
+        Index("ix_products_category_rating", "category_id", "rating"),
+        Index("ix_products_price", "price"),
+        Index("ix_products_rating", "rating"),
+        Index("ix_products_sponsored", "sponsored_bid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    brand: Mapped[str] = mapped_column(String(80), index=True)
+    is_house_brand: Mapped[bool] = mapped_column(Boolean, default=False)
+    price: Mapped[float] = mapped_column(Money)
+    cost: Mapped[float] = mapped_column(Money)
+    rating: Mapped[float] = mapped_column(Float)
+    review_count: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int] = mapped_column(Integer)
+    seller: Mapped[str] = mapped_column(String(120))
+    seller_type: Mapped[str] = mapped_column(String(16))  # "platform" | "third-party"
+    sponsored_bid: Mapped[float] = mapped_column(Money, default=0.0)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    category: Mapped[Category] = relationship(lazy="raise")
+
+
+class AdImpression(Base):
+    """One sponsored listing shown to one visitor; the harness counts them by visitor class."""
+
+    __tablename__ = "ad_impressions"
+    __table_args__ = (Index("ix_ad_impressions_class_time", "visitor_class", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    bid: Mapped[float] = mapped_column(Money)
+    placement: Mapped[str] = mapped_column(String(16))  # "search" | "product" | "home"
+    position: Mapped[int] = mapped_column(Integer)
+    query: Mapped[str | None] = mapped_column(String(200))
+    visitor_class: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    session_key: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

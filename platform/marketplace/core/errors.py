@@ -1,0 +1,213 @@
+"""Errors as RFC 9457 problem details, with a sentence a person can act on."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(Exception):
+    """An error that becomes a problem+json response; raise it from services and routes."""
+
+    status = 400
+    type_slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        type_slug: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+        if type_slug is not None:
+            self.type_slug = type_slug
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class NotFound(ProblemError):
+    status = 404
+    type_slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    status = 409
+    type_slug = "conflict"
+    title = "Conflict"
+
+
+class Unauthorized(ProblemError):
+    status = 401
+    type_slug = "unauthorized"
+    title = "Log in first"
+
+
+class Forbidden(ProblemError):
+    status = 403
+    type_slug = "forbidden"
+    title = "Forbidden"
+
+
+class Unprocessable(ProblemError):
+    status = 422
+    type_slug = "invalid-request"
+    title = "Invalid request"
+
+
+def problem_body(
+    status: int, title: str, detail: str, type_slug: str, instance: str, **extra: Any
+) -> dict[str, Any]:
+    """The RFC 9457 body; `type` is a stable relative URI clients can branch on."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{type_slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    body.update(extra)
+    return body
+
+
+def wants_html(request: Request) -> bool:
+    """Browsers get an HTML page; API clients and everything under /api get problem+json."""
+    if request.url.path.startswith("/api/"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    type_slug: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem+json response, or the same message as an HTML page for a browser."""
+    if wants_html(request):
+        page = (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{html.escape(title)}</title><link rel='stylesheet' href='/static/store.css'>"
+            "</head><body><main class='container problem'>"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p>"
+            "<p><a href='/'>Back to the store</a></p></main></body></html>"
+        )
+        return HTMLResponse(page, status_code=status, headers=headers)
+    body = problem_body(status, title, detail, type_slug, request.url.path, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or str(loc[0] if loc else "request")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error, expected or not, to a problem response: no request ends in a bare 500."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        return problem_response(
+            request, exc.status, exc.title, exc.detail, exc.type_slug, exc.headers, **exc.extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for err in exc.errors():
+            errors.append({"field": _field_path(err.get("loc", ())), "message": err.get("msg", "")})
+        first = errors[0] if errors else {"field": "request", "message": "is invalid"}
+        detail = f"Field '{first['field']}': {first['message']}."
+        if len(errors) > 1:
+            detail += f" ({len(errors) - 1} more problem(s) listed in 'errors'.)"
+        return problem_response(
+            request, 422, "Invalid request", detail, "invalid-request", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"There is nothing at {request.url.path}. The API lives under /api/v1."
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not supported on {request.url.path}."
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(
+            request, exc.status_code, _title_for(exc.status_code), detail, "http-error", headers
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> Response:
+        log.warning("database unavailable: %s", exc.orig)
+        return problem_response(
+            request,
+            503,
+            "Service unavailable",
+            "The store's database is unavailable right now; try again in a few seconds.",
+            "database-unavailable",
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> Response:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(
+            request,
+            503,
+            "Service unavailable",
+            "The store could not complete this request; nothing was changed. Try again.",
+            "database-error",
+            {"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            500,
+            "Internal error",
+            "Something went wrong on our side and nothing was changed; try again.",
+            "internal-error",
+        )
+
+
+def _title_for(status: int) -> str:
+    return {
+        400: "Bad request",
+        401: "Log in first",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        409: "Conflict",
+        413: "Request too large",
+        415: "Unsupported media type",
+        422: "Invalid request",
+        429: "Too many requests",
+    }.get(status, "Error")

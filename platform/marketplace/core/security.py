@@ -1,0 +1,55 @@
+"""Tokens, signed cookies and CSRF: small primitives shared by the storefront and the API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+SESSION_COOKIE = "nile_session"
+
+
+def new_token() -> str:
+    """A fresh unguessable token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """What the database keeps of a token: its SHA-256, so a leaked table opens no session."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CookieSigner:
+    """Signs the session cookie so a client cannot forge or alter it."""
+
+    def __init__(self, secret_key: str, max_age_s: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="session-cookie")
+        self._max_age_s = max_age_s
+
+    def dumps(self, token: str) -> str:
+        return self._serializer.dumps(token)
+
+    def loads(self, value: str) -> str | None:
+        try:
+            token = self._serializer.loads(value, max_age=self._max_age_s)
+        except BadSignature:
+            return None
+        return token if isinstance(token, str) else None
+
+
+def csrf_token(secret_key: str, session_token: str) -> str:
+    """The CSRF token of one session: an HMAC of the session token, never stored."""
+    return hmac.new(secret_key.encode(), b"csrf:" + session_token.encode(), "sha256").hexdigest()
+
+
+def csrf_valid(secret_key: str, session_token: str, candidate: str | None) -> bool:
+    """Constant-time check of a submitted CSRF token."""
+    if not candidate:
+        return False
+    return hmac.compare_digest(csrf_token(secret_key, session_token), candidate)
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,21 @@
+"""Every table of the platform, imported in one place for Alembic and `create_all`."""
+
+from marketplace.accounts.models import Account, AuthSession
+from marketplace.cart.models import CartItem
+from marketplace.catalog.models import AdImpression, Category, Product
+from marketplace.core.db import Base
+from marketplace.history.models import HistoryEvent
+from marketplace.orders.models import Order, OrderItem
+
+__all__ = [
+    "Account",
+    "AdImpression",
+    "AuthSession",
+    "Base",
+    "CartItem",
+    "Category",
+    "HistoryEvent",
+    "Order",
+    "OrderItem",
+    "Product",
+]

@@ -1,0 +1,5 @@
+"""Routes of this domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
