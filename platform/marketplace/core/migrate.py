@@ -31,3 +31,8 @@ def is_empty(url: str) -> bool:
             return conn.exec_driver_sql("SELECT 1 FROM products LIMIT 1").first() is None
     finally:
         engine.dispose()
+
+
+def downgrade_to_base(url: str) -> None:
+    """Drop every table the migrations created (used by `sandbox seed --reset`)."""
+    command.downgrade(alembic_config(url), "base")

@@ -1,0 +1,147 @@
+"""The `sandbox` command line: serve the platform, seed it, run scenarios and agents."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sandbox.commands import agent, eval, policy, probe, run, workshop
+
+app = typer.Typer(
+    name="sandbox",
+    help="Agentic-commerce sandbox: a closed shopping platform, its own agent, and outside agents."
+    "\n\nEvery command reads the SANDBOX_* settings (e.g. SANDBOX_DATABASE_URL, SANDBOX_POLICY).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a CLI error that names what to fix, and exit non-zero."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def prepare_database(products: int | None = None, seed: int | None = None) -> str:
+    """Migrate the configured database and seed it when it is empty; returns its URL."""
+    from marketplace.core.db import Database
+    from marketplace.core.migrate import is_empty, upgrade
+    from marketplace.core.settings import get_settings
+
+    settings = get_settings()
+    url = settings.resolved_database_url
+    upgrade(url)
+    if is_empty(url):
+        from marketplace.catalog.seed import seed_catalog
+        from sandbox.personas import seed_personas
+
+        database = Database(url)
+        try:
+            now = datetime.now(UTC)
+            n = products or settings.catalog_size
+            console.print(f"Seeding an empty store: {n:,} products and the personas ...")
+            seed_catalog(database, products=n, seed=seed or settings.seed, now=now, progress=True)
+            seed_personas(database, seed=seed or settings.seed, now=now)
+        finally:
+            database.dispose()
+    return url
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    policy_name: Annotated[
+        str | None, typer.Option("--policy", help="A preset name or a YAML policy file.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Migrate and (when empty) seed the database, then serve the store, API and dashboard.
+
+    Example: sandbox serve --port 8000 --policy open
+    """
+    import uvicorn
+
+    if policy_name:
+        os.environ["SANDBOX_POLICY"] = policy_name
+    from marketplace.core.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        prepare_database()
+    except Exception as exc:  # noqa: BLE001 - reported as a CLI error that names the database
+        fail(f"could not prepare the database: {exc}")
+    console.print(f"Serving the store at [bold]http://{host}:{port}/[/] (Ctrl+C to stop)")
+    uvicorn.run(
+        "marketplace.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@app.command()
+def seed(
+    products: Annotated[int, typer.Option(min=1, max=5_000_000, help="Catalog size.")] = 2000,
+    seed_value: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    reset: Annotated[
+        bool, typer.Option(help="Drop every table first (orders and accounts included).")
+    ] = False,
+) -> None:
+    """Create (or with --reset, replace) the catalog and the personas.
+
+    Example: sandbox seed --products 100000 --reset
+    """
+    from marketplace.core.migrate import downgrade_to_base, is_empty
+    from marketplace.core.settings import get_settings
+
+    url = get_settings().resolved_database_url
+    if reset:
+        downgrade_to_base(url)
+    elif not is_empty(url):
+        fail(
+            f"the database at {url} already has a catalog; add --reset to replace it "
+            "(this deletes accounts and orders too)"
+        )
+    prepare_database(products=products, seed=seed_value)
+    console.print(f"[green]Seeded {products:,} products.[/]")
+
+
+@app.command()
+def demo() -> None:
+    """Seed the store and serve it on a free port (the full demo arrives with the harness).
+
+    Example: sandbox demo
+    """
+    from sandbox.liveserver import free_port
+
+    port = free_port()
+    serve(host="127.0.0.1", port=port, policy_name=None, workers=1)
+
+
+for module in (policy, run, agent, probe, eval, workshop):
+    module.register(app)
+
+
+def main() -> None:
+    """Entry point of the `sandbox` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["app", "fail", "main", "prepare_database"]
