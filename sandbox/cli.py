@@ -41,6 +41,7 @@ def prepare_database(products: int | None = None, seed: int | None = None) -> st
     upgrade(url)
     if is_empty(url):
         from marketplace.catalog.seed import seed_catalog
+
         from sandbox.personas import seed_personas
 
         database = Database(url)
@@ -77,7 +78,7 @@ def serve(
     get_settings.cache_clear()
     try:
         prepare_database()
-    except Exception as exc:  # noqa: BLE001 - reported as a CLI error that names the database
+    except Exception as exc:
         fail(f"could not prepare the database: {exc}")
     console.print(f"Serving the store at [bold]http://{host}:{port}/[/] (Ctrl+C to stop)")
     uvicorn.run(

@@ -26,7 +26,11 @@ class LiveServer:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(
-            app, host=self.host, port=self.port, log_level="warning", lifespan="on",
+            app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
             timeout_graceful_shutdown=5,
         )
         self._server = uvicorn.Server(config)

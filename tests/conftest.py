@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-
 from marketplace.app import create_app
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
 from marketplace.core.settings import Settings
+from sqlalchemy import create_engine, text
+
 from sandbox.liveserver import LiveServer
 from tests.support.postgres import PostgresServer, find_pg_bin
 
@@ -106,7 +106,7 @@ def _with_database(server_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server_url: str) -> Iterator[str]:
+def postgres_template(postgres_server_url: str) -> str:
     name = "sandbox_template"
     engine = _admin_engine(postgres_server_url)
     with engine.connect() as conn:
@@ -120,7 +120,7 @@ def postgres_template(postgres_server_url: str) -> Iterator[str]:
     finally:
         database.dispose()
     engine.dispose()
-    yield name
+    return name
 
 
 _db_counter = itertools.count()
@@ -211,7 +211,9 @@ def register_and_login(
     client: TestClient, email: str, password: str = "correct-horse-9", name: str = "Test Shopper"
 ) -> str:
     """Register `email`, log in with it and return the bearer token (the cookie is set too)."""
-    created = client.post("/api/v1/accounts", json={"email": email, "password": password, "name": name})
+    created = client.post(
+        "/api/v1/accounts", json={"email": email, "password": password, "name": name}
+    )
     assert created.status_code == 201, created.text
     login = client.post("/api/v1/sessions", json={"email": email, "password": password})
     assert login.status_code == 200, login.text
@@ -238,8 +240,10 @@ def chromium_executable() -> str:
     """Debian's chromium; Playwright drives it through `executable_path`, never a download."""
     path = os.environ.get("SANDBOX_CHROMIUM") or shutil.which("chromium")
     if not path:
-        skip_or_fail("browser", "chromium is not installed: `apt-get install chromium` to run "
-                     "the browser tests")
+        skip_or_fail(
+            "browser",
+            "chromium is not installed: `apt-get install chromium` to run the browser tests",
+        )
     return str(path)
 
 

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server from Debian's packages: initdb in a temp folder, pg_ctl on loopback."""
+"""A throwaway PostgreSQL server from Debian's packages (initdb in a temp folder, pg_ctl)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def find_pg_bin() -> Path | None:
 
 
 class PostgresServer:
-    """Owns one cluster; runs as the `postgres` user when the tests run as root (initdb refuses root)."""
+    """One cluster; runs as the `postgres` user under root, since initdb refuses root."""
 
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
@@ -41,15 +41,34 @@ class PostgresServer:
     def start(self) -> str:
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--no-locale")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=300 -c shared_buffers=128MB"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
-                  "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from marketplace.accounts import service
 from marketplace.accounts.models import Account
-from marketplace.core.deps import NowDep, SessionDep, SettingsDep
+from marketplace.core.deps import NowDep, SessionDep
 from marketplace.core.errors import Forbidden, Unauthorized
 from marketplace.core.security import SESSION_COOKIE, CookieSigner, hash_token, new_token
 
@@ -59,13 +59,13 @@ def get_shopper(request: Request, session: SessionDep, now: NowDep) -> Shopper:
             )
         return Shopper(account=account, session_token=token.strip(), via="bearer")
     raw = request.cookies.get(SESSION_COOKIE)
-    token = cookie_signer(request).loads(raw) if raw else None
-    if token:
-        account = service.account_for_token(session, token, now=now)
-        return Shopper(account=account, session_token=token, via="cookie")
-    token = new_token()
-    set_session_cookie(request, token)
-    return Shopper(account=None, session_token=token, via="new")
+    cookie_token = cookie_signer(request).loads(raw) if raw else None
+    if cookie_token:
+        account = service.account_for_token(session, cookie_token, now=now)
+        return Shopper(account=account, session_token=cookie_token, via="cookie")
+    fresh = new_token()
+    set_session_cookie(request, fresh)
+    return Shopper(account=None, session_token=fresh, via="new")
 
 
 ShopperDep = Annotated[Shopper, Depends(get_shopper)]

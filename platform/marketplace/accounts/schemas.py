@@ -34,5 +34,5 @@ class LoginRequest(BaseModel):
 
 class TokenOut(BaseModel):
     access_token: str = Field(description="Send as `Authorization: Bearer <token>`.")
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_at: datetime
