@@ -1,0 +1,141 @@
+"""Safe YAML loading into pydantic models, with errors that name the file, line and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, " if self.line else ""
+        return f"{where}field '{self.field}': {self.message}"
+
+
+class YamlModelError(ValueError):
+    """A YAML document that is unsafe, malformed or does not fit its model."""
+
+    def __init__(self, source: str, problems: list[FieldProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {source}: {p}" for p in problems)
+        super().__init__(f"{source} is not valid:\n{lines}")
+
+
+def _check_shape(node: yaml.Node, source: str) -> None:
+    """Refuse aliases, and documents too deep or too large, before building any Python object."""
+    count = 0
+    stack: list[tuple[yaml.Node, int]] = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_NODES:
+            limit = f"deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else "too large"
+            raise YamlModelError(
+                source,
+                [FieldProblem("(document)", current.start_mark.line + 1, f"the file is {limit}")],
+            )
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in current.value)
+
+
+class _NoAliasComposer(yaml.SafeLoader):
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "anchors and aliases (*name) are not supported; write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int | None:
+    """The line of the deepest node along a pydantic error location."""
+    node: yaml.Node | None = root
+    line = root.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            if match is None:
+                key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_yaml_text(text: str, model: type[M], source: str = "<yaml>") -> M:
+    """Parse `text` safely and validate it as `model`; raise YamlModelError on any problem."""
+    if len(text.encode()) > MAX_BYTES:
+        raise YamlModelError(
+            source, [FieldProblem("(document)", None, f"the file is larger than {MAX_BYTES} bytes")]
+        )
+    try:
+        root = yaml.compose(text, Loader=_NoAliasComposer)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise YamlModelError(source, [FieldProblem("(syntax)", line, str(problem))]) from exc
+    if root is None:
+        raise YamlModelError(source, [FieldProblem("(document)", 1, "the file is empty")])
+    _check_shape(root, source)
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise YamlModelError(
+            source, [FieldProblem("(document)", 1, "the top level must be a mapping of fields")]
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err.get("loc", ()))
+            field = ".".join(str(p) for p in loc) or "(document)"
+            message = err.get("msg", "is invalid")
+            if err.get("type") == "extra_forbidden":
+                message = "is not a known field (check the spelling)"
+            problems.append(FieldProblem(field, _line_of(root, loc), message))
+        raise YamlModelError(source, problems) from exc
+
+
+def load_yaml_file(path: Path, model: type[M]) -> M:
+    """Read and validate a YAML file; unreadable files are reported like invalid ones."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise YamlModelError(
+                str(path),
+                [FieldProblem("(document)", None, f"the file is larger than {MAX_BYTES} bytes")],
+            )
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise YamlModelError(str(path), [FieldProblem("(file)", None, str(exc))]) from exc
+    return load_yaml_text(text, model, str(path))

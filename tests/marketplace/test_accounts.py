@@ -1,0 +1,114 @@
+"""Accounts and sessions through the HTTP API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from marketplace.core.security import SESSION_COOKIE
+from tests.conftest import register_and_login
+
+
+def test_register_returns_the_account_without_secrets(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/accounts",
+        json={"email": "Ada@Example.com", "password": "long-enough-1", "name": "Ada"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["email"] == "ada@example.com"
+    assert body["status"] == "active"
+    assert "password" not in response.text and "hash" not in response.text
+
+
+def test_duplicate_email_is_refused_with_a_hint(client: TestClient) -> None:
+    register_and_login(client, "dup@example.com")
+    again = client.post(
+        "/api/v1/accounts",
+        json={"email": "DUP@example.com", "password": "another-pass-1", "name": "Dup"},
+    )
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert "log in" in again.json()["detail"]
+
+
+def test_invalid_registration_names_the_field(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/accounts", json={"email": "not-an-email", "password": "long-enough-1", "name": "X"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["errors"][0]["field"] == "email"
+    assert "email" in body["detail"]
+
+
+def test_unknown_fields_are_refused(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/accounts",
+        json={"email": "x@example.com", "password": "long-enough-1", "name": "X", "admin": True},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "admin"
+
+
+def test_login_sets_an_httponly_cookie_and_returns_a_bearer_token(client: TestClient) -> None:
+    client.post(
+        "/api/v1/accounts",
+        json={"email": "bob@example.com", "password": "long-enough-1", "name": "Bob"},
+    )
+    login = client.post(
+        "/api/v1/sessions", json={"email": "bob@example.com", "password": "long-enough-1"}
+    )
+    assert login.status_code == 200
+    assert login.json()["token_type"] == "bearer"
+    cookie = login.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/api/v1/me").json()["email"] == "bob@example.com"
+
+    token = login.json()["access_token"]
+    client.cookies.clear()
+    me = client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["email"] == "bob@example.com"
+
+
+def test_wrong_password_and_unknown_email_look_the_same(client: TestClient) -> None:
+    register_and_login(client, "carol@example.com")
+    wrong = client.post(
+        "/api/v1/sessions", json={"email": "carol@example.com", "password": "nope-nope"}
+    )
+    unknown = client.post(
+        "/api/v1/sessions", json={"email": "nobody@example.com", "password": "nope-nope"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+def test_login_starts_a_new_session_instead_of_adopting_the_old_cookie(
+    client: TestClient,
+) -> None:
+    client.get("/api/v1/me")  # an anonymous visit hands out a session cookie
+    before = client.cookies.get(SESSION_COOKIE)
+    assert before
+    register_and_login(client, "dave@example.com")
+    after = client.cookies.get(SESSION_COOKIE)
+    assert after and after != before
+
+
+def test_logout_ends_the_session(client: TestClient) -> None:
+    token = register_and_login(client, "erin@example.com")
+    assert client.delete("/api/v1/sessions/current").status_code == 204
+    assert client.get("/api/v1/me").status_code == 401
+    revoked = client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+    assert revoked.status_code == 401
+
+
+def test_malformed_authorization_header_is_explained(client: TestClient) -> None:
+    response = client.get("/api/v1/me", headers={"authorization": "Basic abc"})
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["detail"]
+
+
+def test_unknown_path_is_a_problem_json_404(client: TestClient) -> None:
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
