@@ -1,0 +1,107 @@
+"""Scenario files: who visits the platform, under which policy, and what the run should show."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from marketplace.core.yamlfile import load_yaml_file, load_yaml_text
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+AGENT_NAMES = (
+    "polite-crawler",
+    "rogue-crawler",
+    "stealth-crawler",
+    "declared-shopper",
+    "disguised-browser",
+    "signed-partner",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CatalogSpec(_Strict):
+    products: int = Field(default=600, ge=50, le=200_000, description="Catalog size for the run.")
+
+
+class ShopperSpec(_Strict):
+    count: int = Field(default=6, ge=0, le=500, description="Simulated human shoppers.")
+    personas: list[str] = Field(
+        default_factory=list, description="Persona keys to draw from; empty means all of them."
+    )
+    buy_probability: float = Field(default=0.6, ge=0, le=1)
+    use_help_me_decide: bool = Field(
+        default=True, description="Ask Help Me Decide when the store offers it."
+    )
+
+
+class FirstPartySpec(_Strict):
+    sessions: int = Field(default=2, ge=0, le=200, description="Sessions of the platform's agent.")
+
+
+class AgentSpec(_Strict):
+    name: str = Field(description=f"One of: {', '.join(AGENT_NAMES)}.")
+    count: int = Field(default=1, ge=1, le=50)
+    stealth: int = Field(default=0, ge=0, le=1, description="disguised-browser only.")
+    pages: int = Field(default=20, ge=1, le=500, description="Crawlers: pages to try.")
+
+    @field_validator("name")
+    @classmethod
+    def _known_agent(cls, value: str) -> str:
+        if value not in AGENT_NAMES:
+            raise ValueError(f"unknown agent {value!r}; choose one of {', '.join(AGENT_NAMES)}")
+        return value
+
+
+class Expectation(_Strict):
+    metric: str = Field(
+        description="A dotted path into the run's metrics, e.g. orders.by_channel.human."
+    )
+    op: Literal[">=", "<=", "==", ">", "<", "!="] = ">="
+    value: float
+
+
+class PopulationSpec(_Strict):
+    shoppers: ShopperSpec = Field(default_factory=ShopperSpec)
+    first_party: FirstPartySpec = Field(default_factory=FirstPartySpec)
+    agents: list[AgentSpec] = Field(default_factory=list)
+
+
+class Scenario(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    title: str = ""
+    description: str = ""
+    policy: str = Field(default="closed", description="A preset name or a policy YAML path.")
+    house_brand_boost: float = Field(default=0.0, ge=0, le=2)
+    seed: int = 42
+    catalog: CatalogSpec = Field(default_factory=CatalogSpec)
+    population: PopulationSpec = Field(default_factory=PopulationSpec)
+    expect: list[Expectation] = Field(default_factory=list)
+
+
+BUILTIN_PACKAGE = "sandbox.scenarios"
+
+
+def builtin_names() -> list[str]:
+    """The names of the scenarios shipped with the sandbox."""
+    folder = resources.files(BUILTIN_PACKAGE)
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A built-in scenario by name, or a scenario file by path (errors name the line and field)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_yaml_file(path, Scenario)
+    if name_or_path not in builtin_names():
+        known = ", ".join(builtin_names())
+        raise FileNotFoundError(
+            f"no scenario called {name_or_path!r}: use a built-in one ({known}) or a YAML file path"
+        )
+    text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name_or_path}.yaml").read_text("utf-8")
+    return load_yaml_text(text, Scenario, f"{name_or_path}.yaml")
