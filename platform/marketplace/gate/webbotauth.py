@@ -1,0 +1,397 @@
+"""Web Bot Auth: RFC 9421 HTTP Message Signatures with Ed25519, checked and produced.
+
+Verification parses and checks the Web Bot Auth rules itself (tag, algorithm, time window, required
+coverage, known key) so every refusal has a precise reason, then lets `http-message-signatures`
+rebuild the signature base and check the Ed25519 signature. The library's own time checks read the
+system clock, so they are switched off in favour of ours, which use the platform's injectable clock.
+Nothing here fetches a key over the network: unknown keys are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from http_message_signatures import (
+    HTTPMessageSigner,
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    algorithms,
+)
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from http_sfv.dictionary import Dictionary
+from http_sfv.item import InnerList, Item
+
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.keys import Keyring
+
+TAG = "web-bot-auth"
+ALGORITHM = "ed25519"
+SIGNATURE_LABEL = "sig1"
+# Real Web Bot Auth headers are a few hundred bytes; the cap stops parser abuse, not honest agents.
+MAX_SIGNATURE_HEADER_BYTES = 4096
+MAX_SIGNATURE_AGENT_BYTES = 1024
+# Components an honest agent signs; @authority binds the signature to this host.
+DEFAULT_COVERED = ("@authority", "@method", "@path")
+
+Status = Literal["absent", "valid", "invalid"]
+
+
+class NonceCache(Protocol):
+    def nonce_seen(self, key: str, ttl_s: float) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """The outcome of the Web Bot Auth step, recorded as a signal of the decision."""
+
+    status: Status
+    keyid: str | None = None
+    owner: str | None = None  # "platform" or a partner name, when valid
+    agent: str | None = None  # the Signature-Agent value, when present
+    reason: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "valid"
+
+
+def _invalid(reason: str, **kwargs: Any) -> SignatureCheck:
+    return SignatureCheck(status="invalid", reason=reason, **kwargs)
+
+
+class _Message:
+    """The minimal request view `http-message-signatures` resolves components from."""
+
+    def __init__(self, method: str, url: str, headers: Iterable[tuple[str, str]]) -> None:
+        self.method = method
+        self.url = url
+        self.headers = _Headers(list(headers))
+
+
+class _Headers:
+    """Ordered field lines; writable so the same view serves the signer."""
+
+    def __init__(self, lines: list[tuple[str, str]]) -> None:
+        self._lines = lines
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._lines)
+
+    def __iter__(self) -> Any:
+        return iter(dict.fromkeys(name for name, _ in self._lines))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._lines)
+
+    def __getitem__(self, name: str) -> str:
+        values = [v for n, v in self._lines if n.lower() == name.lower()]
+        if not values:
+            raise KeyError(name)
+        return ", ".join(values)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._lines.append((name, value))
+
+    def __delitem__(self, name: str) -> None:
+        self._lines = [(n, v) for n, v in self._lines if n.lower() != name.lower()]
+
+
+class _KeyringResolver(HTTPSignatureKeyResolver):
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    def resolve_public_key(self, key_id: str) -> Any:
+        entry = self.keyring.get(key_id)
+        return entry.public_key if entry else None
+
+    def resolve_private_key(self, key_id: str) -> Any:
+        raise HTTPMessageSignaturesException("the verifier holds no private keys")
+
+
+class _Verifier(HTTPMessageVerifier):
+    def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
+        # Checked before the library runs, against the platform's clock (see the module docstring).
+        return None
+
+
+class _PrivateKeyResolver(HTTPSignatureKeyResolver):
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self.key = key
+
+    def resolve_public_key(self, key_id: str) -> Any:
+        return self.key.public_key()
+
+    def resolve_private_key(self, key_id: str) -> Any:
+        return self.key
+
+
+def _timestamp(now: dt.datetime | float) -> float:
+    return now.timestamp() if isinstance(now, dt.datetime) else float(now)
+
+
+def _component_name(item: Any) -> str | None:
+    return item.value if isinstance(item, Item) and isinstance(item.value, str) else None
+
+
+def verify_signature(
+    facts: RequestFacts,
+    *,
+    keyring: Keyring,
+    state: NonceCache | None,
+    now: dt.datetime | float,
+    max_skew_s: float,
+    max_validity_s: float,
+) -> SignatureCheck:
+    """Check the request's Web Bot Auth signature; never raises, every refusal has a reason."""
+    try:
+        return _verify(
+            facts,
+            keyring=keyring,
+            state=state,
+            now=_timestamp(now),
+            max_skew_s=max_skew_s,
+            max_validity_s=max_validity_s,
+        )
+    except Exception as exc:  # a verifier that throws would let a crafted header take the gate down
+        return _invalid(f"The signature could not be checked ({type(exc).__name__}).")
+
+
+def _verify(
+    facts: RequestFacts,
+    *,
+    keyring: Keyring,
+    state: NonceCache | None,
+    now: float,
+    max_skew_s: float,
+    max_validity_s: float,
+) -> SignatureCheck:
+    sig_header = facts.header("signature")
+    input_header = facts.header("signature-input")
+    agent_header = facts.header("signature-agent")
+    if sig_header is None and input_header is None:
+        return SignatureCheck(status="absent", agent=agent_header)
+    if sig_header is None or input_header is None:
+        missing = "Signature" if sig_header is None else "Signature-Input"
+        return _invalid(f"The {missing} header is missing; send Signature and Signature-Input.")
+    if (
+        len(sig_header) > MAX_SIGNATURE_HEADER_BYTES
+        or len(input_header) > MAX_SIGNATURE_HEADER_BYTES
+        or (agent_header is not None and len(agent_header) > MAX_SIGNATURE_AGENT_BYTES)
+    ):
+        return _invalid(
+            f"Signature headers are too large (limit {MAX_SIGNATURE_HEADER_BYTES} bytes); send "
+            "one web-bot-auth signature."
+        )
+
+    inputs = Dictionary()
+    signatures = Dictionary()
+    try:
+        inputs.parse(input_header.encode("ascii"))
+    except (ValueError, UnicodeError):
+        return _invalid("Signature-Input is not a valid structured-field dictionary (RFC 8941).")
+    try:
+        signatures.parse(sig_header.encode("ascii"))
+    except (ValueError, UnicodeError):
+        return _invalid("Signature is not a valid structured-field dictionary (RFC 8941).")
+
+    tagged = [
+        label
+        for label in inputs
+        if isinstance(inputs[label], InnerList) and inputs[label].params.get("tag") == TAG
+    ]
+    if not tagged:
+        return _invalid(f'No signature carries tag="{TAG}"; add it to Signature-Input.')
+    if len(tagged) > 1:
+        return _invalid(f'Send exactly one signature with tag="{TAG}", not {len(tagged)}.')
+    label = tagged[0]
+    sig_input: InnerList = inputs[label]
+    params = dict(sig_input.params)
+    if label not in signatures:
+        return _invalid(
+            f'Signature has no member "{label}" to match Signature-Input.', params=params
+        )
+    sig_item = signatures[label]
+    if not isinstance(sig_item, Item) or not isinstance(sig_item.value, bytes):
+        return _invalid(f'Signature member "{label}" must be a byte sequence (:base64:).')
+
+    keyid = params.get("keyid")
+    if not isinstance(keyid, str) or not keyid:
+        return _invalid("Signature-Input lacks keyid; set it to your key's JWK thumbprint.")
+    alg = params.get("alg", ALGORITHM)
+    if alg != ALGORITHM:
+        return _invalid(
+            f'Algorithm {alg!r} is not accepted; Web Bot Auth here uses alg="{ALGORITHM}".',
+            keyid=keyid,
+            params=params,
+        )
+
+    created, expires = params.get("created"), params.get("expires")
+    if not isinstance(created, int) or isinstance(created, bool):
+        return _invalid("Signature-Input lacks created (an integer Unix time).", keyid=keyid)
+    if not isinstance(expires, int) or isinstance(expires, bool):
+        return _invalid("Signature-Input lacks expires (an integer Unix time).", keyid=keyid)
+    if created > now + max_skew_s:
+        return _invalid(
+            f"created is {created - now:.0f}s in the future (allowed clock skew {max_skew_s:g}s); "
+            "check the signer's clock.",
+            keyid=keyid,
+            params=params,
+        )
+    if expires < now - max_skew_s:
+        return _invalid(
+            f"The signature expired {now - expires:.0f}s ago; sign each request afresh.",
+            keyid=keyid,
+            params=params,
+        )
+    if expires <= created:
+        return _invalid("expires must be later than created.", keyid=keyid, params=params)
+    if expires - created > max_validity_s:
+        return _invalid(
+            f"The signature is valid for {expires - created}s; at most {max_validity_s:g}s is "
+            "accepted, so use a shorter expires.",
+            keyid=keyid,
+            params=params,
+        )
+
+    covered = {_component_name(item) for item in sig_input}
+    if "@authority" not in covered:
+        return _invalid('The signature must cover "@authority".', keyid=keyid, params=params)
+    if agent_header is not None and "signature-agent" not in covered:
+        return _invalid(
+            'A Signature-Agent header was sent, so the signature must cover "signature-agent".',
+            keyid=keyid,
+            params=params,
+        )
+
+    entry = keyring.get(keyid)
+    if entry is None:
+        return _invalid(
+            "The key is unknown here; register its public JWK with POST /api/v1/partners (keys "
+            "are never fetched from the network).",
+            keyid=keyid,
+            params=params,
+        )
+
+    query = f"?{facts.query}" if facts.query else ""
+    url = f"{facts.scheme}://{facts.authority}{facts.raw_path or '/'}{query}"
+    message = _Message(facts.method.upper(), url, facts.headers)
+    verifier = _Verifier(
+        signature_algorithm=algorithms.ED25519, key_resolver=_KeyringResolver(keyring)
+    )
+    try:
+        verifier.verify(message, max_age=None, expect_tag=TAG, expect_label=label)
+    except HTTPMessageSignaturesException as exc:
+        return _invalid(
+            f"The signature does not match this request ({_short(exc)}); sign exactly what "
+            "you send.",
+            keyid=keyid,
+            params=params,
+        )
+
+    # Replays are checked only after the signature holds, so forged junk cannot fill the cache.
+    nonce = params.get("nonce")
+    replay_key = (
+        f"n:{keyid}:{nonce}"
+        if isinstance(nonce, str) and nonce
+        else f"s:{hashlib.sha256(sig_item.value).hexdigest()}"
+    )
+    if state is not None and state.nonce_seen(replay_key, max(1.0, expires - now + max_skew_s)):
+        return _invalid(
+            "This signature (nonce) was already used; sign each request with a fresh nonce.",
+            keyid=keyid,
+            owner=entry.owner,
+            params=params,
+        )
+    return SignatureCheck(
+        status="valid",
+        keyid=keyid,
+        owner=entry.owner,
+        agent=_agent_value(agent_header, sig_input),
+        params=params,
+    )
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:160]
+
+
+def _agent_value(header: str | None, sig_input: InnerList) -> str | None:
+    """The signed agent URL: the dictionary member the signature names, or the bare string form."""
+    if header is None:
+        return None
+    for item in sig_input:
+        if _component_name(item) == "signature-agent" and "key" in item.params:
+            parsed = Dictionary()
+            try:
+                parsed.parse(header.encode("ascii"))
+                member = parsed[item.params["key"]]
+            except (ValueError, KeyError, UnicodeError):
+                return header
+            return str(member.value)
+    stripped = header.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+        return stripped[1:-1]
+    return stripped
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    *,
+    private_key: Ed25519PrivateKey,
+    keyid: str,
+    now: dt.datetime | float,
+    nonce: str,
+    expires_in_s: int = 60,
+    signature_agent: str | None = None,
+    covered_components: Iterable[str] = DEFAULT_COVERED,
+) -> dict[str, str]:
+    """Web Bot Auth headers for one request: Signature, Signature-Input (and Signature-Agent).
+
+    `url` must be the absolute URL the client sends. `signature_agent` is the URL of the signer's
+    key directory host; it is sent in the dictionary form of the Web Bot Auth draft and signed.
+    """
+    created = int(_timestamp(now))
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise ValueError(f"sign_request needs an absolute URL, not {url!r}")
+    components = list(covered_components)
+    lines = [(k, v) for k, v in (headers or {}).items()]
+    out: dict[str, str] = {}
+    if signature_agent is not None:
+        agent_field = f'{SIGNATURE_LABEL}="{_sf_string(signature_agent)}"'
+        lines.append(("Signature-Agent", agent_field))
+        out["Signature-Agent"] = agent_field
+        components.append(f'"signature-agent";key="{SIGNATURE_LABEL}"')
+    message = _Message(method.upper(), url, lines)
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519, key_resolver=_PrivateKeyResolver(private_key)
+    )
+    signer.sign(
+        message,
+        key_id=keyid,
+        created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
+        expires=dt.datetime.fromtimestamp(created + expires_in_s, tz=dt.UTC),
+        nonce=nonce,
+        label=SIGNATURE_LABEL,
+        tag=TAG,
+        covered_component_ids=components,
+    )
+    out["Signature-Input"] = message.headers["Signature-Input"]
+    out["Signature"] = message.headers["Signature"]
+    return out
+
+
+def _sf_string(value: str) -> str:
+    if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("Signature-Agent must be printable ASCII")
+    return value.replace("\\", "\\\\").replace('"', '\\"')
