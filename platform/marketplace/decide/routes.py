@@ -1,5 +1,83 @@
-"""Routes of this domain."""
+"""Help Me Decide endpoints: whether it is offered, and the picks."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from marketplace.accounts.deps import ShopperDep
+from marketplace.core.deps import NowDep, SessionDep, SettingsDep
+from marketplace.decide import service
+from marketplace.decide.config import DecideConfig, get_decide_config
+from marketplace.decide.schemas import DecideRequest, DecisionOut, OfferOut
+
+router = APIRouter(prefix="/api/v1", tags=["help-me-decide"])
+
+
+def decide_config(request: Request) -> DecideConfig:
+    """The app's Help Me Decide config (`app.state.decide_config`), else the environment's."""
+    config = getattr(request.app.state, "decide_config", None)
+    return config if isinstance(config, DecideConfig) else get_decide_config()
+
+
+DecideConfigDep = Annotated[DecideConfig, Depends(decide_config)]
+
+_NOT_ENOUGH: dict[int | str, dict[str, Any]] = {
+    404: {"description": "The category does not exist; the problem lists the valid slugs."},
+    409: {
+        "description": "Not enough signal yet (`not-enough-signal`: the problem says how many "
+        "more products to view), or nothing in the category is in stock."
+    },
+}
+
+
+@router.get(
+    "/help-me-decide/offer",
+    response_model=OfferOut,
+    summary="Is Help Me Decide offered?",
+    description="Whether the storefront should show the Help Me Decide button to this shopper, "
+    "for which category, and otherwise what to do first. The offer appears once the shopper "
+    "viewed enough distinct products of one category recently (3 in 72 hours by default). "
+    "Works for anonymous shoppers (session cookie) and logged-in ones.",
+)
+def get_offer(
+    shopper: ShopperDep, session: SessionDep, now: NowDep, config: DecideConfigDep
+) -> OfferOut:
+    return service.offer(
+        session,
+        account_id=shopper.account_id,
+        session_key=shopper.session_key,
+        now=now,
+        config=config,
+    )
+
+
+@router.post(
+    "/help-me-decide",
+    response_model=DecisionOut,
+    summary="Help Me Decide: top, budget and premium picks",
+    description="Recommends one product of a category for this shopper, plus a clearly cheaper "
+    "budget pick and a premium upgrade, each with 2-4 reasons, the factor scores and the "
+    "evidence behind every reason. It uses only this shopper's own searches, views, cart and "
+    "purchases, plus aggregate co-view similarity. `category` defaults to the category that "
+    "triggered the offer. A missing budget or premium pick is null, with a note saying why.",
+    responses=_NOT_ENOUGH,
+)
+def post_decide(
+    shopper: ShopperDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    config: DecideConfigDep,
+    body: Annotated[DecideRequest | None, Body()] = None,
+) -> DecisionOut:
+    return service.decide(
+        session,
+        account_id=shopper.account_id,
+        session_key=shopper.session_key,
+        now=now,
+        category=body.category if body else None,
+        config=config,
+        llm=settings.llm,
+    )

@@ -1,0 +1,419 @@
+"""Help Me Decide: the offer, and the top, budget and premium picks with their reasons."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from marketplace.catalog import taxonomy
+from marketplace.catalog.models import Category
+from marketplace.core.errors import Conflict, NotFound
+from marketplace.decide import candidates as cands
+from marketplace.decide import reasons as rs
+from marketplace.decide.config import DecideConfig, get_decide_config
+from marketplace.decide.constraints import apply_constraints, revealed_constraints
+from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
+from marketplace.decide.schemas import DecisionOut, Evidence, OfferOut, Pick, PickProduct
+from marketplace.decide.scoring import (
+    CategoryStats,
+    LearnedProfile,
+    Scored,
+    category_stats,
+    choose_picks,
+    learn_profile,
+    score_products,
+)
+from marketplace.decide.signals import (
+    HistoryRow,
+    category_signal,
+    load_history,
+    trigger_category,
+)
+from marketplace.decide.wording import summarize
+
+
+def attr_specs(slug: str, products: Sequence[ProductFacts] = ()) -> tuple[AttrSpec, ...]:
+    """The taxonomy's attribute specs, or (for a category it does not know) ones inferred."""
+    try:
+        known = taxonomy.attribute_specs(slug)
+    except ValueError:
+        return infer_specs(products)
+    return tuple(
+        AttrSpec(s.key, s.label, s.kind, s.unit, s.better, tuple(s.choices)) for s in known
+    )
+
+
+def infer_specs(products: Sequence[ProductFacts]) -> tuple[AttrSpec, ...]:
+    """Attribute specs read off the values themselves: yes/no, numbers, or choices."""
+    kinds: dict[str, str] = {}
+    for p in products:
+        for key, value in p.attributes.items():
+            kind = (
+                "bool"
+                if isinstance(value, bool)
+                else "float"
+                if isinstance(value, int | float)
+                else "choice"
+            )
+            kinds.setdefault(key, kind)
+    out = []
+    for key in sorted(kinds):
+        label = key.replace("_", " ").capitalize()
+        if kinds[key] == "choice":
+            values = sorted({str(p.attributes[key]) for p in products if key in p.attributes})
+            out.append(AttrSpec(key, label, "choice", None, None, tuple(values)))
+        else:
+            out.append(AttrSpec(key, label, kinds[key], None, None))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def category_noun(slug: str, name: str) -> str:
+    """The plural listing noun, lower-cased: `tents`, `running shoes`, `headphones`."""
+    try:
+        noun = taxonomy.category_spec(slug).noun
+    except ValueError:
+        noun = name
+    noun = noun if noun.endswith("s") else noun + "s"
+    return rs.lower_label(noun) if " " not in noun else noun.lower()
+
+
+def category_words(slug: str, name: str) -> list[str]:
+    """Words that mean the category in a search: `tent`, `running shoes`, `headphones`."""
+    words = {slug.replace("-", " "), name.lower()}
+    with contextlib.suppress(ValueError):
+        words.add(taxonomy.category_spec(slug).noun.lower())
+    singular = {w[:-1] for w in words if w.endswith("s") and not w.endswith("ss")}
+    return sorted(words | singular)
+
+
+# --- the offer ----------------------------------------------------------------------------
+
+
+def _history(
+    session: Session,
+    *,
+    account_id: int | None,
+    session_key: str | None,
+    now: datetime,
+    config: DecideConfig,
+) -> list[HistoryRow]:
+    days = max(config.history_window_days, config.trigger_window_hours / 24)
+    return load_history(
+        session,
+        account_id=account_id,
+        session_key=session_key,
+        since=now - timedelta(days=days),
+    )
+
+
+def offered_category(
+    session: Session,
+    *,
+    account_id: int | None,
+    session_key: str | None,
+    now: datetime,
+    config: DecideConfig | None = None,
+) -> str | None:
+    """The category Help Me Decide is offered for right now, or None (no button to show)."""
+    config = config or get_decide_config()
+    rows = _history(session, account_id=account_id, session_key=session_key, now=now, config=config)
+    slug, _ = trigger_category(
+        rows,
+        now=now,
+        min_viewed=config.min_viewed_products,
+        window_hours=config.trigger_window_hours,
+    )
+    return slug
+
+
+def _window_phrase(hours: float) -> str:
+    if hours % 24 == 0:
+        days = int(hours // 24)
+        return "the last day" if days == 1 else f"the last {days} days"
+    return f"the last {hours:g} hours"
+
+
+def offer(
+    session: Session,
+    *,
+    account_id: int | None,
+    session_key: str | None,
+    now: datetime,
+    config: DecideConfig | None = None,
+) -> OfferOut:
+    """Whether to show the Help Me Decide button, and what the shopper still has to do."""
+    config = config or get_decide_config()
+    rows = _history(session, account_id=account_id, session_key=session_key, now=now, config=config)
+    slug, counts = trigger_category(
+        rows,
+        now=now,
+        min_viewed=config.min_viewed_products,
+        window_hours=config.trigger_window_hours,
+    )
+    needed = config.min_viewed_products
+    window = _window_phrase(config.trigger_window_hours)
+    if slug is not None:
+        message = (
+            f"You viewed {counts[slug]} products in {slug} in {window}: "
+            "ask Help Me Decide for a pick."
+        )
+        return OfferOut(
+            offered=True,
+            category=slug,
+            viewed=counts[slug],
+            needed=needed,
+            window_hours=config.trigger_window_hours,
+            viewed_by_category=counts,
+            message=message,
+        )
+    best = max(counts.items(), key=lambda kv: (kv[1], kv[0]), default=(None, 0))
+    return OfferOut(
+        offered=False,
+        category=None,
+        viewed=best[1],
+        needed=needed,
+        window_hours=config.trigger_window_hours,
+        viewed_by_category=counts,
+        message=_not_enough_sentence(best[0], best[1], needed, window),
+    )
+
+
+def _not_enough_sentence(slug: str | None, viewed: int, needed: int, window: str) -> str:
+    if slug is None or viewed == 0:
+        return (
+            f"View at least {needed} products of one category first (none viewed in {window}); "
+            "then Help Me Decide can pick one for you."
+        )
+    return (
+        f"View at least {needed - viewed} more product(s) in {slug} first (you viewed {viewed} "
+        f"of the {needed} needed in {window}); then ask again."
+    )
+
+
+class NotEnoughSignal(Conflict):
+    type_slug = "not-enough-signal"
+    title = "Not enough to go on yet"
+
+
+# --- the decision -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    category: Category
+    noun: str
+    specs: tuple[AttrSpec, ...]
+    signal: ShopperSignal
+    profile: LearnedProfile
+    stats: CategoryStats
+    config: DecideConfig
+    co_viewers: dict[int, int]
+
+
+def _product_out(p: ProductFacts) -> PickProduct:
+    return PickProduct(
+        id=p.id,
+        title=p.title,
+        price=p.price,
+        rating=p.rating,
+        review_count=p.review_count,
+        brand=p.brand,
+        category=p.category,
+        stock=p.stock,
+        attributes=dict(p.attributes),
+        url=f"/products/{p.id}",
+    )
+
+
+def _pick(s: Scored, reasons: list[rs.Reason]) -> Pick:
+    factors = dict(s.factors)
+    factors["total"] = round(s.total, 4)
+    return Pick(
+        product=_product_out(s.product),
+        reasons=[r.text for r in reasons],
+        factors=factors,
+        evidence=[Evidence(kind=r.kind, text=r.text, data=r.data) for r in reasons],
+    )
+
+
+def _facts_for_wording(name: str, picks: dict[str, Pick | None]) -> dict[str, Any]:
+    out: dict[str, Any] = {"category_name": name}
+    for role, pick in picks.items():
+        out[role] = (
+            None
+            if pick is None
+            else {
+                "title": pick.product.title,
+                "price": pick.product.price,
+                "brand": pick.product.brand,
+                "reasons": pick.reasons,
+            }
+        )
+    return out
+
+
+def decide(
+    session: Session,
+    *,
+    account_id: int | None,
+    session_key: str | None,
+    now: datetime,
+    category: str | None = None,
+    request_text: str | None = None,
+    require_views: bool = True,
+    config: DecideConfig | None = None,
+    llm: str = "scripted",
+) -> DecisionOut:
+    """The top, budget and premium picks for this shopper, with their reasons.
+
+    `request_text` is what the shopper asked the assistant ("headphones under $200"); it counts as
+    their newest search. With `require_views` (the HTTP endpoint), the shopper must have viewed
+    enough products of the category first; the assistant passes False when the shopper named the
+    category and what they want in words.
+    """
+    config = config or get_decide_config()
+    rows = _history(session, account_id=account_id, session_key=session_key, now=now, config=config)
+    needed = config.min_viewed_products
+    window = _window_phrase(config.trigger_window_hours)
+    triggered, counts = trigger_category(
+        rows, now=now, min_viewed=needed, window_hours=config.trigger_window_hours
+    )
+    slug = category or triggered
+    if slug is None:
+        best = max(counts.items(), key=lambda kv: (kv[1], kv[0]), default=(None, 0))
+        raise NotEnoughSignal(
+            _not_enough_sentence(best[0], best[1], needed, window),
+            viewed_by_category=counts,
+            needed=needed,
+        )
+    cat = cands.category_row(session, slug)
+    if cat is None:
+        raise NotFound(
+            f"There is no category '{slug}'. Use one of: "
+            f"{', '.join(cands.all_category_slugs(session))}.",
+            type_slug="unknown-category",
+        )
+    if require_views and counts.get(slug, 0) < needed:
+        raise NotEnoughSignal(
+            _not_enough_sentence(slug, counts.get(slug, 0), needed, window),
+            viewed_by_category=counts,
+            needed=needed,
+        )
+
+    pool = cands.load_pool(session, cat, limit=config.max_candidates)
+    if not pool:
+        raise Conflict(
+            f"Nothing in {cat.name} is in stock right now; try again later or pick another "
+            "category.",
+            type_slug="nothing-in-stock",
+        )
+    specs = attr_specs(slug, pool)
+    noun = category_noun(slug, cat.name)
+    words = category_words(slug, cat.name)
+    signal = category_signal(
+        session,
+        rows,
+        slug,
+        category_words=words,
+        extra_queries=[request_text] if request_text else [],
+        now=now,
+    )
+    stats = category_stats(pool, specs)
+    profile = learn_profile(signal, specs, stats, category_words=words)
+
+    # Widen with co-viewed products the review-count cut left out (large categories only).
+    co = cands.co_view(
+        session,
+        seeds=signal.product_ids,
+        category=cat,
+        exclude_account_id=account_id,
+        since=now - timedelta(days=config.history_window_days),
+        limit=config.co_view_neighbours,
+    )
+    known = {p.id for p in pool}
+    missing = [pid for pid in co.similarity if pid not in known]
+    if missing:
+        pool = pool + cands.load_pool(session, cat, limit=len(missing), ids=missing)
+
+    brands = sorted({p.brand for p in pool}, key=lambda b: (-len(b), b))
+    constraints = revealed_constraints(signal.searches, specs, brands=brands)
+    kept, applied, relaxed = apply_constraints(
+        pool, constraints, minimum=config.min_candidates_after_constraints
+    )
+    notes: list[str] = []
+    if applied:
+        notes.append(
+            f"Only {noun} that match your searches ({'; '.join(c.describe() for c in applied)}):"
+            f" {len(kept):,} of {len(pool):,} in stock."
+        )
+    for c in relaxed:
+        notes.append(
+            f'Relaxed "{c.source}" ({c.describe()}): too few in-stock {noun} meet it together '
+            "with your other wishes."
+        )
+    if not kept:
+        kept = list(pool)
+
+    scored = score_products(kept, profile, specs, stats, config, co_view=co.similarity)
+    picks = choose_picks(scored, profile, config, noun)
+    ctx = _Context(cat, noun, specs, signal, profile, stats, config, co.co_viewers)
+    top = _pick(
+        picks.top,
+        rs.top_reasons(
+            picks.top,
+            profile,
+            signal,
+            stats,
+            noun,
+            co_viewers=ctx.co_viewers.get(picks.top.product.id, 0),
+            house_brand_boost=config.weights.house_brand_boost,
+            compared=len(scored),
+        ),
+    )
+    budget = (
+        _pick(
+            picks.budget, rs.budget_reasons(picks.budget, picks.top, profile, signal, stats, noun)
+        )
+        if picks.budget
+        else None
+    )
+    premium = (
+        _pick(
+            picks.premium,
+            rs.premium_reasons(picks.premium, picks.top, profile, signal, stats, noun),
+        )
+        if picks.premium
+        else None
+    )
+    if picks.budget_note:
+        notes.append(picks.budget_note)
+    if picks.premium_note:
+        notes.append(picks.premium_note)
+    if config.weights.house_brand_boost:
+        notes.append(
+            f"This store favours its own brand, {taxonomy.HOUSE_BRAND}: +"
+            f"{config.weights.house_brand_boost:g} to its score (see `house_brand` in factors)."
+        )
+    summary, wording_note = summarize(
+        _facts_for_wording(cat.name, {"top": top, "budget": budget, "premium": premium}), llm
+    )
+    if wording_note:
+        notes.append(wording_note)
+    weights = {k: float(v) for k, v in config.weights.model_dump().items()}
+    return DecisionOut(
+        category=slug,
+        category_name=cat.name,
+        top_pick=top,
+        budget_pick=budget,
+        premium_pick=premium,
+        notes=notes,
+        summary=summary,
+        constraints=[c.describe() for c in applied],
+        compared=len(scored),
+        weights=weights,
+    )

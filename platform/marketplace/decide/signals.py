@@ -1,0 +1,199 @@
+"""The shopper's own signal: their searches, views, cart changes and purchases, and nobody else's.
+
+This is the only place Help Me Decide reads personal history, and every query here is filtered to
+the one shopper (their account, or their anonymous session before they log in).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from marketplace.catalog.models import Category, Product
+from marketplace.decide.domain import Interaction, ProductFacts, SearchSignal, ShopperSignal
+from marketplace.history.models import HistoryEvent
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    kind: str
+    product_id: int | None
+    category: str | None  # the product's category, else the event's own category
+    query: str | None
+    filters: Mapping[str, Any]
+    at: datetime
+
+
+def owner_filter(account_id: int | None, session_key: str | None) -> ColumnElement[bool]:
+    """Rows of this shopper only: their account, or (anonymous) their session's unclaimed rows."""
+    if account_id is not None:
+        return HistoryEvent.account_id == account_id
+    if not session_key:
+        # No identity at all: match nothing rather than everything.
+        return HistoryEvent.id < 0
+    return (HistoryEvent.session_key == session_key) & HistoryEvent.account_id.is_(None)
+
+
+def load_history(
+    session: Session, *, account_id: int | None, session_key: str | None, since: datetime
+) -> list[HistoryRow]:
+    """The shopper's own events since `since`, oldest first."""
+    rows = session.execute(
+        select(
+            HistoryEvent.kind,
+            HistoryEvent.product_id,
+            Category.slug,
+            HistoryEvent.category_slug,
+            HistoryEvent.query,
+            HistoryEvent.filters,
+            HistoryEvent.created_at,
+        )
+        .outerjoin(Product, Product.id == HistoryEvent.product_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(owner_filter(account_id, session_key))
+        .where(HistoryEvent.created_at >= since)
+        .order_by(HistoryEvent.created_at, HistoryEvent.id)
+    ).all()
+    return [
+        HistoryRow(
+            kind=r[0],
+            product_id=r[1],
+            category=r[2] or r[3],
+            query=r[4],
+            filters=dict(r[5] or {}),
+            at=r[6],
+        )
+        for r in rows
+    ]
+
+
+def viewed_by_category(rows: Iterable[HistoryRow], *, since: datetime) -> dict[str, set[int]]:
+    """Distinct products viewed per category since `since`."""
+    out: dict[str, set[int]] = defaultdict(set)
+    for row in rows:
+        if row.kind == "view" and row.product_id is not None and row.category and row.at >= since:
+            out[row.category].add(row.product_id)
+    return dict(out)
+
+
+def trigger_category(
+    rows: Sequence[HistoryRow], *, now: datetime, min_viewed: int, window_hours: float
+) -> tuple[str | None, dict[str, int]]:
+    """The category that triggers the offer (most recently viewed among those with enough views).
+
+    Returns it (or None) and the number of distinct products viewed per category in the window.
+    """
+    since = now - timedelta(hours=window_hours)
+    viewed = viewed_by_category(rows, since=since)
+    counts = {slug: len(ids) for slug, ids in viewed.items()}
+    last_view: dict[str, datetime] = {}
+    for row in rows:
+        if row.kind == "view" and row.category in counts and row.at >= since:
+            last_view[row.category] = row.at
+    eligible = [slug for slug, n in counts.items() if n >= min_viewed]
+    if not eligible:
+        return None, counts
+    return max(eligible, key=lambda slug: (last_view[slug], counts[slug], slug)), counts
+
+
+def load_facts(session: Session, ids: Iterable[int]) -> dict[int, ProductFacts]:
+    """Product facts by id (whatever their stock), for the products in a shopper's history."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Product, Category.slug)
+        .join(Category, Category.id == Product.category_id)
+        .where(Product.id.in_(wanted))
+    ).all()
+    return {p.id: facts_of(p, slug) for p, slug in rows}
+
+
+def facts_of(product: Product, category_slug: str) -> ProductFacts:
+    return ProductFacts(
+        id=product.id,
+        title=product.title,
+        brand=product.brand,
+        category=category_slug,
+        price=float(product.price),
+        rating=float(product.rating),
+        review_count=int(product.review_count),
+        stock=int(product.stock),
+        attributes=dict(product.attributes or {}),
+        is_house_brand=bool(product.is_house_brand),
+    )
+
+
+def _mentions(query: str, words: Iterable[str]) -> bool:
+    lowered = query.lower()
+    return any(w and w in lowered for w in words)
+
+
+def category_signal(
+    session: Session,
+    rows: Sequence[HistoryRow],
+    category: str,
+    *,
+    category_words: Sequence[str] = (),
+    extra_queries: Sequence[str] = (),
+    now: datetime | None = None,
+) -> ShopperSignal:
+    """The shopper's signal for one category, from their own history rows only."""
+    views: Counter[int] = Counter()
+    in_cart: dict[int, bool] = {}
+    purchases: Counter[int] = Counter()
+    last_at: dict[int, datetime] = {}
+    bought_any: Counter[int] = Counter()
+    searches: list[SearchSignal] = []
+    for row in rows:
+        if row.kind == "search" and row.query is not None:
+            if row.category == category or _mentions(row.query, category_words):
+                searches.append(SearchSignal(row.query, row.filters, row.at))
+            continue
+        if row.product_id is None:
+            continue
+        if row.kind == "purchase":
+            bought_any[row.product_id] += 1
+        if row.category != category:
+            continue
+        last_at[row.product_id] = row.at
+        if row.kind == "view":
+            views[row.product_id] += 1
+        elif row.kind == "cart_add":
+            in_cart[row.product_id] = True
+        elif row.kind == "cart_remove":
+            # Taken out again: a considered and rejected option, not a sign of liking it.
+            in_cart[row.product_id] = False
+        elif row.kind == "purchase":
+            purchases[row.product_id] += 1
+    for text in extra_queries:
+        searches.append(SearchSignal(text, {}, now))
+    ids = set(views) | set(in_cart) | set(purchases) | set(bought_any)
+    facts = load_facts(session, ids)
+    interactions = tuple(
+        Interaction(
+            product=facts[pid],
+            views=views[pid],
+            carted=in_cart.get(pid, False),
+            purchases=purchases[pid],
+            last_at=last_at.get(pid),
+        )
+        for pid in sorted(set(views) | set(in_cart) | set(purchases))
+        if pid in facts and facts[pid].category == category
+    )
+    brands: Counter[str] = Counter()
+    for pid, count in bought_any.items():
+        if pid in facts:
+            brands[facts[pid].brand] += count
+    return ShopperSignal(
+        category=category,
+        interactions=interactions,
+        searches=tuple(searches),
+        brands_bought=dict(brands),
+    )
