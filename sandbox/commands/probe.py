@@ -1,9 +1,77 @@
-"""`sandbox probe` commands."""
+"""`sandbox probe`: what the gate answers one identity on every route class, as a table."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from shopbots.probe import ProbeRow, probe
+
+console = Console(width=160)
+err_console = Console(stderr=True)
+
+
+def rows_table(rows: list[ProbeRow], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("route class", "request", "status", "decision", "rule", "visitor class"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason")
+    for row in rows:
+        answer = row.answer
+        table.add_row(
+            row.route_class,
+            escape(f"{row.method} {row.path}"),
+            str(answer.status),
+            answer.decision or "-",
+            escape(answer.rule or "-"),
+            answer.visitor_class or "-",
+            escape(answer.reason or ""),
+        )
+    return table
+
+
+def probe_command(
+    target: Annotated[str, typer.Option(help="Base URL of a running platform.")],
+    user_agent: Annotated[str, typer.Option(help="The User-Agent to present.")],
+    sign: Annotated[
+        Path | None,
+        typer.Option(help="Sign every request with this Ed25519 private key (PEM)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show, for each route class, what the gate answers to this identity.
+
+    Example: sandbox probe --target http://127.0.0.1:8000 --user-agent "GPTBot/1.1"
+    """
+    if sign is not None and not sign.is_file():
+        err_console.print(f"[bold red]error:[/] no key file at {sign}")
+        raise typer.Exit(2)
+    try:
+        rows = probe(target, user_agent, sign_key=sign)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    if all(row.answer.status == 0 for row in rows):
+        err_console.print(f"[bold red]error:[/] nothing answered at {target}; is it running?")
+        raise typer.Exit(1)
+    if as_json:
+        data = [
+            {"route_class": r.route_class, "method": r.method, "path": r.path, **r.answer.as_dict()}
+            for r in rows
+        ]
+        for item in data:
+            item.pop("problem", None)
+        console.print_json(json.dumps(data))
+        return
+    signed = f", signed with {sign.name}" if sign else ", unsigned"
+    console.print(rows_table(rows, f"{user_agent}{signed}"))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `sandbox` CLI."""
+    app.command(name="probe")(probe_command)

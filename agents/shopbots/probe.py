@@ -1,0 +1,62 @@
+"""Ask the gate what it answers one identity on each route class, without buying anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from shopbots.client import AgentClient
+from shopbots.gate import GateAnswer
+from shopbots.identity import Identity
+from shopbots.signing import WebBotAuthSigner
+from shopbots.timing import TimingPolicy
+
+# One harmless request per route class; none of them changes anything on the platform.
+PROBES: tuple[tuple[str, str, str], ...] = (
+    ("robots", "GET", "/robots.txt"),
+    ("well-known", "GET", "/.well-known/http-message-signatures-directory"),
+    ("catalog", "GET", "/api/v1/products"),
+    ("search", "GET", "/search?q=headphones"),
+    ("product", "GET", "/products/1"),
+    ("assets", "GET", "/static/store.css"),
+    ("account", "GET", "/api/v1/me/history"),
+    ("cart", "GET", "/api/v1/cart"),
+    ("checkout", "GET", "/checkout"),
+    ("order", "GET", "/api/v1/orders"),
+    ("assistant", "POST", "/api/v1/help-me-decide"),
+    ("admin", "GET", "/api/v1/policy"),
+)
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    route_class: str
+    method: str
+    path: str
+    answer: GateAnswer
+
+
+def probe(
+    target: str,
+    user_agent: str,
+    *,
+    sign_key: Path | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> list[ProbeRow]:
+    """The gate's answer to `user_agent` (signed with the key in `sign_key`) per route class."""
+    signer = WebBotAuthSigner.from_pem(sign_key.read_bytes()) if sign_key else None
+    client = AgentClient(
+        target,
+        Identity("probe", user_agent, {"accept": "application/json, text/html;q=0.9"}),
+        signer=signer,
+        timing=TimingPolicy("none"),
+        transport=transport,
+    )
+    rows: list[ProbeRow] = []
+    with client:
+        for route_class, method, path in PROBES:
+            exchange = client.request(method, path, note=route_class)
+            rows.append(ProbeRow(route_class, method, path, exchange.answer))
+    return rows
