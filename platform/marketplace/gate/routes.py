@@ -1,5 +1,223 @@
-"""Routes of this domain."""
+"""The gate's HTTP surface: robots.txt, /metrics, the active policy and the decision log."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func, select
+
+from marketplace.core.deps import SessionDep
+from marketplace.core.errors import ProblemError, Unprocessable
+from marketplace.gate import service
+from marketplace.gate.identity_routes import AdminDep
+from marketplace.gate.models import GateDecision
+from marketplace.gate.policy import PRESET_NAMES, PolicyError
+from marketplace.gate.robots import render_robots
+from marketplace.gate.runtime import GateRuntime
 
 router = APIRouter()
+
+
+def get_runtime(request: Request) -> GateRuntime:
+    runtime: GateRuntime | None = getattr(request.app.state, "gate", None)
+    if runtime is None:
+        raise ProblemError(
+            "The policy gate is not installed in this app.",
+            status=503,
+            title="Gate unavailable",
+            type_slug="gate-unavailable",
+        )
+    return runtime
+
+
+@router.get(
+    "/robots.txt",
+    tags=["gate"],
+    summary="robots.txt generated from the active policy (RFC 9309)",
+    response_class=PlainTextResponse,
+)
+def robots_txt(request: Request) -> PlainTextResponse:
+    runtime = get_runtime(request)
+    text = render_robots(runtime.compiled, runtime.engine.registry)
+    return PlainTextResponse(text, headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    summary="Prometheus metrics: gate decisions and the gate's latency",
+    response_class=Response,
+)
+def metrics(request: Request) -> Response:
+    runtime = get_runtime(request)
+    return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)
+
+
+# --- The active policy --------------------------------------------------------------------
+
+
+class PolicyOut(BaseModel):
+    name: str
+    description: str
+    mode: str
+    version: int
+    source: str
+    presets: list[str]
+    table: dict[str, dict[str, str]] = Field(
+        description="visitor class -> route class -> action (GET), as docs/policy.md shows it"
+    )
+    yaml: str
+
+
+class PolicySwitch(BaseModel):
+    """Either a preset name or the YAML text of a policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: Literal["closed", "open", "pay-per-crawl", "partner-only", "observe"] | None = None
+    yaml: str | None = Field(default=None, max_length=1_000_000)
+
+    @model_validator(mode="after")
+    def _one(self) -> PolicySwitch:
+        if (self.preset is None) == (self.yaml is None):
+            raise ValueError("send exactly one of 'preset' (a preset name) or 'yaml' (policy text)")
+        return self
+
+
+def _policy_out(runtime: GateRuntime) -> PolicyOut:
+    compiled = runtime.compiled
+    policy = compiled.policy
+    return PolicyOut(
+        name=policy.name,
+        description=policy.description,
+        mode=policy.mode,
+        version=compiled.version,
+        source=runtime.active_source,
+        presets=list(PRESET_NAMES),
+        table=service.decision_table(compiled),
+        yaml=runtime.active_text,
+    )
+
+
+@router.get(
+    "/api/v1/policy",
+    tags=["admin"],
+    summary="The active policy, its decision table and its YAML",
+    response_model=PolicyOut,
+)
+def get_policy(request: Request, _admin: AdminDep) -> PolicyOut:
+    return _policy_out(get_runtime(request))
+
+
+@router.put(
+    "/api/v1/policy",
+    tags=["admin"],
+    summary="Switch the active policy in every worker (a preset or YAML text)",
+    response_model=PolicyOut,
+    responses={422: {"description": "The policy is invalid; the active policy is unchanged."}},
+)
+def put_policy(body: PolicySwitch, request: Request, _admin: AdminDep) -> PolicyOut:
+    runtime = get_runtime(request)
+    try:
+        runtime.switch(preset=body.preset, yaml_text=body.yaml)
+    except PolicyError as exc:
+        first = exc.first
+        where = f" (line {first.line})" if first.line else ""
+        raise Unprocessable(
+            f"The policy is invalid and was not applied: field '{first.field}'{where}: "
+            f"{first.message}. The active policy is unchanged.",
+            type_slug="invalid-policy",
+            errors=[{"field": p.field, "line": p.line, "message": p.message} for p in exc.problems],
+        ) from exc
+    return _policy_out(runtime)
+
+
+# --- The decision log ---------------------------------------------------------------------
+
+
+class DecisionOut(BaseModel):
+    id: int
+    at: datetime
+    method: str
+    path: str
+    route_class: str
+    visitor_class: str
+    rule: str
+    action: str
+    enforced: bool
+    status: int | None
+    policy: str
+    bot_score: int | None
+    signals: dict[str, Any]
+    agent: str | None
+    session: str | None
+    account_id: int | None
+    team: str | None
+    user_agent: str
+    latency_us: int
+
+
+class DecisionPage(BaseModel):
+    items: list[DecisionOut]
+    total: int
+    page: int
+    page_size: int
+
+
+@router.get(
+    "/api/v1/decisions",
+    tags=["admin"],
+    summary="The gate's decision log, newest first, with filters",
+    response_model=DecisionPage,
+)
+def list_decisions(
+    request: Request,
+    session: SessionDep,
+    _admin: AdminDep,
+    visitor_class: Annotated[str | None, Query(max_length=32)] = None,
+    action: Annotated[str | None, Query(max_length=16)] = None,
+    route_class: Annotated[str | None, Query(max_length=32)] = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    account_id: Annotated[int | None, Query(ge=1)] = None,
+    team: Annotated[str | None, Query(max_length=64)] = None,
+    agent: Annotated[str | None, Query(max_length=128)] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601 time, inclusive")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> DecisionPage:
+    runtime = get_runtime(request)
+    if runtime.decision_log is not None:
+        runtime.decision_log.flush()  # include what is still queued: the admin sees everything
+    conditions = []
+    for column, value in (
+        (GateDecision.visitor_class, visitor_class),
+        (GateDecision.action, action),
+        (GateDecision.route_class, route_class),
+        (GateDecision.rule, rule),
+        (GateDecision.account_id, account_id),
+        (GateDecision.team, team),
+        (GateDecision.agent, agent),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if since is not None:
+        if since.tzinfo is None:
+            raise Unprocessable(
+                "Field 'since' needs a timezone, e.g. 2026-06-01T12:00:00Z.",
+                type_slug="invalid-request",
+            )
+        conditions.append(GateDecision.at >= since)
+    total = session.scalar(select(func.count()).select_from(GateDecision).where(*conditions)) or 0
+    rows = session.scalars(
+        select(GateDecision)
+        .where(*conditions)
+        .order_by(GateDecision.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    items = [DecisionOut.model_validate(row, from_attributes=True) for row in rows]
+    return DecisionPage(items=items, total=total, page=page, page_size=page_size)

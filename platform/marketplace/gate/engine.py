@@ -1,0 +1,390 @@
+"""The decision: who is this visitor, which rule applies, and what the visitor is told.
+
+Identification runs in a fixed order, each step a recorded signal: a Web Bot Auth signature (a
+proof), the declared user agent against the registry (a claim), then behaviour for visitors that
+look like browsers (a bot score). The compiled policy then answers in one table lookup; rate limits
+and crawl prices refine `allow` and `pay`. Nothing here touches HTTP, so it is unit-testable and
+benchmarkable on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from marketplace.core.clock import Clock, system_clock
+from marketplace.gate.compiled import AnyRule, CompiledPolicy, format_price
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.normalize import normalize_method
+from marketplace.gate.policy import VISITOR_CLASSES, Policy
+from marketplace.gate.registry import AI_CATEGORIES, Registry, default_registry, looks_like_browser
+
+log = logging.getLogger(__name__)
+
+PLATFORM_OWNER = "platform"
+UNIDENTIFIED = "unidentified"
+STATUS_OF_ACTION = {"allow": 200, "block": 403, "challenge": 403, "throttle": 429, "pay": 402}
+TITLE_OF_ACTION = {
+    "block": "Refused by the store's policy",
+    "challenge": "Prove you are allowed in",
+    "throttle": "Too many requests",
+    "pay": "Payment required to crawl",
+}
+SIGN_HOW = (
+    "sign your requests with Web Bot Auth (RFC 9421 HTTP Message Signatures, Ed25519, "
+    'tag="web-bot-auth", covering @authority) using a key registered through POST /api/v1/partners'
+)
+
+
+class SignatureResult(Protocol):
+    status: str
+    keyid: str | None
+    owner: str | None
+    agent: str | None
+    reason: str
+
+
+class ScoreResult(Protocol):
+    score: int
+    band: str
+    reasons: tuple[str, ...]
+
+
+class IdentityLike(Protocol):
+    """What the engine needs from the identity layer (marketplace.gate.identity.Identity)."""
+
+    def verify(self, facts: RequestFacts, *, policy: Any, now: datetime | float) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's answer for one request, with everything the log and the headers need."""
+
+    action: str  # what the policy decided
+    effective: str  # what the response does: `allow` for everything under observe mode
+    rule_id: str
+    reason: str
+    detail: str  # the sentence a refused visitor can act on
+    visitor_class: str
+    route_class: str
+    method: str
+    signals: dict[str, Any] = field(default_factory=dict)
+    bot_score: int | None = None
+    agent: str | None = None  # the declared name or the partner that signed
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    policy_name: str = ""
+    policy_version: int = 0
+
+    @property
+    def status(self) -> int:
+        return STATUS_OF_ACTION[self.effective]
+
+    @property
+    def refused(self) -> bool:
+        return self.effective != "allow"
+
+    @property
+    def title(self) -> str:
+        return TITLE_OF_ACTION.get(self.effective, "Refused")
+
+
+def parse_price(value: str | None) -> tuple[Decimal, str | None] | None:
+    """`USD 0.01` or `0.01` -> (amount, currency or None); None when absent or unreadable."""
+    if not value:
+        return None
+    parts = value.strip().split()
+    try:
+        if len(parts) == 2:
+            return Decimal(parts[1]), parts[0].upper()
+        if len(parts) == 1:
+            return Decimal(parts[0]), None
+    except InvalidOperation:
+        return None
+    return None
+
+
+class GateEngine:
+    """Decides requests against the active compiled policy; swap `compiled` to switch policy."""
+
+    def __init__(
+        self,
+        compiled: CompiledPolicy,
+        *,
+        registry: Registry | None = None,
+        identity: IdentityLike | None = None,
+        tracker: Any = None,
+        state: Any = None,
+        escalator: Any = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.compiled = compiled
+        self.registry = registry or default_registry()
+        self.identity = identity
+        self.tracker = tracker
+        self.state = state
+        self.escalator = escalator
+        self.clock = clock
+
+    # -- identification ---------------------------------------------------------------------
+
+    def _identify(
+        self, facts: RequestFacts, policy: Policy, now: datetime, signals: dict[str, Any]
+    ) -> tuple[str, str | None, Any, Any]:
+        """(visitor class, agent name, signature check or None, bot score or None)."""
+        check: Any = None
+        if self.identity is not None and (
+            facts.header("signature") is not None or facts.header("signature-input") is not None
+        ):
+            check = self.identity.verify(facts, policy=policy, now=now)
+            signals["signature"] = {
+                "status": check.status,
+                "keyid": check.keyid,
+                "owner": check.owner,
+                "agent": check.agent,
+                "reason": check.reason or None,
+            }
+        user_agent = facts.user_agent
+        known = self.registry.match(user_agent) if user_agent else None
+        if known is not None:
+            signals["declared"] = {
+                "name": known.name,
+                "operator": known.operator,
+                "category": known.category,
+            }
+        if check is not None and check.status == "valid":
+            visitor = "first-party-agent" if check.owner == PLATFORM_OWNER else "verified-agent"
+            return visitor, check.owner, check, None
+        if known is not None:
+            # A name is a claim: without a valid signature it is recorded as unverified.
+            signals["claim"] = "unverified"
+            return known.visitor_class, known.name, check, None
+        if not user_agent:
+            signals["user_agent"] = "missing"
+            return "automation", None, check, None
+        if not looks_like_browser(user_agent):
+            signals["user_agent"] = "not a browser"
+            return "automation", None, check, None
+        score = None
+        if self.tracker is not None:
+            score = self.tracker.observe_and_score(
+                facts, now=now.timestamp(), bands=policy.bot_score, browser_ua=True
+            )
+            signals["bot_score"] = {
+                "score": score.score,
+                "band": score.band,
+                "reasons": list(score.reasons),
+            }
+        if check is not None and check.status == "invalid":
+            # Browsers do not sign; a broken signature behind a browser user agent is a tool.
+            signals["suspected"] = "invalid signature with a browser user agent"
+            return "suspected-agent", None, check, score
+        if score is not None and score.score < policy.bot_score.likely_automated_below:
+            return "suspected-agent", None, check, score
+        return "human", None, check, score
+
+    # -- the decision -------------------------------------------------------------------------
+
+    def decide(self, facts: RequestFacts) -> Decision:
+        """The decision for one request; never raises (identification errors use `on_error`)."""
+        compiled = self.compiled
+        policy = compiled.policy
+        now = self.clock()
+        signals: dict[str, Any] = {}
+        method = normalize_method(facts.method)
+        try:
+            visitor, agent, check, score = self._identify(facts, policy, now, signals)
+        except Exception as exc:
+            log.exception("gate identification failed on %s %s", facts.method, facts.path)
+            return self._on_error(facts, compiled, method, exc)
+        rule = compiled.rule_for(visitor, facts.route_class, method)
+        action: str = rule.action
+        rule_id, reason = rule.id, rule.reason
+        extra: list[tuple[str, str]] = []
+        if action in ("allow", "pay") and rule.rate_limited and visitor in compiled.rate_limits:
+            limit = compiled.rate_limits[visitor]
+            count = self._hit(visitor, agent, check, facts, limit.per_seconds)
+            if count is not None and count > limit.requests:
+                action = "throttle"
+                rule_id = f"rate-limit-{visitor}"
+                reason = (
+                    f"Visitors classed {visitor} may send at most {limit.requests} requests "
+                    f"per {limit.per_seconds} s."
+                )
+                signals["rate"] = {"count": count, "limit": limit.requests}
+                extra.append(("Retry-After", str(limit.per_seconds)))
+        elif action == "throttle":
+            extra.append(("Retry-After", str(rule.retry_after_s)))
+        detail = ""
+        if action == "pay":
+            action, detail = self._pay(facts, compiled, check, extra, signals)
+        if action != "allow" and not detail:
+            detail = self._detail(action, visitor, facts.route_class, method, rule, reason)
+        if visitor in ("suspected-agent", "automation"):
+            self._escalate(facts, visitor, score, signals, policy, now)
+        effective = "allow" if compiled.observe else action
+        return Decision(
+            action=action,
+            effective=effective,
+            rule_id=rule_id,
+            reason=reason,
+            detail=detail,
+            visitor_class=visitor,
+            route_class=facts.route_class,
+            method=method,
+            signals=signals,
+            bot_score=score.score if score is not None else None,
+            agent=agent,
+            extra_headers=tuple(extra),
+            policy_name=compiled.name,
+            policy_version=compiled.version,
+        )
+
+    def _hit(
+        self, visitor: str, agent: str | None, check: Any, facts: RequestFacts, window_s: int
+    ) -> int | None:
+        if self.state is None:
+            return None
+        who = (check.keyid if check is not None and check.keyid else None) or agent or ""
+        count: int = self.state.hit(f"rl:{visitor}:{who}:{facts.client_ip or '-'}", window_s)
+        return count
+
+    def _pay(
+        self,
+        facts: RequestFacts,
+        compiled: CompiledPolicy,
+        check: Any,
+        extra: list[tuple[str, str]],
+        signals: dict[str, Any],
+    ) -> tuple[str, str]:
+        price = compiled.price
+        assert price is not None  # the policy model requires crawl_price for pay rules
+        amount, currency = price
+        quoted = format_price(amount, currency)
+        exact = parse_price(facts.header("crawler-exact-price"))
+        most = parse_price(facts.header("crawler-max-price"))
+        offered = exact or most
+        signed = check is not None and check.status == "valid"
+        if offered is not None and signed:
+            offer, offer_currency = offered
+            same_currency = offer_currency in (None, currency)
+            covers = offer == amount if exact is not None else offer >= amount
+            if same_currency and covers:
+                extra.append(("crawler-charged", quoted))
+                signals["charged"] = quoted
+                return "allow", ""
+            extra.append(("crawler-price", quoted))
+            return "pay", (
+                f"This page costs {quoted}; the price you accepted does not cover it. Send "
+                f"'crawler-exact-price: {quoted}' or a 'crawler-max-price' of at least {quoted}."
+            )
+        extra.append(("crawler-price", quoted))
+        if offered is not None:
+            return "pay", (
+                f"This page costs {quoted}, and only signed requests can pay: {SIGN_HOW}, and "
+                f"keep 'crawler-exact-price: {quoted}' in the signed request."
+            )
+        return "pay", (
+            f"Crawling this page costs {quoted} per request. To pay, {SIGN_HOW}, and send "
+            f"'crawler-exact-price: {quoted}' (or a 'crawler-max-price' of at least {quoted})."
+        )
+
+    def _detail(
+        self, action: str, visitor: str, route: str, method: str, rule: AnyRule, reason: str
+    ) -> str:
+        """The rule's reason plus what would let the visitor in, as the policy actually says."""
+        if action == "throttle":
+            return f"{reason} Wait for the time in Retry-After, then send requests more slowly."
+        compiled = self.compiled
+        admitted = [
+            c
+            for c in VISITOR_CLASSES
+            if compiled.rule_for(c, route, method).action in ("allow", "pay")
+        ]
+        if visitor == "suspected-agent" and "human" in admitted:
+            remedy = (
+                "If you are a person, use an ordinary browser with JavaScript enabled and let the "
+                "page load fully; automated browsers are not let in here"
+            )
+            if "verified-agent" in admitted:
+                remedy += f". If you are an agent, {SIGN_HOW}"
+        elif visitor != "verified-agent" and "verified-agent" in admitted:
+            remedy = f"To be let in, {SIGN_HOW}"
+        elif visitor == "verified-agent" and admitted:
+            remedy = (
+                "Your signature is valid, but this policy admits only "
+                + ", ".join(admitted)
+                + " visitors here"
+            )
+        elif admitted:
+            remedy = (
+                "Only "
+                + ", ".join(admitted)
+                + " visitors are let in here, whatever an outside agent signs; "
+                "see /robots.txt for what crawlers may fetch"
+            )
+        else:
+            remedy = "Nobody is let in here under the current policy"
+        return f"{reason} {remedy}."
+
+    def _escalate(
+        self,
+        facts: RequestFacts,
+        visitor: str,
+        score: Any,
+        signals: dict[str, Any],
+        policy: Policy,
+        now: datetime,
+    ) -> None:
+        if visitor == "suspected-agent" and self.tracker is not None:
+            try:
+                self.tracker.flag(facts)
+            except Exception:
+                log.exception("could not flag a suspected session")
+        if self.escalator is None:
+            return
+        reasons = list(score.reasons) if score is not None else []
+        reason = "; ".join(reasons) or str(signals.get("user_agent") or visitor)
+        try:
+            self.escalator.record(
+                facts,
+                visitor_class=visitor,
+                reason=reason,
+                thresholds=policy.escalation,
+                now=now,
+            )
+        except Exception:
+            log.exception("could not record an escalation strike")
+
+    def _on_error(
+        self, facts: RequestFacts, compiled: CompiledPolicy, method: str, exc: Exception
+    ) -> Decision:
+        action = compiled.policy.on_error.get(facts.route_class, "block")  # type: ignore[call-overload]
+        detail = (
+            "The store could not identify this request and refuses it to be safe; try again in a "
+            "moment."
+        )
+        effective = "allow" if compiled.observe else action
+        return Decision(
+            action=action,
+            effective=effective,
+            rule_id="on-error",
+            reason=f"Identification failed ({type(exc).__name__}); on_error decides.",
+            detail=detail,
+            visitor_class=UNIDENTIFIED,
+            route_class=facts.route_class,
+            method=method,
+            signals={"error": type(exc).__name__},
+            policy_name=compiled.name,
+            policy_version=compiled.version,
+        )
+
+
+def is_ai_category(category: str) -> bool:
+    return category in AI_CATEGORIES
+
+
+OnDecision = Callable[[RequestFacts, Decision, int], None]

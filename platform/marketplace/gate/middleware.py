@@ -1,0 +1,214 @@
+"""The gate as pure ASGI middleware, outermost, so every request is decided before routing.
+
+404s, static files and unknown paths are decided, answered with the gate's headers and logged like
+any route. Refusals never reach the app; allowed requests carry the decision in `request.state`
+(`visitor_class`, `policy_decision`, `policy_rule`, `bot_score`, `gate_facts`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+from typing import Any
+
+import anyio
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from marketplace.core.errors import problem_response
+from marketplace.core.security import SESSION_COOKIE
+from marketplace.gate.decisionlog import new_row, session_hash
+from marketplace.gate.engine import Decision
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.normalize import METHOD_OVERRIDE_HEADERS, normalize_path
+from marketplace.gate.runtime import GateRuntime
+
+_COOKIE_PREFIX = SESSION_COOKIE + "="
+
+
+def _session_cookie(cookie_header: str | None) -> str | None:
+    if not cookie_header or _COOKIE_PREFIX not in cookie_header:
+        return None
+    for part in cookie_header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return value.strip('"')
+    return None
+
+
+def build_facts(scope: Scope, runtime: GateRuntime) -> RequestFacts:
+    """RequestFacts from an ASGI scope: normalised path, route class, every header kept."""
+    headers = tuple(
+        (name.decode("latin-1").lower(), value.decode("latin-1"))
+        for name, value in scope.get("headers", ())
+    )
+    raw_path_bytes = scope.get("raw_path")
+    raw_path = raw_path_bytes.decode("latin-1") if raw_path_bytes else str(scope.get("path", "/"))
+    query = scope.get("query_string", b"").decode("latin-1")
+    path = normalize_path(raw_path)
+    route_class = runtime.compiled.routes.match(path, query)
+    cookie = None
+    authority = ""
+    for name, value in headers:
+        if name == "cookie":
+            cookie = _session_cookie(value) or cookie
+        elif name == "host" and not authority:
+            authority = value
+    if not authority:
+        server = scope.get("server")
+        authority = f"{server[0]}:{server[1]}" if server else ""
+    client = scope.get("client")
+    return RequestFacts(
+        method=str(scope.get("method", "GET")).upper(),
+        path=path,
+        raw_path=raw_path,
+        query=query,
+        authority=authority,
+        scheme=str(scope.get("scheme", "http")),
+        headers=headers,
+        client_ip=client[0] if client else None,
+        session_id=cookie,
+        route_class=route_class,
+        is_asset=route_class == "assets",
+    )
+
+
+def gate_headers(decision: Decision, observe: bool) -> list[tuple[str, str]]:
+    headers = [
+        ("X-Policy-Decision", decision.effective),
+        ("X-Policy-Rule", decision.rule_id),
+        ("X-Visitor-Class", decision.visitor_class),
+    ]
+    if observe:
+        headers.append(("X-Policy-Observed-Action", decision.action))
+    headers.extend(decision.extra_headers)
+    return headers
+
+
+class GateMiddleware:
+    """Decide, answer refusals, annotate allowed requests, log every decision."""
+
+    def __init__(self, app: ASGIApp, *, runtime: GateRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    def _decide(self, scope: Scope) -> tuple[RequestFacts, Decision, float]:
+        started = time.perf_counter()
+        facts = build_facts(scope, self.runtime)
+        decision = self.runtime.engine.decide(facts)
+        return facts, decision, time.perf_counter() - started
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        runtime = self.runtime
+        runtime.maybe_refresh()
+        raw_headers = scope.get("headers", ())
+        signed = any(name in (b"signature", b"signature-input") for name, _ in raw_headers)
+        if signed:
+            # Checking a signature claims its nonce in the shared store: keep that off the loop.
+            facts, decision, seconds = await anyio.to_thread.run_sync(self._decide, scope)
+        else:
+            facts, decision, seconds = self._decide(scope)
+        overrides = [
+            n for n, _ in raw_headers if n.decode("latin-1").lower() in METHOD_OVERRIDE_HEADERS
+        ]
+        if overrides:
+            # Decided on the method on the wire; nothing behind the gate may honour an override.
+            scope["headers"] = [
+                (n, v)
+                for n, v in raw_headers
+                if n.decode("latin-1").lower() not in METHOD_OVERRIDE_HEADERS
+            ]
+            decision.signals["method_override_ignored"] = sorted(
+                {n.decode("latin-1").lower() for n in overrides}
+            )
+        state = scope.setdefault("state", {})
+        state["visitor_class"] = decision.visitor_class
+        state["policy_decision"] = decision.action
+        state["policy_rule"] = decision.rule_id
+        state["bot_score"] = decision.bot_score
+        state["gate_facts"] = facts
+        state["gate_decision"] = decision
+        observe = runtime.compiled.observe
+        headers = gate_headers(decision, observe)
+        runtime.metrics.observe(
+            decision.visitor_class,
+            decision.action,
+            decision.route_class,
+            decision.effective == decision.action,
+            seconds,
+        )
+        status_holder: dict[str, int] = {}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = int(message["status"])
+                mutable = MutableHeaders(scope=message)
+                for name, value in headers:
+                    mutable.append(name, value)
+            await send(message)
+
+        try:
+            if decision.refused:
+                response = problem_response(
+                    Request(scope),
+                    decision.status,
+                    decision.title,
+                    decision.detail,
+                    f"policy-{decision.effective}",
+                    None,
+                    rule=decision.rule_id,
+                    visitor_class=decision.visitor_class,
+                    decision=decision.effective,
+                    route_class=decision.route_class,
+                    policy=decision.policy_name,
+                )
+                await response(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
+        finally:
+            self._log(facts, decision, seconds, status_holder.get("status"), state)
+
+    def _log(
+        self,
+        facts: RequestFacts,
+        decision: Decision,
+        seconds: float,
+        status: int | None,
+        state: dict[str, Any],
+    ) -> None:
+        log = self.runtime.decision_log
+        if log is None:
+            return
+        account_id = state.get("account_id")
+        row = new_row(
+            at=self.runtime.engine.clock().astimezone(UTC),
+            method=facts.method[:16],
+            path=facts.path,
+            raw_path=facts.raw_path,
+            route_class=decision.route_class,
+            visitor_class=decision.visitor_class,
+            rule=decision.rule_id[:64],
+            action=decision.action,
+            enforced=decision.effective == decision.action,
+            status=status,
+            policy=decision.policy_name[:64],
+            policy_version=decision.policy_version,
+            bot_score=decision.bot_score,
+            signals=decision.signals,
+            agent=decision.agent,
+            session=session_hash(facts.session_id),
+            account_id=account_id if isinstance(account_id, int) else None,
+            team=state.get("team") if isinstance(state.get("team"), str) else None,
+            client_ip=(facts.client_ip or "")[:64] or None,
+            user_agent=facts.user_agent,
+            latency_us=round(seconds * 1_000_000),
+        )
+        bearer = None
+        auth = facts.header("authorization")
+        if auth and auth[:7].lower() == "bearer ":
+            bearer = auth[7:].strip() or None
+        log.record(row, cookie=facts.session_id, bearer=bearer)

@@ -1,0 +1,81 @@
+"""Request normalisation: one canonical path and method, so no URL trick walks around a rule.
+
+The gate matches the canonical form, which is deliberately broader than what the router accepts:
+anything the router could possibly send to the cart is classed as cart, and oddities that the router
+would answer with 404 are classed like the path they imitate (and refused like it).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from urllib.parse import unquote
+
+# Enough for any honest client (which encodes once); a path still changing after this many rounds
+# is treated as its last decoded form, which is what a too-eager decoder downstream would see.
+MAX_DECODE_ROUNDS = 6
+MAX_PATH_CHARS = 4096
+
+# Headers and parameters some frameworks honour to change the method. The gate decides on the
+# method on the wire and removes the headers, so nothing behind it can change its mind.
+METHOD_OVERRIDE_HEADERS = frozenset(
+    {"x-http-method-override", "x-http-method", "x-method-override"}
+)
+
+_KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A path that is already canonical: lower-case segments that neither start nor end with a dot.
+_SIMPLE = re.compile(r"/|(?:/[a-z0-9_~-](?:[a-z0-9_.~-]*[a-z0-9_~-])?)+")
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F])
+
+
+def normalize_method(method: str) -> str:
+    """HEAD is GET for the policy; unknown methods are matched as OTHER."""
+    upper = method.upper()
+    if upper == "HEAD":
+        return "GET"
+    return upper if upper in _KNOWN_METHODS else "OTHER"
+
+
+@lru_cache(maxsize=8192)
+def normalize_path(raw: str) -> str:
+    """The canonical form of a request path (see the module docstring)."""
+    if _SIMPLE.fullmatch(raw):
+        return raw
+    path = raw[:MAX_PATH_CHARS]
+    # Decode until stable, %2f included: a double-encoded "%252e%252e" ends up as "..".
+    for _ in range(MAX_DECODE_ROUNDS):
+        if "%" not in path:
+            break
+        decoded = unquote(path, errors="replace")
+        if decoded == path:
+            break
+        path = decoded
+    path = path.translate(_CONTROL).replace("\\", "/")
+    if not path.isascii():
+        # Fullwidth and other compatibility forms fold to ASCII ("／ｃａｒｔ" -> "/cart").
+        path = unicodedata.normalize("NFKC", path)
+    path = path.lower()
+    segments: list[str] = []
+    for part in path.split("/"):
+        segment = part.split(";", 1)[0]  # matrix parameters: /cart;jsessionid=1
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        # Trailing dots and spaces are dropped by some servers ("cart." is "cart" on IIS).
+        segment = segment.strip(" ").rstrip(". ")
+        if segment:
+            segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+def has_query_param(query: str, name: str) -> bool:
+    """True when the query string carries a non-empty `name` (names compared in lower case)."""
+    if not query:
+        return False
+    for pair in query.replace(";", "&").split("&"):
+        key, sep, value = pair.partition("=")
+        if sep and value and unquote(key).strip().lower() == name:
+            return True
+    return False

@@ -1,0 +1,125 @@
+"""The gate of one app: the engine, the active policy (switchable at runtime), log and metrics.
+
+A policy switched through any worker is written to the shared state; every worker compares the
+shared version with its own at most every `POLL_INTERVAL_S` and recompiles when it changed. The
+version check is a memory read (the shared state polls the store in the background), so requests
+do not wait on the database for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from marketplace.gate.compiled import CompiledPolicy
+from marketplace.gate.decisionlog import DecisionLog
+from marketplace.gate.engine import GateEngine
+from marketplace.gate.metrics import GateMetrics
+from marketplace.gate.policy import (
+    PRESET_NAMES,
+    Policy,
+    load_policy_text,
+    preset_text,
+    resolve_policy_source,
+)
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 0.5
+
+
+class GateRuntime:
+    """Holds what the middleware and the admin routes share."""
+
+    def __init__(
+        self,
+        engine: GateEngine,
+        *,
+        decision_log: DecisionLog | None,
+        metrics: GateMetrics,
+        state: Any,
+        startup_text: str,
+        startup_source: str,
+    ) -> None:
+        self.engine = engine
+        self.decision_log = decision_log
+        self.metrics = metrics
+        self.state = state
+        self.startup_text = startup_text
+        self.startup_source = startup_source
+        self.active_text = startup_text
+        self.active_source = startup_source
+        self._next_poll = 0.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load_startup(cls, spec: str) -> tuple[CompiledPolicy, str, str]:
+        """Compile the configured policy (SANDBOX_POLICY); raises PolicyError when invalid."""
+        text, source = resolve_policy_source(spec)
+        policy = load_policy_text(text, source)
+        return CompiledPolicy(policy, version=0, source=source), text, source
+
+    @property
+    def compiled(self) -> CompiledPolicy:
+        return self.engine.compiled
+
+    def maybe_refresh(self) -> None:
+        """Pick up a policy switched through another worker (checked at most every 0.5 s)."""
+        now = time.monotonic()
+        if now < self._next_poll or self.state is None:
+            return
+        self._next_poll = now + POLL_INTERVAL_S
+        try:
+            version, text = self.state.get_active_policy()
+        except Exception:
+            log.exception("could not read the shared policy version; keeping the current policy")
+            return
+        if version == self.compiled.version:
+            return
+        self._apply(version, text)
+
+    def _apply(self, version: int, text: str | None) -> None:
+        with self._lock:
+            if version == self.compiled.version:
+                return
+            source = self.startup_source if text is None else f"runtime v{version}"
+            try:
+                policy = load_policy_text(text or self.startup_text, source)
+            except ValueError:
+                # Only validated policies are stored; a bad one (edited by hand) is ignored loudly.
+                log.exception(
+                    "shared policy version %s is invalid; keeping the current one", version
+                )
+                self.engine.compiled = CompiledPolicy(
+                    self.compiled.policy, version=version, source=self.compiled.source
+                )
+                return
+            self.engine.compiled = CompiledPolicy(policy, version=version, source=source)
+            self.active_text = text or self.startup_text
+            self.active_source = source
+            log.info("gate policy %s (version %s) is now active", policy.name, version)
+
+    def switch(self, *, preset: str | None = None, yaml_text: str | None = None) -> Policy:
+        """Validate and activate a policy in every worker; raises PolicyError, changing nothing."""
+        if preset is not None:
+            text = preset_text(preset)
+            source = f"preset {preset}"
+        elif yaml_text is not None:
+            text, source = yaml_text, "request body"
+        else:
+            raise ValueError("give a preset name or YAML text")
+        policy = load_policy_text(text, source)
+        if self.state is not None:
+            version = int(self.state.set_active_policy(text))
+        else:
+            version = self.compiled.version + 1
+        with self._lock:
+            self.engine.compiled = CompiledPolicy(policy, version=version, source=source)
+            self.active_text = text
+            self.active_source = source
+        return policy
+
+
+__all__ = ["PRESET_NAMES", "GateRuntime"]
