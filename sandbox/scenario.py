@@ -6,8 +6,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from marketplace.core.yamlfile import load_yaml_file, load_yaml_text
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from marketplace.core.yamlfile import load_yaml_file, load_yaml_text
 
 AGENT_NAMES = (
     "polite-crawler",
@@ -70,6 +71,14 @@ class PopulationSpec(_Strict):
     agents: list[AgentSpec] = Field(default_factory=list)
 
 
+class Variant(_Strict):
+    """One arm of a comparison: the same population under another policy or knob."""
+
+    name: str = Field(min_length=1, max_length=80)
+    policy: str | None = None
+    house_brand_boost: float | None = Field(default=None, ge=0, le=2)
+
+
 class Scenario(_Strict):
     name: str = Field(min_length=1, max_length=80)
     title: str = ""
@@ -79,7 +88,26 @@ class Scenario(_Strict):
     seed: int = 42
     catalog: CatalogSpec = Field(default_factory=CatalogSpec)
     population: PopulationSpec = Field(default_factory=PopulationSpec)
+    variants: list[Variant] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Run the scenario once per variant and report them side by side.",
+    )
     expect: list[Expectation] = Field(default_factory=list)
+
+    def expand(self) -> list[Scenario]:
+        """The runs this scenario stands for: itself, or one per variant."""
+        if not self.variants:
+            return [self]
+        runs = []
+        for variant in self.variants:
+            changes: dict[str, object] = {"name": f"{self.name}/{variant.name}", "variants": []}
+            if variant.policy is not None:
+                changes["policy"] = variant.policy
+            if variant.house_brand_boost is not None:
+                changes["house_brand_boost"] = variant.house_brand_boost
+            runs.append(self.model_copy(update=changes))
+        return runs
 
 
 BUILTIN_PACKAGE = "sandbox.scenarios"

@@ -1,0 +1,202 @@
+"""What the platform saw: traffic, decisions, orders by channel, ads and revenue.
+
+The dashboard and the harness's reports read the same figures from here, so a number means the
+same thing on the projector and in the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from marketplace.catalog.models import AdImpression, Product
+from marketplace.gate.models import GateDecision
+from marketplace.orders.models import Order, OrderItem
+
+# Revenue model, kept deliberately simple and stated in the docs: the platform keeps its margin
+# on what it sells itself and a referral fee on third-party sales; a sponsored listing earns its
+# bid when clicked, and only people click (advertisers do not pay for automated impressions).
+REFERRAL_FEE = 0.15
+HUMAN_CLICK_THROUGH = 0.03
+HUMAN_CLASSES = frozenset({"human"})
+REFUSING_ACTIONS = frozenset({"block", "challenge", "throttle", "pay"})
+HELP_ME_DECIDE_PATHS = ("/api/v1/help-me-decide", "/help-me-decide")
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    reason: str
+
+
+def percentile(values: list[int], q: float) -> int:
+    """The q-quantile (0..1) by nearest rank; 0 for no values."""
+    if not values:
+        return 0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _since(stmt: Any, column: Any, since: datetime | None) -> Any:
+    return stmt.where(column >= since) if since is not None else stmt
+
+
+def traffic_stats(
+    session: Session,
+    *,
+    since: datetime | None,
+    now: datetime,
+    reasons: dict[str, str],
+    buckets: int = 24,
+    team: str | None = None,
+) -> dict[str, Any]:
+    """Requests and the gate's decisions since `since`: by class, action, route class and time."""
+    stmt = select(
+        GateDecision.at,
+        GateDecision.visitor_class,
+        GateDecision.action,
+        GateDecision.enforced,
+        GateDecision.route_class,
+        GateDecision.rule,
+        GateDecision.path,
+        GateDecision.method,
+        GateDecision.status,
+        GateDecision.latency_us,
+    ).order_by(GateDecision.id)
+    stmt = _since(stmt, GateDecision.at, since)
+    if team:
+        stmt = stmt.where(GateDecision.team == team)
+    rows = session.execute(stmt).all()
+
+    by_class: Counter[str] = Counter()
+    by_class_decision: dict[str, Counter[str]] = defaultdict(Counter)
+    by_route: dict[str, Counter[str]] = defaultdict(Counter)
+    by_rule: Counter[str] = Counter()
+    latencies: list[int] = []
+    refused = 0
+    hmd_uses = 0
+    refusals: list[dict[str, Any]] = []
+    start = since or (rows[0].at if rows else now)
+    span = max(1.0, (now - start).total_seconds())
+    width = max(1, int(span // buckets) + 1)
+    series: dict[str, list[int]] = defaultdict(lambda: [0] * buckets)
+    for row in rows:
+        action = row.action if row.enforced else "allow"
+        by_class[row.visitor_class] += 1
+        by_class_decision[row.visitor_class][action] += 1
+        by_route[row.route_class][action] += 1
+        by_rule[row.rule] += 1
+        latencies.append(row.latency_us)
+        index = min(buckets - 1, max(0, int((row.at - start).total_seconds() // width)))
+        series[row.visitor_class][index] += 1
+        if action in REFUSING_ACTIONS:
+            refused += 1
+            refusals.append(
+                {
+                    "at": row.at.isoformat(),
+                    "visitor_class": row.visitor_class,
+                    "rule": row.rule,
+                    "action": action,
+                    "method": row.method,
+                    "path": row.path,
+                    "reason": reasons.get(row.rule, ""),
+                }
+            )
+        elif row.method == "POST" and row.path in HELP_ME_DECIDE_PATHS and (row.status or 0) < 400:
+            hmd_uses += 1
+    return {
+        "requests": {
+            "total": len(rows),
+            "refused": refused,
+            "by_class": dict(by_class),
+            "by_class_decision": {k: dict(v) for k, v in by_class_decision.items()},
+            "by_route_class": {k: dict(v) for k, v in by_route.items()},
+            "by_rule": dict(by_rule),
+        },
+        "refusals": {"examples": list(reversed(refusals[-12:]))},
+        "timeline": {
+            "bucket_seconds": width,
+            "buckets": [i * width for i in range(buckets)],
+            "series": dict(series),
+        },
+        "gate_latency_us": {
+            "p50": percentile(latencies, 0.50),
+            "p99": percentile(latencies, 0.99),
+            "count": len(latencies),
+        },
+        "help_me_decide": {"uses": hmd_uses},
+    }
+
+
+def commerce_stats(session: Session, *, since: datetime | None) -> dict[str, Any]:
+    """Orders by channel, ad impressions by class, and the platform's revenue since `since`."""
+    orders_stmt = _since(
+        select(Order.channel, func.count(Order.id)).group_by(Order.channel), Order.created_at, since
+    )
+    by_channel = {channel: int(n) for channel, n in session.execute(orders_stmt).all()}
+
+    lines_stmt = _since(
+        select(OrderItem.unit_price, OrderItem.quantity, Product.cost, Product.seller_type)
+        .join(Order, Order.id == OrderItem.order_id)
+        .join(Product, Product.id == OrderItem.product_id),
+        Order.created_at,
+        since,
+    )
+    margin = 0.0
+    sales = 0.0
+    for unit_price, quantity, cost, seller_type in session.execute(lines_stmt).all():
+        sales += unit_price * quantity
+        if seller_type == "platform":
+            margin += (unit_price - cost) * quantity
+        else:
+            margin += unit_price * quantity * REFERRAL_FEE
+
+    ads_stmt = _since(
+        select(
+            AdImpression.visitor_class, func.count(AdImpression.id), func.sum(AdImpression.bid)
+        ).group_by(AdImpression.visitor_class),
+        AdImpression.created_at,
+        since,
+    )
+    impressions: dict[str, int] = {}
+    ad_revenue = 0.0
+    for visitor_class, count, bids in session.execute(ads_stmt).all():
+        impressions[visitor_class] = int(count)
+        if visitor_class in HUMAN_CLASSES:
+            ad_revenue += float(bids or 0) * HUMAN_CLICK_THROUGH
+    to_humans = sum(n for c, n in impressions.items() if c in HUMAN_CLASSES)
+    return {
+        "orders": {"total": sum(by_channel.values()), "by_channel": by_channel},
+        "sales": round(sales, 2),
+        "ads": {
+            "impressions_by_class": impressions,
+            "impressions_to_humans": to_humans,
+            "impressions_to_agents": sum(impressions.values()) - to_humans,
+        },
+        "revenue": {
+            "margin": round(margin, 2),
+            "ads": round(ad_revenue, 2),
+            "total": round(margin + ad_revenue, 2),
+        },
+    }
+
+
+def platform_stats(
+    session: Session,
+    *,
+    since: datetime | None,
+    now: datetime,
+    reasons: dict[str, str],
+    team: str | None = None,
+) -> dict[str, Any]:
+    """Everything the dashboard and the reports show, in one JSON-ready mapping."""
+    stats = traffic_stats(session, since=since, now=now, reasons=reasons, team=team)
+    stats.update(commerce_stats(session, since=since))
+    stats["generated_at"] = now.isoformat()
+    stats["since"] = since.isoformat() if since else None
+    return stats

@@ -1,0 +1,60 @@
+"""Admin authentication: the bearer token for scripts, a signed cookie for the dashboard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from marketplace.core.errors import Forbidden, Unauthorized
+from marketplace.core.security import constant_time_equals
+
+ADMIN_COOKIE = "nile_admin"
+ADMIN_COOKIE_MAX_AGE_S = 12 * 3600
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="admin-cookie")
+
+
+def admin_cookie_value(request: Request) -> str:
+    """A signed, expiring proof that this browser gave the right admin token."""
+    return _serializer(request).dumps("admin")
+
+
+def has_admin_cookie(request: Request) -> bool:
+    raw = request.cookies.get(ADMIN_COOKIE)
+    if not raw:
+        return False
+    try:
+        return bool(_serializer(request).loads(raw, max_age=ADMIN_COOKIE_MAX_AGE_S) == "admin")
+    except BadSignature:
+        return False
+
+
+def admin_token_valid(request: Request, token: str) -> bool:
+    expected: str = request.app.state.settings.admin_token
+    return constant_time_equals(token.strip(), expected)
+
+
+def require_admin(request: Request) -> None:
+    """The admin bearer token (SANDBOX_ADMIN_TOKEN, compared in constant time) or the cookie."""
+    auth = request.headers.get("authorization", "")
+    if not auth and has_admin_cookie(request):
+        return
+    scheme, _, token = auth.partition(" ")
+    if not auth or scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "This is an admin endpoint: send 'Authorization: Bearer <SANDBOX_ADMIN_TOKEN>'.",
+            type_slug="admin-token-required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not admin_token_valid(request, token):
+        raise Forbidden(
+            "The admin token is wrong; use the value of SANDBOX_ADMIN_TOKEN the store runs with.",
+            type_slug="admin-token-wrong",
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
