@@ -29,6 +29,9 @@ class Product(Base):
         Index("ix_products_price", "price"),
         Index("ix_products_rating", "rating"),
         Index("ix_products_sponsored", "sponsored_bid"),
+        # Created by migration 0002 with the search index: popularity is the default order.
+        Index("ix_products_review_count", "review_count"),
+        Index("ix_products_category_review_count", "category_id", "review_count"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,5 +1,69 @@
-"""Routes of this domain."""
+"""Catalog endpoints: search, product details and categories."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from marketplace.accounts.deps import ShopperDep
+from marketplace.catalog import service
+from marketplace.catalog.schemas import CategoryList, ProductDetail, SearchPage, SearchParams
+from marketplace.core.deps import NowDep, SessionDep, VisitorClassDep
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+ProductId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The product's id.")]
+
+
+@router.get(
+    "/products",
+    response_model=SearchPage,
+    summary="Search and browse products",
+    description="Ranked full-text search over titles, brands and descriptions (every word must "
+    "match; search-syntax characters are ignored), with filters for category, price and "
+    "rating, a choice of sort and pagination. Without `q` it lists products, most reviewed "
+    "first.\n\nSponsored products (ads) fill marked slots, positions 1 and 4 of each page, with "
+    '`"sponsored": true`; they come in addition to the `page_size` organic results, and '
+    "`total` counts organic matches only. Every ad served is recorded as an impression for "
+    "the visitor, and every search is recorded in the caller's history.",
+    responses={422: {"description": "A parameter is invalid (e.g. an unknown category)."}},
+)
+def search_products(
+    params: Annotated[SearchParams, Query()],
+    session: SessionDep,
+    shopper: ShopperDep,
+    visitor_class: VisitorClassDep,
+    now: NowDep,
+) -> SearchPage:
+    return service.search_products(
+        session, params, shopper=shopper, visitor_class=visitor_class, now=now
+    )
+
+
+@router.get(
+    "/products/{product_id}",
+    response_model=ProductDetail,
+    summary="One product's details",
+    description="Price, stock, brand, category, seller, rating, review count, description and "
+    "the category's attributes (`attributes` by key, `specifications` with labels and units). "
+    "The view is recorded in the caller's history.",
+    responses={404: {"description": "No product has this id."}},
+)
+def get_product(
+    product_id: ProductId, session: SessionDep, shopper: ShopperDep, now: NowDep
+) -> ProductDetail:
+    product = service.view_product(session, product_id, shopper=shopper, now=now)
+    return service.product_detail(product)
+
+
+@router.get(
+    "/categories",
+    response_model=CategoryList,
+    summary="List categories",
+    description="Every category with its slug (for `?category=` in searches), its name and "
+    "how many products it holds.",
+)
+def list_categories(session: SessionDep) -> CategoryList:
+    items = service.list_categories(session)
+    return CategoryList(items=items, total=len(items), page=1, page_size=max(len(items), 1))

@@ -1,0 +1,547 @@
+"""A deterministic, realistic product catalog, generated as a stream.
+
+Every value comes from `random.Random` streams derived from the seed (never the global one), so
+the same seed gives the same catalog on every machine. Products are yielded one at a time: a
+million never sit in memory together.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from marketplace.catalog.taxonomy import (
+    CATEGORIES,
+    HOUSE_BRAND,
+    PLATFORM_SELLER,
+    AttributeSpec,
+    BrandSpec,
+    CategorySpec,
+)
+
+AttrValue = bool | int | float | str
+
+CHUNK = 10_000
+
+THIRD_PARTY_SELLERS = (
+    "BrightDeals Co.",
+    "Harbor & Pine Trading",
+    "Summit Outlet",
+    "Greenleaf Goods",
+    "Urban Supply Hub",
+    "Northstar Retail",
+    "Kiwi Direct",
+    "Maple Lane Sellers",
+    "BlueCart Wholesale",
+    "Everyday Essentials LLC",
+    "Crescent Commerce",
+    "TopShelf Imports",
+)
+
+_USES: dict[str, tuple[str, ...]] = {
+    "headphones": (
+        "Made for long commutes, flights and focused work sessions.",
+        "Tuned for podcasts, playlists and calls alike.",
+        "A comfortable fit that stays put through a full day of listening.",
+    ),
+    "running-shoes": (
+        "Built for daily training miles and race-day efforts.",
+        "A responsive ride for tempo runs and easy recovery days.",
+        "Breathable upper and secure lockdown for confident footing.",
+    ),
+    "tents": (
+        "Pitches quickly for weekend camping trips and backcountry treks.",
+        "Sheds wind and rain so you can sleep through a storm.",
+        "Two doors and roomy vestibules keep gear dry and within reach.",
+    ),
+    "coffee-makers": (
+        "Wake up to fresh, hot coffee with consistent extraction every time.",
+        "Brews cafe-quality coffee at home in minutes.",
+        "Easy to clean, with a removable water tank and drip tray.",
+    ),
+    "laptops": (
+        "Fast enough for multitasking, video calls and creative work.",
+        "A bright display and a comfortable keyboard for all-day productivity.",
+        "Thin, quiet and ready for the office, the classroom or the road.",
+    ),
+    "backpacks": (
+        "Organised pockets keep daily essentials and travel gear in order.",
+        "Comfortable on the commute and tough enough for the trail.",
+        "Padded straps and a ventilated back panel carry heavy loads with ease.",
+    ),
+    "office-chairs": (
+        "Supports good posture through long hours at the desk.",
+        "Breathable, adjustable and built for the home office.",
+        "Smooth-rolling casters and a sturdy base for everyday work.",
+    ),
+    "blenders": (
+        "Crushes ice and frozen fruit into silky smoothies in seconds.",
+        "From nut butters to soups, one jar handles it all.",
+        "Pulse control and hardened blades for consistent results.",
+    ),
+    "vacuum-cleaners": (
+        "Lifts dust, crumbs and pet hair from carpets and hard floors.",
+        "Swivel steering reaches under furniture and into corners.",
+        "Tangle-free brush roll and an easy-empty bin.",
+    ),
+    "monitors": (
+        "Sharp, accurate colour for work, photo editing and gaming.",
+        "Thin bezels for a clean multi-monitor setup.",
+        "Flicker-free backlight and a low blue light mode for long sessions.",
+    ),
+    "kids-toys": (
+        "Sparks imagination and hours of screen-free play.",
+        "Safety tested and made for little hands.",
+        "A thoughtful gift for birthdays and holidays.",
+    ),
+    "phone-cases": (
+        "Raised edges protect the screen and camera when it lands face down.",
+        "A grippy finish that slides easily into a pocket.",
+        "Precise cut-outs keep every button and port within reach.",
+    ),
+}
+
+_TIER_INTROS: dict[str, tuple[str, ...]] = {
+    "premium": (
+        "The {name} is built for people who notice the details.",
+        "Flagship engineering and premium materials define the {name}.",
+    ),
+    "mid": (
+        "The {name} balances performance and price for everyday use.",
+        "A dependable all-rounder, the {name} gets the essentials right.",
+    ),
+    "budget": (
+        "The {name} covers the basics at a friendly price.",
+        "No frills, no fuss: the {name} does the job for less.",
+    ),
+    "value": (
+        "Nile Basics keeps the essentials affordable, and the {name} is no exception.",
+        "Designed by Nile, the {name} offers dependable quality at an everyday low price.",
+    ),
+}
+
+_AFTER_SALE = (
+    "Backed by a {years}-year limited warranty.",
+    "Free returns within 30 days.",
+    "Ships in recyclable packaging.",
+    "Includes a quick-start guide and responsive customer support.",
+)
+
+
+@dataclass(slots=True)
+class GeneratedProduct:
+    """One product as the seeder inserts it; `id` runs 1..N in generation order."""
+
+    id: int
+    sku: str
+    category_slug: str
+    title: str
+    description: str
+    brand: str
+    is_house_brand: bool
+    price: float
+    cost: float
+    rating: float
+    review_count: int
+    stock: int
+    seller: str
+    seller_type: str
+    sponsored_bid: float
+    attributes: dict[str, AttrValue]
+    created_at: datetime
+
+    def row(self, category_id: int) -> dict[str, Any]:
+        """The products-table row for this product."""
+        return {
+            "id": self.id,
+            "sku": self.sku,
+            "title": self.title,
+            "description": self.description,
+            "category_id": category_id,
+            "brand": self.brand,
+            "is_house_brand": self.is_house_brand,
+            "price": self.price,
+            "cost": self.cost,
+            "rating": self.rating,
+            "review_count": self.review_count,
+            "stock": self.stock,
+            "seller": self.seller,
+            "seller_type": self.seller_type,
+            "sponsored_bid": self.sponsored_bid,
+            "attributes": self.attributes,
+            "created_at": self.created_at,
+        }
+
+
+def _clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
+    return low if value < low else high if value > high else value
+
+
+def _pick(rng: random.Random, n: int) -> int:
+    # Several times faster than randrange, which matters at a million products.
+    return int(rng.random() * n)
+
+
+def _stable_index(text: str, modulo: int) -> int:
+    # Python's hash() is salted per process; crc32 keeps brand-to-line choices reproducible.
+    return zlib.crc32(text.encode()) % modulo
+
+
+def _brand_lines(category: CategorySpec, brand: BrandSpec) -> tuple[str, ...]:
+    lines = category.lines or ("Classic",)
+    start = _stable_index(brand.name + category.slug, len(lines))
+    return tuple(lines[(start + k) % len(lines)] for k in range(min(3, len(lines))))
+
+
+class _CategoryPlan:
+    """Per-category values computed once: cumulative brand weights and each brand's lines."""
+
+    def __init__(self, spec: CategorySpec) -> None:
+        self.spec = spec
+        total = sum(b.share for b in spec.brands)
+        acc = 0.0
+        self.cum: list[float] = []
+        for brand in spec.brands:
+            acc += brand.share / total
+            self.cum.append(acc)
+        self.lines = {b.name: _brand_lines(spec, b) for b in spec.brands}
+        low, high = spec.price_range
+        self.log_low = math.log(low)
+        self.log_span = math.log(high / low)
+        self.prefix = "".join(part[0] for part in spec.slug.split("-")).upper()[:2]
+
+    def brand(self, u: float) -> BrandSpec:
+        for brand, edge in zip(self.spec.brands, self.cum, strict=True):
+            if u <= edge:
+                return brand
+        return self.spec.brands[-1]
+
+
+def _attribute_value(spec: AttributeSpec, level: float, rng: random.Random) -> AttrValue:
+    """A value for `spec`; `level` (0..1) is how premium the product is, so better costs more."""
+    jitter = _clamp(level + rng.gauss(0.0, 0.18))
+    position = jitter if spec.better == "higher" else 1.0 - jitter
+    if spec.better is None:
+        position = rng.random()
+    if spec.kind == "bool":
+        probability = 0.1 + 0.8 * position if spec.better else 0.5
+        return rng.random() < probability
+    if spec.kind == "choice":
+        index = min(int(position * len(spec.choices)), len(spec.choices) - 1)
+        return spec.choices[index]
+    if spec.steps:
+        index = min(int(position * len(spec.steps)), len(spec.steps) - 1)
+        step = spec.steps[index]
+        return int(step) if spec.kind == "int" else step
+    value = spec.low + (spec.high - spec.low) * position
+    if spec.kind == "int":
+        magnitude = spec.high - spec.low
+        rounding = 100 if magnitude >= 5000 else 10 if magnitude >= 500 else 1
+        return int(round(value / rounding) * rounding)
+    return round(value, 1)
+
+
+def _fix_up(slug: str, attrs: dict[str, AttrValue], rng: random.Random) -> None:
+    """Make combinations physically plausible (wired headphones have no battery, ...)."""
+    if slug == "headphones":
+        if attrs["form"] == "in-ear":
+            attrs["weight_g"] = max(4, int(int(attrs["weight_g"]) * 0.15))
+            attrs["driver_mm"] = min(int(attrs["driver_mm"]), 12)
+        elif attrs["form"] == "on-ear":
+            attrs["weight_g"] = int(int(attrs["weight_g"]) * 0.7)
+        if not attrs["wireless"]:
+            attrs["battery_hours"] = 0
+    elif slug == "tents":
+        capacity = int(attrs["capacity"])
+        factor = 0.55 + 0.3 * capacity + (0.4 if attrs["season"] == "4-season" else 0.0)
+        attrs["weight_kg"] = round(float(attrs["weight_kg"]) * factor, 1)
+    elif slug == "coffee-makers":
+        kind = attrs["type"]
+        if kind != "espresso":
+            attrs["pressure_bar"] = 0
+        else:
+            attrs["pressure_bar"] = max(9, int(attrs["pressure_bar"]))
+            attrs["capacity_cups"] = min(int(attrs["capacity_cups"]), 2)
+        if kind in ("french press", "pod"):
+            attrs["built_in_grinder"] = False
+        if kind == "french press":
+            attrs["programmable"] = False
+            attrs["wattage"] = 0
+    elif slug == "laptops":
+        extra = (float(attrs["screen_in"]) - 13.3) * 0.25
+        attrs["weight_kg"] = round(float(attrs["weight_kg"]) + extra, 2)
+    elif slug == "vacuum-cleaners":
+        if attrs["type"] in ("stick", "robot"):
+            attrs["cordless"] = True
+        if attrs["type"] == "robot":
+            attrs["weight_kg"] = round(min(float(attrs["weight_kg"]), 4.0), 1)
+    elif slug == "kids-toys":
+        kind = attrs["toy_type"]
+        if kind in ("plush", "ride-on"):
+            attrs["pieces"] = 1 if kind == "plush" else rng.randint(1, 4)
+        elif kind == "puzzle":
+            attrs["pieces"] = rng.choice((24, 48, 100, 300, 500, 1000))
+        if kind == "plush":
+            attrs["material"] = "fabric"
+            attrs["battery_powered"] = False
+
+
+def _cap(text: object) -> str:
+    # str.title() would turn "TPU" into "Tpu"; only the first letter should change.
+    value = str(text)
+    return value[:1].upper() + value[1:]
+
+
+def _fmt(value: AttrValue, unit: str | None) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    if unit is None:
+        return text
+    return f"{text} {unit}" if unit not in ("in",) else f"{text}-inch"
+
+
+def _title(slug: str, head: str, noun: str, a: dict[str, AttrValue]) -> str:
+    """A marketplace-style title: brand, line and model, then the features that sell it."""
+    a = {k: f"{v:g}" if isinstance(v, float) else v for k, v in a.items()}
+    if slug == "headphones":
+        form = {"in-ear": "In-Ear", "on-ear": "On-Ear", "over-ear": "Over-Ear"}[str(a["form"])]
+        words = ["Wireless" if a["wireless"] else "Wired"]
+        if a["noise_cancelling"]:
+            words.append("Noise-Cancelling")
+        title = f"{head} {' '.join(words)} {form} Headphones"
+        return title + (f", {a['battery_hours']}h Battery" if a["wireless"] else ", 3.5mm Jack")
+    if slug == "running-shoes":
+        extra = " Waterproof" if a["waterproof"] else ""
+        plate = " Carbon-Plated" if a["carbon_plate"] else ""
+        terrain = _cap(a["terrain"])
+        cushion = _cap(a["cushioning"])
+        return (
+            f"{head}{plate}{extra} {terrain} Running Shoes, {cushion} Cushioning, {a['weight_g']}g"
+        )
+    if slug == "tents":
+        kind = "Freestanding " if a["freestanding"] else ""
+        return (
+            f"{head} {a['capacity']}-Person {str(a['season']).title()} {kind}Tent, "
+            f"{a['waterproof_mm']}mm Waterproof, {a['weight_kg']} kg"
+        )
+    if slug == "coffee-makers":
+        kind = str(a["type"])
+        if kind == "espresso":
+            core = f"Espresso Machine {a['pressure_bar']} Bar"
+        elif kind == "pod":
+            core = "Single-Serve Pod Coffee Maker"
+        elif kind == "french press":
+            core = f"French Press Coffee Maker, {a['capacity_cups']} Cups"
+        else:
+            core = f"{a['capacity_cups']}-Cup Drip Coffee Maker"
+        grinder = " with Built-In Grinder" if a["built_in_grinder"] else ""
+        timer = ", Programmable" if a["programmable"] else ""
+        return f"{head} {core}{grinder}{timer}"
+    if slug == "laptops":
+        return (
+            f"{head} {a['screen_in']}-inch Laptop, {a['cpu']}, {a['ram_gb']}GB RAM, "
+            f"{a['storage_gb']}GB SSD, {a['battery_hours']}h Battery"
+        )
+    if slug == "backpacks":
+        feats = [
+            f for f, on in (("Waterproof", a["waterproof"]), ("Laptop", a["laptop_sleeve"])) if on
+        ]
+        return f"{head} {a['volume_l']}L {' '.join(feats)} Backpack".replace("  ", " ") + (
+            ", Padded Hip Belt" if a["hip_belt"] else ""
+        )
+    if slug == "office-chairs":
+        back = "Mesh" if a["mesh_back"] else "Upholstered"
+        extras = [f"{_cap(a['armrests'])} Armrests"]
+        if a["lumbar_support"]:
+            extras.append("Adjustable Lumbar Support")
+        if a["headrest"]:
+            extras.append("Headrest")
+        return f"{head} Ergonomic {back} Office Chair, {', '.join(extras)}"
+    if slug == "blenders":
+        kind = "Heated " if a["heating"] else ""
+        cups = " with To-Go Cups" if a["personal_cups"] else ""
+        return f"{head} {a['wattage']}W {kind}Blender, {a['capacity_l']}L Jar{cups}"
+    if slug == "vacuum-cleaners":
+        kind = {"robot": "Robot", "stick": "Stick", "upright": "Upright", "canister": "Canister"}[
+            str(a["type"])
+        ]
+        cord = "Cordless " if a["cordless"] and kind != "Robot" else ""
+        hepa = ", HEPA Filter" if a["hepa_filter"] else ""
+        return f"{head} {cord}{kind} Vacuum Cleaner, {a['suction_pa']} Pa Suction{hepa}"
+    if slug == "monitors":
+        res = {"1920x1080": "Full HD", "2560x1440": "QHD", "3840x2160": "4K UHD"}[
+            str(a["resolution"])
+        ]
+        hdr = " HDR" if a["hdr"] else ""
+        usb = ", USB-C" if a["usb_c"] else ""
+        size = f"{a['screen_in']}-inch"
+        return f"{head} {size} {res} {a['panel']} Monitor, {a['refresh_hz']}Hz{hdr}{usb}"
+    if slug == "kids-toys":
+        kind = str(a["toy_type"]).title()  # multi-word kinds: "Building Set"
+        pieces = f", {a['pieces']} Pieces" if int(a["pieces"]) > 1 else ""
+        stem = " STEM" if a["educational"] else ""
+        return f"{head}{stem} {kind} Toy for Ages {a['age_min']}+{pieces}"
+    if slug == "phone-cases":
+        mag = " Magnetic" if a["magnetic_charging"] else ""
+        return (
+            f"{head}{mag} {_cap(a['material'])} Phone Case for {a['phone_model']}, "
+            f"{a['drop_protection_m']}m Drop Protection"
+        )
+    return f"{head} {noun}"
+
+
+class CatalogGenerator:
+    """Yields products for one seed; the same seed gives the same products in the same order."""
+
+    def __init__(self, *, seed: int, now: datetime) -> None:
+        self.seed = seed
+        self.now = now
+        self.plans = [_CategoryPlan(spec) for spec in CATEGORIES]
+        # A fixed, shuffled cycle of category slots gives every category its share even in a
+        # 300-product catalog, instead of leaving small categories to chance.
+        cycle_rng = random.Random(f"catalog-cycle:{seed}")
+        self.cycle = [i for i, spec in enumerate(CATEGORIES) for _ in range(spec.weight)]
+        cycle_rng.shuffle(self.cycle)
+
+    def products(self, count: int, *, start: int = 0) -> Iterator[GeneratedProduct]:
+        """Products `start` .. `start + count - 1` (0-based) of this seed's catalog, streamed.
+
+        Each block of `CHUNK` products has its own random stream, so any block can be made on
+        its own (in another process, say) and still equal the one made in sequence.
+        """
+        index = start
+        stop = start + count
+        while index < stop:
+            chunk = index // CHUNK
+            rng = random.Random(f"catalog:{self.seed}:{chunk}")
+            # Fast-forward inside the chunk by generating and dropping, so a start in the
+            # middle of a chunk still gives the same products.
+            for skipped in range(chunk * CHUNK, index):
+                self._product(skipped + 1, self._plan(skipped), rng)
+            chunk_stop = min(stop, (chunk + 1) * CHUNK)
+            for i in range(index, chunk_stop):
+                yield self._product(i + 1, self._plan(i), rng)
+            index = chunk_stop
+
+    def _plan(self, index: int) -> _CategoryPlan:
+        return self.plans[self.cycle[index % len(self.cycle)]]
+
+    def _product(self, pid: int, plan: _CategoryPlan, rng: random.Random) -> GeneratedProduct:
+        spec = plan.spec
+        brand = plan.brand(rng.random())
+        # Price position on a log scale: normal noise there makes prices log-normal (many cheap
+        # listings, a long premium tail), shifted by how expensive the brand is.
+        shift = math.log(brand.price_factor) / plan.log_span
+        position = _clamp(rng.gauss(0.36, 0.21) + shift, 0.0, 1.0)
+        price = math.exp(plan.log_low + plan.log_span * position)
+        price = round(price) - 0.01 if price >= 10 else round(price, 1) - 0.01
+        price = max(round(price, 2), 1.99)
+        # How well specified the product is; mostly follows price, plus the brand's quality.
+        level = _clamp(0.75 * position + 0.25 * brand.quality + rng.gauss(0.0, 0.08))
+        attrs: dict[str, AttrValue] = {
+            attr.key: _attribute_value(attr, level, rng) for attr in spec.attributes
+        }
+        _fix_up(spec.slug, attrs, rng)
+
+        line = plan.lines[brand.name][_pick(rng, len(plan.lines[brand.name]))]
+        model = 100 * (1 + min(int(level * 9), 8))
+        suffix = rng.choice(("", "", "", " Lite", " SE")) if level < 0.35 else ""
+        if level >= 0.6:
+            suffix = rng.choice(("", "", " Pro", " X", " Max"))
+        head = f"{brand.name} {line} {model}{suffix}"
+        title = _title(spec.slug, head, spec.noun, attrs)
+
+        rating = 3.75 + 0.85 * brand.quality + 0.35 * (level - 0.5) + rng.gauss(0.0, 0.25)
+        if rng.random() < 0.07 - 0.05 * brand.quality:  # the occasional lemon
+            rating -= rng.uniform(1.0, 2.2)
+        rating = round(_clamp(rating, 1.0, 5.0), 1)
+        # Pareto tail: most listings have a handful of reviews, a few have tens of thousands.
+        popularity = brand.share * (0.6 + brand.quality)
+        reviews = int((rng.paretovariate(1.1) - 1.0) * 90 * popularity)
+        if rng.random() < 0.06:
+            reviews = 0
+        review_count = min(reviews, 250_000)
+
+        stock = 0 if rng.random() < 0.08 else max(1, int(rng.lognormvariate(3.2, 1.1)))
+        stock = min(stock, 5000)
+
+        if brand.is_house_brand:
+            seller, seller_type = PLATFORM_SELLER, "platform"
+            cost = price * rng.uniform(0.32, 0.48)
+            bid_chance = 0.2
+        else:
+            draw = rng.random()
+            if draw < 0.35:
+                seller, seller_type = PLATFORM_SELLER, "platform"
+            elif draw < 0.6:
+                seller, seller_type = f"{brand.name} Official Store", "third-party"
+            else:
+                seller = THIRD_PARTY_SELLERS[_pick(rng, len(THIRD_PARTY_SELLERS))]
+                seller_type = "third-party"
+            cost = price * rng.uniform(0.55, 0.82)
+            bid_chance = 0.12
+        sponsored_bid = 0.0
+        if rng.random() < bid_chance:
+            sponsored_bid = round(rng.uniform(0.05, 0.6) * (1.0 + 4.0 * position), 2)
+
+        description = self._description(spec, brand, head, attrs, rng)
+        created_at = self.now - timedelta(minutes=int(rng.random() * 3 * 365 * 24 * 60))
+        return GeneratedProduct(
+            id=pid,
+            sku=f"NL-{plan.prefix}-{pid:08d}",
+            category_slug=spec.slug,
+            title=title,
+            description=description,
+            brand=brand.name,
+            is_house_brand=brand.is_house_brand,
+            price=price,
+            cost=round(cost, 2),
+            rating=rating,
+            review_count=review_count,
+            stock=stock,
+            seller=seller,
+            seller_type=seller_type,
+            sponsored_bid=sponsored_bid,
+            attributes=attrs,
+            created_at=created_at,
+        )
+
+    def _description(
+        self,
+        spec: CategorySpec,
+        brand: BrandSpec,
+        head: str,
+        attrs: dict[str, AttrValue],
+        rng: random.Random,
+    ) -> str:
+        intros = _TIER_INTROS[brand.tier]
+        intro = intros[_pick(rng, len(intros))].format(name=f"{head} {spec.noun.lower()}")
+        uses = _USES.get(spec.slug, ("",))
+        use = uses[_pick(rng, len(uses))]
+        highlights = []
+        for attr in spec.attributes:
+            value = attrs[attr.key]
+            if attr.kind == "bool":
+                if value:
+                    highlights.append(attr.label.lower())
+            else:
+                highlights.append(f"{attr.label.lower()} {_fmt(value, attr.unit)}")
+        specs = "Highlights: " + "; ".join(highlights) + "."
+        after = _AFTER_SALE[_pick(rng, len(_AFTER_SALE))].format(
+            years=1 if brand.tier in ("budget", "value") else rng.choice((2, 3, 5))
+        )
+        return f"{intro} {use} {specs} {after}"
+
+
+def generate_products(count: int, *, seed: int, now: datetime) -> Iterator[GeneratedProduct]:
+    """The first `count` products of the catalog for `seed`, streamed."""
+    return CatalogGenerator(seed=seed, now=now).products(count)
+
+
+__all__ = ["HOUSE_BRAND", "CatalogGenerator", "GeneratedProduct", "generate_products"]

@@ -1,0 +1,263 @@
+"""Ranked full-text product search on SQLite (FTS5, bm25) and PostgreSQL (tsvector, ts_rank).
+
+The only module besides the migrations that writes SQL by hand: the two databases spell full-text
+search differently, so the dialect-specific pieces live here behind one interface. User input never
+reaches either query language as syntax: `search_terms` reduces it to plain word tokens first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Integer,
+    Select,
+    Table,
+    TextClause,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from marketplace.catalog.models import Product
+
+SortKey = Literal["relevance", "price_asc", "price_desc", "rating", "popularity", "newest"]
+SORT_KEYS: tuple[str, ...] = (
+    "relevance",
+    "price_asc",
+    "price_desc",
+    "rating",
+    "popularity",
+    "newest",
+)
+
+MAX_TERMS = 8
+MAX_TERM_LENGTH = 40
+
+# Words that carry no meaning in a product query. Dropping them on both databases keeps results
+# alike: PostgreSQL's english configuration ignores them, while FTS5 would demand them literally.
+# fmt: off
+STOPWORDS = frozenset(
+    {
+        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "i",
+        "in", "into", "is", "it", "its", "me", "my", "no", "nor", "not", "of", "on", "or", "our",
+        "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
+        "those", "to", "too", "was", "we", "were", "what", "when", "where", "which", "while", "who",
+        "whom", "why", "will", "with", "you", "your",
+    }
+)
+# fmt: on
+
+# Letters and digits only: quotes, `*`, `^`, `:`, parentheses and the like never get through.
+_WORD = re.compile(r"[^\W_]+")
+
+# Column weights: a word in the title counts most, then the brand, then the description.
+_BM25_WEIGHTS = (10.0, 4.0, 1.0)
+
+products: Table = Product.__table__  # type: ignore[assignment]
+_fts = table("products_fts", column("rowid", Integer))
+
+
+def search_terms(q: str | None) -> tuple[str, ...]:
+    """The searchable words of a user query, lower-cased, stopwords and duplicates removed."""
+    if not q:
+        return ()
+    terms: list[str] = []
+    for word in _WORD.findall(q.lower()):
+        if word in STOPWORDS or len(word) > MAX_TERM_LENGTH or word in terms:
+            continue
+        terms.append(word)
+        if len(terms) == MAX_TERMS:
+            break
+    return tuple(terms)
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    """What a search matches: words (all must match) and the structured filters."""
+
+    terms: tuple[str, ...] = ()
+    category_id: int | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    min_rating: float | None = None
+
+
+@dataclass(frozen=True)
+class Hits:
+    """One page of matching product ids in order, and how many products match in all."""
+
+    ids: list[int]
+    total: int
+
+
+class _Matcher:
+    """The FROM clause, conditions and relevance score of one filter on one database."""
+
+    def __init__(self, session: Session, flt: ProductFilter) -> None:
+        self.source: FromClause = products
+        self.conditions: list[ColumnElement[bool] | TextClause] = []
+        # Lower is better on both databases, so one ORDER BY serves both.
+        self.score: ColumnElement[Any] | None = None
+        if flt.terms:
+            dialect = session.get_bind().dialect.name
+            if dialect == "sqlite":
+                self._sqlite(flt.terms)
+            elif dialect == "postgresql":
+                self._postgres(flt.terms)
+            else:  # pragma: no cover - only the two supported databases
+                raise RuntimeError(f"full-text search is not implemented for {dialect}")
+        if flt.category_id is not None:
+            self.conditions.append(products.c.category_id == flt.category_id)
+        if flt.min_price is not None:
+            self.conditions.append(products.c.price >= flt.min_price)
+        if flt.max_price is not None:
+            self.conditions.append(products.c.price <= flt.max_price)
+        if flt.min_rating is not None:
+            self.conditions.append(products.c.rating >= flt.min_rating)
+
+    def _sqlite(self, terms: tuple[str, ...]) -> None:
+        # Each term as an FTS5 string literal; terms hold only letters and digits, so the
+        # quotes cannot be broken out of, and NEAR/AND/OR/NOT become plain words.
+        expression = " ".join(f'"{term}"' for term in terms)
+        self.source = _fts.join(products, products.c.id == _fts.c.rowid)
+        self.conditions.append(
+            text("products_fts MATCH :fts_expression").bindparams(fts_expression=expression)
+        )
+        self.score = func.bm25(literal_column("products_fts"), *_BM25_WEIGHTS)
+
+    def _postgres(self, terms: tuple[str, ...]) -> None:
+        vector: ColumnElement[Any] = literal_column("products.search_vector")
+        query = func.plainto_tsquery(literal_column("'english'::regconfig"), " ".join(terms))
+        self.conditions.append(vector.op("@@")(query))
+        # Normalisation 1 divides by the log of the document length, like bm25's length term.
+        self.score = -func.ts_rank(vector, query, 1)
+
+    def select_ids(self) -> Select[tuple[int]]:
+        return select(products.c.id).select_from(self.source).where(*self.conditions)
+
+
+def _order_by(sort: SortKey, score: ColumnElement[Any] | None) -> list[ColumnElement[Any]]:
+    c = products.c
+    if sort == "relevance" and score is None:
+        sort = "popularity"
+    tail = [c.id.asc()]
+    if sort == "relevance":
+        assert score is not None
+        return [score.asc(), c.review_count.desc(), *tail]
+    if sort == "price_asc":
+        return [c.price.asc(), *tail]
+    if sort == "price_desc":
+        return [c.price.desc(), *tail]
+    if sort == "rating":
+        return [c.rating.desc(), c.review_count.desc(), *tail]
+    if sort == "newest":
+        return [c.created_at.desc(), *tail]
+    return [c.review_count.desc(), c.rating.desc(), *tail]
+
+
+def search_ids(
+    session: Session, flt: ProductFilter, *, sort: SortKey, limit: int, offset: int
+) -> Hits:
+    """Ids of the matching products in `sort` order (ties broken by id), and the total."""
+    matcher = _Matcher(session, flt)
+    stmt = matcher.select_ids().order_by(*_order_by(sort, matcher.score))
+    ids: list[int] = list(session.scalars(stmt.limit(limit).offset(offset)))
+    if offset == 0 and len(ids) < limit:
+        total = len(ids)
+    else:
+        count = select(func.count()).select_from(matcher.source).where(*matcher.conditions)
+        total = int(session.scalar(count) or 0)
+    return Hits(ids=ids, total=total)
+
+
+def sponsored_ids(session: Session, flt: ProductFilter, *, limit: int) -> list[int]:
+    """In-stock products with a bid that match `flt`, highest bid first (then relevance)."""
+    matcher = _Matcher(session, flt)
+    stmt = matcher.select_ids().where(products.c.sponsored_bid > 0, products.c.stock > 0)
+    order: list[ColumnElement[Any]] = [products.c.sponsored_bid.desc()]
+    if matcher.score is not None:
+        order.append(matcher.score.asc())
+    stmt = stmt.order_by(*order, products.c.id.asc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+# --- Bulk loading ---------------------------------------------------------------------------
+
+_SQLITE_INSERT_TRIGGER = "products_fts_ai"
+_POSTGRES_INDEX = "ix_products_search_vector"
+
+
+@contextmanager
+def bulk_loading(connection: Connection) -> Iterator[None]:
+    """Suspend per-row search indexing while products are bulk-inserted, then index them at once.
+
+    Rebuilding once is several times faster than maintaining the index row by row. The
+    suspended trigger or index is re-created from its own stored definition, so the migration
+    stays the one place that defines it.
+    """
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        # A large page cache keeps index pages in memory during the load (negative = KiB).
+        connection.exec_driver_sql("PRAGMA cache_size = -262144")
+        definition = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+            (_SQLITE_INSERT_TRIGGER,),
+        ).scalar()
+        if definition:
+            connection.exec_driver_sql(f"DROP TRIGGER {_SQLITE_INSERT_TRIGGER}")
+        yield
+        connection.exec_driver_sql("INSERT INTO products_fts(products_fts) VALUES ('rebuild')")
+        if definition:
+            connection.exec_driver_sql(str(definition))
+        connection.exec_driver_sql("INSERT INTO products_fts(products_fts) VALUES ('optimize')")
+        # The connection returns to the pool; its later requests need no bulk-load cache.
+        connection.exec_driver_sql("PRAGMA cache_size = -2000")
+    elif dialect == "postgresql":
+        definition = connection.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+            {"name": _POSTGRES_INDEX},
+        ).scalar()
+        if definition:
+            connection.exec_driver_sql(f"DROP INDEX {_POSTGRES_INDEX}")
+        yield
+        if definition:
+            connection.exec_driver_sql(str(definition))
+    else:  # pragma: no cover - only the two supported databases
+        yield
+
+
+def analyze(connection: Connection) -> None:
+    """Refresh the query planner's statistics after a bulk load."""
+    connection.exec_driver_sql("ANALYZE")
+
+
+def rebuild_index(connection: Connection) -> None:
+    """Re-index every product's text (SQLite; PostgreSQL's generated column is always current)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("INSERT INTO products_fts(products_fts) VALUES ('rebuild')")
+
+
+__all__ = [
+    "SORT_KEYS",
+    "Hits",
+    "ProductFilter",
+    "SortKey",
+    "analyze",
+    "bulk_loading",
+    "rebuild_index",
+    "search_ids",
+    "search_terms",
+    "sponsored_ids",
+]

@@ -1,0 +1,259 @@
+"""Catalog logic: search with sponsored slots, product pages and categories; no HTTP here.
+
+The storefront's HTML routes and the JSON API call the same functions, so a search served as a
+page records the same history and ad impressions as one served as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from marketplace.catalog import search
+from marketplace.catalog.models import AdImpression, Category, Product
+from marketplace.catalog.schemas import (
+    CategoryOut,
+    ProductDetail,
+    ProductSummary,
+    SearchPage,
+    SearchParams,
+    Specification,
+)
+from marketplace.catalog.taxonomy import CATEGORY_SLUGS, attribute_specs
+from marketplace.core.errors import NotFound, Unprocessable
+from marketplace.history.service import record_event
+
+# 1-based positions of the sponsored slots on every page of results.
+SPONSORED_SLOTS = (1, 4)
+# Ads are auctioned among at most this many candidates; deep pages show none.
+MAX_AD_CANDIDATES = 40
+
+
+class ShopperRef(Protocol):
+    """Who is shopping: `marketplace.accounts.deps.Shopper` fits, so does any simple record."""
+
+    @property
+    def account_id(self) -> int | None: ...
+
+    @property
+    def session_key(self) -> str | None: ...
+
+
+def search_products(
+    session: Session,
+    params: SearchParams,
+    *,
+    shopper: ShopperRef | None,
+    visitor_class: str,
+    now: datetime,
+    record_history: bool = True,
+) -> SearchPage:
+    """One page of ranked results with sponsored products in their slots.
+
+    Records a `search` event in the shopper's history and one `AdImpression` per sponsored
+    product served (with `visitor_class`). Unknown categories and inverted price ranges are
+    refused with a 422 that says what to change.
+    """
+    category = resolve_category(session, params.category)
+    _check_price_range(params)
+    terms = search.search_terms(params.q)
+    flt = search.ProductFilter(
+        terms=terms,
+        category_id=category.id if category else None,
+        min_price=params.min_price,
+        max_price=params.max_price,
+        min_rating=params.min_rating,
+    )
+    sort = params.effective_sort
+    offset = (params.page - 1) * params.page_size
+    hits = search.search_ids(session, flt, sort=sort, limit=params.page_size, offset=offset)
+
+    ad_ids: list[int] = []
+    slots = len(SPONSORED_SLOTS)
+    first_ad = (params.page - 1) * slots
+    if hits.ids and first_ad < MAX_AD_CANDIDATES:
+        candidates = search.sponsored_ids(session, flt, limit=first_ad + slots)
+        ad_ids = candidates[first_ad : first_ad + slots]
+
+    by_id = products_by_ids(session, [*hits.ids, *ad_ids])
+    items = [product_summary(by_id[pid]) for pid in hits.ids if pid in by_id]
+    served: list[tuple[int, Product]] = []
+    for slot, ad_id in zip(SPONSORED_SLOTS, ad_ids, strict=False):
+        if ad_id not in by_id:
+            continue
+        index = min(slot - 1, len(items))
+        items.insert(index, product_summary(by_id[ad_id], sponsored=True))
+        served.append((index + 1, by_id[ad_id]))
+
+    query_text = params.q.strip()[:200] if params.q and params.q.strip() else None
+    account_id = shopper.account_id if shopper else None
+    session_key = shopper.session_key if shopper else None
+    for position, product in served:
+        session.add(
+            AdImpression(
+                product_id=product.id,
+                bid=product.sponsored_bid,
+                placement="search",
+                position=position,
+                query=query_text,
+                visitor_class=visitor_class,
+                account_id=account_id,
+                session_key=session_key,
+                created_at=now,
+            )
+        )
+    if record_history and shopper is not None:
+        record_event(
+            session,
+            kind="search",
+            now=now,
+            account_id=account_id,
+            session_key=session_key,
+            category_slug=category.slug if category else None,
+            query=query_text,
+            filters=params.history_filters(),
+        )
+    return SearchPage(
+        items=items,
+        total=hits.total,
+        page=params.page,
+        page_size=params.page_size,
+        sort=sort,
+        query_terms=list(terms),
+    )
+
+
+def resolve_category(session: Session, slug: str | None) -> Category | None:
+    """The category for `slug` (None for no slug); a 422 listing the valid slugs otherwise."""
+    if slug is None or not slug.strip():
+        return None
+    category = session.scalar(select(Category).where(Category.slug == slug.strip().lower()))
+    if category is None:
+        valid = list(session.scalars(select(Category.slug).order_by(Category.id))) or list(
+            CATEGORY_SLUGS
+        )
+        raise Unprocessable(
+            f"Field 'category': there is no category {slug!r}. Use one of: {', '.join(valid)}.",
+            errors=[{"field": "category", "message": f"unknown category {slug!r}"}],
+            valid_categories=valid,
+        )
+    return category
+
+
+def _check_price_range(params: SearchParams) -> None:
+    if (
+        params.min_price is not None
+        and params.max_price is not None
+        and params.min_price > params.max_price
+    ):
+        raise Unprocessable(
+            f"Field 'min_price': {params.min_price:g} is above max_price {params.max_price:g}; "
+            "swap them or leave one out.",
+            errors=[{"field": "min_price", "message": "must not be above max_price"}],
+        )
+
+
+def products_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Product]:
+    """The products with these ids (categories loaded), by id; unknown ids are left out."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    stmt = select(Product).options(joinedload(Product.category)).where(Product.id.in_(wanted))
+    return {p.id: p for p in session.scalars(stmt)}
+
+
+def get_product(session: Session, product_id: int) -> Product:
+    """The product `product_id` with its category loaded; a 404 naming the id otherwise."""
+    product = products_by_ids(session, [product_id]).get(product_id)
+    if product is None:
+        raise NotFound(
+            f"There is no product with id {product_id}; find products with "
+            "GET /api/v1/products?q=...",
+            type_slug="product-not-found",
+            product_id=product_id,
+        )
+    return product
+
+
+def view_product(
+    session: Session, product_id: int, *, shopper: ShopperRef | None, now: datetime
+) -> Product:
+    """`get_product`, and record a `view` event in the shopper's history."""
+    product = get_product(session, product_id)
+    if shopper is not None:
+        record_event(
+            session,
+            kind="view",
+            now=now,
+            account_id=shopper.account_id,
+            session_key=shopper.session_key,
+            product_id=product.id,
+            category_slug=product.category.slug,
+        )
+    return product
+
+
+def product_summary(product: Product, *, sponsored: bool = False) -> ProductSummary:
+    """The list view of a product (its category must be loaded)."""
+    return ProductSummary(
+        id=product.id,
+        title=product.title,
+        brand=product.brand,
+        category=product.category.slug,
+        price=product.price,
+        rating=product.rating,
+        review_count=product.review_count,
+        stock=product.stock,
+        in_stock=product.stock > 0,
+        seller_type=product.seller_type,
+        is_house_brand=product.is_house_brand,
+        sponsored=sponsored,
+    )
+
+
+def product_detail(product: Product) -> ProductDetail:
+    """The detail view of a product (its category must be loaded)."""
+    slug = product.category.slug
+    try:
+        specs = attribute_specs(slug)
+    except ValueError:  # a category added outside the taxonomy: show raw attributes
+        specs = ()
+    attributes = dict(product.attributes or {})
+    specifications = [
+        Specification(key=s.key, label=s.label, value=attributes.get(s.key), unit=s.unit)
+        for s in specs
+    ]
+    return ProductDetail(
+        id=product.id,
+        sku=product.sku,
+        title=product.title,
+        brand=product.brand,
+        is_house_brand=product.is_house_brand,
+        category=slug,
+        category_name=product.category.name,
+        price=product.price,
+        rating=product.rating,
+        review_count=product.review_count,
+        stock=product.stock,
+        in_stock=product.stock > 0,
+        seller=product.seller,
+        seller_type=product.seller_type,
+        description=product.description,
+        attributes=attributes,
+        specifications=specifications,
+    )
+
+
+def list_categories(session: Session) -> list[CategoryOut]:
+    """Every category in taxonomy order, with its number of products."""
+    stmt = (
+        select(Category.slug, Category.name, func.count(Product.id))
+        .outerjoin(Product, Product.category_id == Category.id)
+        .group_by(Category.id, Category.slug, Category.name)
+        .order_by(Category.id)
+    )
+    return [CategoryOut(slug=s, name=n, product_count=c) for s, n, c in session.execute(stmt)]
