@@ -4,6 +4,17 @@ from marketplace.accounts.models import Account, AuthSession
 from marketplace.cart.models import CartItem
 from marketplace.catalog.models import AdImpression, Category, Product
 from marketplace.core.db import Base
+from marketplace.gate.identity_models import (
+    GateAccountStrike,
+    GateCounter,
+    GateEscalation,
+    GateKV,
+    GateNonce,
+    GatePartner,
+    GatePartnerKey,
+    GateSessionSignal,
+)
+from marketplace.gate.models import GateDecision
 from marketplace.history.models import HistoryEvent
 from marketplace.orders.models import Order, OrderItem
 
@@ -14,6 +25,15 @@ __all__ = [
     "Base",
     "CartItem",
     "Category",
+    "GateAccountStrike",
+    "GateCounter",
+    "GateDecision",
+    "GateEscalation",
+    "GateKV",
+    "GateNonce",
+    "GatePartner",
+    "GatePartnerKey",
+    "GateSessionSignal",
     "HistoryEvent",
     "Order",
     "OrderItem",

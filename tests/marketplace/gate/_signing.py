@@ -15,7 +15,8 @@ def thumbprint(key: Ed25519PrivateKey) -> str:
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def jwk(key: Ed25519PrivateKey, *, private: bool = False) -> dict[str, str]:
@@ -23,7 +24,9 @@ def jwk(key: Ed25519PrivateKey, *, private: bool = False) -> dict[str, str]:
     out = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
     if private:
         d = key.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
         )
         out["d"] = base64.urlsafe_b64encode(d).rstrip(b"=").decode()
     return out

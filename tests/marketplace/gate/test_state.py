@@ -1,0 +1,318 @@
+"""Shared gate state: nonces, counters, session signals and the active policy across workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from marketplace.core.clock import FrozenClock
+from marketplace.core.db import Database
+from marketplace.gate.state import (
+    DatabaseStore,
+    SessionSignals,
+    SharedState,
+    create_shared_state,
+)
+from tests.marketplace.gate import _identity_db
+
+# Fixtures shared with the other identity tests.
+migrated_url = _identity_db.migrated_url
+gate_database = _identity_db.gate_database
+
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+T = NOW.timestamp()
+REPO = Path(__file__).resolve().parents[3]
+
+
+def make_state(database: Database, clock: FrozenClock) -> SharedState:
+    return SharedState(DatabaseStore(database.engine), clock=clock, background=False)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+def test_nonce_is_refused_the_second_time_across_instances(gate_database, clock):
+    a, b = make_state(gate_database, clock), make_state(gate_database, clock)
+    assert a.nonce_seen("k1:n1", 60) is False
+    assert b.nonce_seen("k1:n1", 60) is True
+    assert a.nonce_seen("k1:n1", 60) is True
+    assert b.nonce_seen("k1:n2", 60) is False
+
+
+def test_expired_nonce_may_be_claimed_again(gate_database, clock):
+    state = make_state(gate_database, clock)
+    assert state.nonce_seen("k:n", 10) is False
+    clock.advance(seconds=11)
+    assert state.nonce_seen("k:n", 10) is False
+    assert state.nonce_seen("k:n", 10) is True
+
+
+def test_counters_add_up_across_instances_after_a_flush(gate_database, clock):
+    a, b = make_state(gate_database, clock), make_state(gate_database, clock)
+    assert [a.hit("ip:1", 60) for _ in range(3)] == [1, 2, 3]
+    assert b.hit("ip:1", 60) == 1  # b has not seen a's counts yet: write-behind
+    a.flush()
+    b.flush()
+    assert b.hit("ip:1", 60) == 5
+    b.flush()
+    a.flush()  # a re-reads the counter although it counted nothing since its last flush
+    assert a.hit("ip:1", 60) == 6
+    assert a.hit("ip:2", 60) == 1
+
+
+def test_counters_start_over_in_a_new_window(gate_database, clock):
+    state = make_state(gate_database, clock)
+    for _ in range(4):
+        state.hit("b", 10)
+    state.flush()
+    clock.advance(seconds=10)
+    assert state.hit("b", 10) == 1
+
+
+def test_session_signals_merge_across_instances(gate_database, clock):
+    a, b = make_state(gate_database, clock), make_state(gate_database, clock)
+    t = NOW.timestamp()
+    a.update_session_signals("s1", SessionSignals(first_seen=t, last_seen=t, pages=1))
+    b.update_session_signals(
+        "s1", SessionSignals(first_seen=t - 5, last_seen=t + 3, assets=2, first_checkout=t + 1)
+    )
+    a.flush()
+    b.flush()
+    a.get_session_signals("s1")  # a read asks for a fresh copy on the next tick
+    a.flush()
+    for state in (a, b):
+        merged = state.get_session_signals("s1")
+        assert merged.pages == 1
+        assert merged.assets == 2
+        assert merged.first_seen == t - 5
+        assert merged.last_seen == t + 3
+        assert merged.first_checkout == t + 1
+
+
+def test_unknown_session_is_fetched_on_the_next_tick(gate_database, clock):
+    a, b = make_state(gate_database, clock), make_state(gate_database, clock)
+    a.update_session_signals("s2", SessionSignals(pages=4, first_seen=T, last_seen=T + 1))
+    a.flush()
+    assert b.get_session_signals("s2").pages == 0  # not cached yet: no store round-trip
+    b.flush()
+    assert b.get_session_signals("s2").pages == 4
+
+
+def test_policy_switch_is_seen_by_another_instance(gate_database, clock):
+    a, b = make_state(gate_database, clock), make_state(gate_database, clock)
+    assert a.get_active_policy() == (0, None)
+    assert b.get_active_policy() == (0, None)
+    version = a.set_active_policy("name: open\n")
+    assert version == 1
+    assert a.get_active_policy() == (1, "name: open\n")
+    b.flush()
+    assert b.get_active_policy() == (1, "name: open\n")
+    assert b.set_active_policy("name: closed\n") == 2
+
+
+def test_partner_version_is_shared(gate_database, clock):
+    a, b = make_state(gate_database, clock), make_state(gate_database, clock)
+    assert b.partners_version() == 0
+    a.bump_partners_version()
+    b.flush()
+    assert b.partners_version() == 1
+
+
+def test_close_flushes_pending_writes(gate_database, clock):
+    a = make_state(gate_database, clock)
+    a.hit("closing", 60)
+    a.update_session_signals("s3", SessionSignals(pages=2, first_seen=T, last_seen=T))
+    a.close()
+    b = make_state(gate_database, clock)
+    assert b.hit("closing", 60) == 1
+    b.flush()
+    assert b.hit("closing", 60) == 3
+    b.get_session_signals("s3")
+    b.flush()
+    assert b.get_session_signals("s3").pages == 2
+
+
+def test_background_tick_runs_without_help(gate_database, clock):
+    a = create_shared_state(gate_database, clock=clock, flush_interval_s=0.05)
+    b = create_shared_state(gate_database, clock=clock, flush_interval_s=0.05)
+    try:
+        b.get_active_policy()
+        a.set_active_policy("name: observe\n")
+        deadline = time.monotonic() + 1.0
+        while b.get_active_policy()[0] != 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert b.get_active_policy() == (1, "name: observe\n")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_purge_drops_expired_rows_and_old_sessions(gate_database, clock):
+    store = DatabaseStore(gate_database.engine)
+    assert store.claim_nonce("old", T, 1) is True
+    store.merge_signals({"old": SessionSignals(pages=1, first_seen=T, last_seen=T)})
+    store.merge_signals({"new": SessionSignals(pages=1, first_seen=T, last_seen=T + 86_400)})
+    store.purge(T + 86_400 + 5)
+    assert set(store.fetch_signals(["old", "new"])) == {"new"}
+    assert store.claim_nonce("old", T + 5, 1) is True
+
+
+# --- Two real worker processes ------------------------------------------------------------
+
+_WORKER = textwrap.dedent(
+    """
+    import json, sys, time
+    from marketplace.core.db import Database
+    from marketplace.gate.state import create_shared_state
+
+    url, role = sys.argv[1], sys.argv[2]
+    state = create_shared_state(Database(url), flush_interval_s=0.2)
+    state.get_active_policy()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        cmd, _, arg = line.strip().partition(" ")
+        if cmd == "set":
+            print(json.dumps({"version": state.set_active_policy(arg)}), flush=True)
+        elif cmd == "wait":
+            start = time.monotonic()
+            while state.get_active_policy()[1] != arg and time.monotonic() - start < 5:
+                time.sleep(0.01)
+            print(json.dumps({"policy": state.get_active_policy()[1],
+                              "waited": time.monotonic() - start}), flush=True)
+        elif cmd == "nonce":
+            print(json.dumps({"seen": state.nonce_seen(arg, 60)}), flush=True)
+        elif cmd == "quit":
+            state.close()
+            break
+    """
+)
+
+
+class Worker:
+    def __init__(self, url: str, role: str) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "platform"), str(REPO)])}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER, url, role],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert self.readline() == "ready"
+
+    def readline(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def ask(self, line: str) -> dict[str, object]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer: dict[str, object] = json.loads(self.readline())
+        return answer
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=10)
+
+
+def test_two_worker_processes_share_policy_and_nonces(migrated_url):
+    one, two = Worker(migrated_url, "one"), Worker(migrated_url, "two")
+    try:
+        assert one.ask("set policy-open")["version"] == 1
+        seen = two.ask("wait policy-open")
+        assert seen["policy"] == "policy-open"
+        assert float(seen["waited"]) < 1.0  # type: ignore[arg-type]
+        assert one.ask("nonce key:abc")["seen"] is False
+        assert two.ask("nonce key:abc")["seen"] is True
+        assert two.ask("nonce key:def")["seen"] is False
+        assert one.ask("nonce key:def")["seen"] is True
+    finally:
+        one.stop()
+        two.stop()
+
+
+# --- Redis --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+    server = shutil.which("redis-server")
+    if server is None:
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("redis", "redis-server is not installed: `apt-get install redis-server`")
+    from sandbox.liveserver import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(server),
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_redis_store_shares_state(redis_url, tmp_path, clock):
+    database = Database(f"sqlite:///{tmp_path / 'unused.db'}")
+    a = create_shared_state(database, redis_url=redis_url, clock=clock, background=False)
+    b = create_shared_state(database, redis_url=redis_url, clock=clock, background=False)
+    try:
+        assert a.nonce_seen("r:n", 60) is False
+        assert b.nonce_seen("r:n", 60) is True
+        a.hit("x", 60)
+        a.hit("x", 60)
+        a.flush()
+        assert b.hit("x", 60) == 1
+        b.flush()
+        assert b.hit("x", 60) == 4
+        t = NOW.timestamp()
+        a.update_session_signals("s", SessionSignals(pages=2, first_seen=t, last_seen=t))
+        b.update_session_signals("s", SessionSignals(assets=1, first_seen=t - 1, last_seen=t + 1))
+        a.flush()
+        b.flush()
+        a.get_session_signals("s")
+        a.flush()
+        merged = a.get_session_signals("s")
+        assert (merged.pages, merged.assets, merged.first_seen) == (2, 1, t - 1)
+        assert a.set_active_policy("p") == 1
+        b.flush()
+        assert b.get_active_policy() == (1, "p")
+    finally:
+        a.close()
+        b.close()
+        database.dispose()
