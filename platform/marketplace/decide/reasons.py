@@ -122,7 +122,11 @@ def _preference_reason(
                 if pref.preferred
                 else f"{k} of the {noun} you viewed had no {plain}, and neither does this one"
             )
-        return Reason("attribute", text, {"attribute": spec.key, "viewed_matching": k})
+        return Reason(
+            "attribute",
+            text,
+            {"attribute": spec.key, "value": pref.preferred, "viewed_matching": k},
+        )
     if pref.kind == "choice":
         if str(raw) != str(pref.preferred):
             return None
@@ -158,6 +162,7 @@ def _preference_reason(
                 "value": evidence_value(p, spec),
                 "share_beaten": share,
                 "size": stats.size,
+                "better": "higher" if pref.preferred > 0 else "lower",
             },
         )
     if pref.kind == "target":
@@ -217,7 +222,16 @@ def _search_reason(s: Scored, profile: LearnedProfile) -> Reason | None:
         text = f"Matches what you searched for: {words}"
     else:
         text = f"Matches {k} of the {n} words you searched for: {words}"
-    return Reason("search", text, {"matched": list(s.matched_terms), "terms": list(profile.terms)})
+    return Reason(
+        "search",
+        text,
+        {
+            "matched": list(s.matched_terms),
+            "terms": list(profile.terms),
+            "matched_count": k,
+            "term_count": n,
+        },
+    )
 
 
 def _brand_reason(p: ProductFacts, signal: ShopperSignal, noun: str) -> Reason | None:

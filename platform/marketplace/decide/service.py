@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from marketplace.catalog import taxonomy
-from marketplace.catalog.models import Category
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.decide import candidates as cands
 from marketplace.decide import reasons as rs
@@ -20,8 +19,6 @@ from marketplace.decide.constraints import apply_constraints, revealed_constrain
 from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
 from marketplace.decide.schemas import DecisionOut, Evidence, OfferOut, Pick, PickProduct
 from marketplace.decide.scoring import (
-    CategoryStats,
-    LearnedProfile,
     Scored,
     category_stats,
     choose_picks,
@@ -184,7 +181,7 @@ def offer(
 
 
 def _not_enough_sentence(slug: str | None, viewed: int, needed: int, window: str) -> str:
-    if slug is None or viewed == 0:
+    if slug is None:
         return (
             f"View at least {needed} products of one category first (none viewed in {window}); "
             "then Help Me Decide can pick one for you."
@@ -201,18 +198,6 @@ class NotEnoughSignal(Conflict):
 
 
 # --- the decision -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Context:
-    category: Category
-    noun: str
-    specs: tuple[AttrSpec, ...]
-    signal: ShopperSignal
-    profile: LearnedProfile
-    stats: CategoryStats
-    config: DecideConfig
-    co_viewers: dict[int, int]
 
 
 def _product_out(p: ProductFacts) -> PickProduct:
@@ -323,9 +308,6 @@ def decide(
         extra_queries=[request_text] if request_text else [],
         now=now,
     )
-    stats = category_stats(pool, specs)
-    profile = learn_profile(signal, specs, stats, category_words=words)
-
     # Widen with co-viewed products the review-count cut left out (large categories only).
     co = cands.co_view(
         session,
@@ -340,6 +322,77 @@ def decide(
     if missing:
         pool = pool + cands.load_pool(session, cat, limit=len(missing), ids=missing)
 
+    ranked = rank_and_pick(
+        pool,
+        signal,
+        specs,
+        config,
+        category=slug,
+        noun=noun,
+        category_words=words,
+        co_view=co.similarity,
+        co_viewers=co.co_viewers,
+    )
+    notes = list(ranked.notes)
+    summary, wording_note = summarize(
+        _facts_for_wording(
+            cat.name, {"top": ranked.top, "budget": ranked.budget, "premium": ranked.premium}
+        ),
+        llm,
+    )
+    if wording_note:
+        notes.append(wording_note)
+    weights = {k: float(v) for k, v in config.weights.model_dump().items()}
+    return DecisionOut(
+        category=slug,
+        category_name=cat.name,
+        top_pick=ranked.top,
+        budget_pick=ranked.budget,
+        premium_pick=ranked.premium,
+        notes=notes,
+        summary=summary,
+        constraints=ranked.constraints,
+        compared=ranked.compared,
+        weights=weights,
+    )
+
+
+@dataclass(frozen=True)
+class Ranked:
+    top: Pick
+    budget: Pick | None
+    premium: Pick | None
+    notes: list[str]
+    constraints: list[str]
+    compared: int
+
+
+def rank_and_pick(
+    products: Sequence[ProductFacts],
+    signal: ShopperSignal,
+    specs: Sequence[AttrSpec],
+    config: DecideConfig,
+    *,
+    category: str,
+    noun: str,
+    category_words: Sequence[str] = (),
+    co_view: Mapping[int, float] | None = None,
+    co_viewers: Mapping[int, int] | None = None,
+) -> Ranked:
+    """The pure core: from the category's products and the shopper's signal to three picks.
+
+    Only in-stock products of `category` are ever considered, whatever `products` holds.
+    """
+    pool = [p for p in products if p.category == category and p.stock > 0]
+    if not pool:
+        raise Conflict(
+            f"Nothing in {category} is in stock right now; try again later or pick another "
+            "category.",
+            type_slug="nothing-in-stock",
+        )
+    co_viewers = co_viewers or {}
+    stats = category_stats(pool, specs)
+    profile = learn_profile(signal, specs, stats, category_words=category_words)
     brands = sorted({p.brand for p in pool}, key=lambda b: (-len(b), b))
     constraints = revealed_constraints(signal.searches, specs, brands=brands)
     kept, applied, relaxed = apply_constraints(
@@ -359,9 +412,8 @@ def decide(
     if not kept:
         kept = list(pool)
 
-    scored = score_products(kept, profile, specs, stats, config, co_view=co.similarity)
+    scored = score_products(kept, profile, specs, stats, config, co_view=co_view)
     picks = choose_picks(scored, profile, config, noun)
-    ctx = _Context(cat, noun, specs, signal, profile, stats, config, co.co_viewers)
     top = _pick(
         picks.top,
         rs.top_reasons(
@@ -370,7 +422,7 @@ def decide(
             signal,
             stats,
             noun,
-            co_viewers=ctx.co_viewers.get(picks.top.product.id, 0),
+            co_viewers=co_viewers.get(picks.top.product.id, 0),
             house_brand_boost=config.weights.house_brand_boost,
             compared=len(scored),
         ),
@@ -399,21 +451,11 @@ def decide(
             f"This store favours its own brand, {taxonomy.HOUSE_BRAND}: +"
             f"{config.weights.house_brand_boost:g} to its score (see `house_brand` in factors)."
         )
-    summary, wording_note = summarize(
-        _facts_for_wording(cat.name, {"top": top, "budget": budget, "premium": premium}), llm
-    )
-    if wording_note:
-        notes.append(wording_note)
-    weights = {k: float(v) for k, v in config.weights.model_dump().items()}
-    return DecisionOut(
-        category=slug,
-        category_name=cat.name,
-        top_pick=top,
-        budget_pick=budget,
-        premium_pick=premium,
+    return Ranked(
+        top=top,
+        budget=budget,
+        premium=premium,
         notes=notes,
-        summary=summary,
         constraints=[c.describe() for c in applied],
         compared=len(scored),
-        weights=weights,
     )
