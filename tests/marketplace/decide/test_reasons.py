@@ -194,7 +194,8 @@ def test_every_persona_gets_valid_picks_with_checkable_reasons(
                 assert pick["reasons"] == [e["text"] for e in pick["evidence"]]
                 assert "total" in pick["factors"]
                 row = session.get(Product, product["id"])
-                assert row is not None and row.stock > 0
+                assert row is not None
+                assert row.stock > 0
                 assert session.get(Category, row.category_id).slug == body["category"]  # type: ignore[union-attr]
                 check_evidence(
                     session,

@@ -1,4 +1,4 @@
-"""The offer appears after enough recent views of one category; without it, a 4xx says what to do."""
+"""The offer comes after enough recent views of one category; before that a 4xx says what to do."""
 
 from __future__ import annotations
 
