@@ -78,6 +78,34 @@ RouteClass = Literal[
     "other",
 ]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"]
+# The same vocabularies with "*" for "every one"; one Literal each, so errors list the choices once.
+VisitorPattern = Literal[
+    "*",
+    "first-party-agent",
+    "verified-agent",
+    "human",
+    "search-engine",
+    "declared-crawler",
+    "declared-agent",
+    "automation",
+    "suspected-agent",
+]
+RoutePattern = Literal[
+    "*",
+    "catalog",
+    "search",
+    "product",
+    "account",
+    "cart",
+    "checkout",
+    "assistant",
+    "admin",
+    "assets",
+    "well-known",
+    "robots",
+    "other",
+]
+MethodPattern = Literal["*", "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"]
 Action = Literal["allow", "block", "challenge", "throttle", "pay"]
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -90,7 +118,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _all_methods() -> list[Method | Literal["*"]]:
+def _all_methods() -> list[MethodPattern]:
     return ["*"]
 
 
@@ -98,9 +126,9 @@ class Rule(_Strict):
     """Visitor classes x route classes x methods -> action; `*` stands for all of a kind."""
 
     id: str = Field(pattern=RULE_ID_PATTERN)
-    visitors: list[VisitorClass | Literal["*"]] = Field(min_length=1)
-    routes: list[RouteClass | Literal["*"]] = Field(min_length=1)
-    methods: list[Method | Literal["*"]] = Field(default_factory=_all_methods, min_length=1)
+    visitors: list[VisitorPattern] = Field(min_length=1)
+    routes: list[RoutePattern] = Field(min_length=1)
+    methods: list[MethodPattern] = Field(default_factory=_all_methods, min_length=1)
     action: Action
     reason: str = Field(min_length=3, max_length=300)
     # Whether the visitor class's rate limit applies when this rule allows (or charges).

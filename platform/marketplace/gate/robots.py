@@ -69,8 +69,17 @@ def render_robots(compiled: CompiledPolicy, registry: Registry, *, base_url: str
         "# Agents that sign with Web Bot Auth using a registered partner key are classed",
         "# verified-agent and decided by the policy (GET /api/v1/policy shows the table).",
     ]
-    if policy.mode == "observe":
-        out.append("# Observe mode: nothing is refused yet; these rules show the closed policy.")
+    if compiled.observe:
+        # Nothing is refused in observe mode, so robots.txt asks nothing of crawlers either: it
+        # says what the gate does, and the decision log shows what the policy would refuse.
+        out += [
+            "# Observe mode: every visitor is identified and logged, nothing is refused.",
+            "",
+            "User-agent: *",
+            "Allow: /",
+            "",
+        ]
+        return "\n".join(out)
     if compiled.price is not None:
         out.append(
             "# Pages marked allowed for crawlers may be priced: unsigned requests get 402 with "
