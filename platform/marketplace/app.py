@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from marketplace.accounts.cookies import SessionCookieMiddleware
+from marketplace.accounts.gate_hooks import account_resolver, status_setter
 from marketplace.accounts.routes import router as accounts_router
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
@@ -21,6 +22,7 @@ from marketplace.core.errors import install_error_handlers
 from marketplace.core.security import CookieSigner
 from marketplace.core.settings import Settings, get_settings
 from marketplace.decide.routes import router as decide_router
+from marketplace.gate.identity import install_identity
 from marketplace.gate.routes import router as gate_router
 from marketplace.history.routes import router as history_router
 from marketplace.orders.routes import router as orders_router
@@ -77,6 +79,13 @@ def create_app(
     @app.get("/healthz", tags=["operations"], summary="Liveness check")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    # Platform key, partner registry, shared state, behaviour and escalation (+ their routes).
+    install_identity(
+        app,
+        resolve_account=account_resolver(db, app.state.cookie_signer, clock),
+        set_account_status=status_setter(db),
+    )
 
     for router in (
         accounts_router,

@@ -1,0 +1,251 @@
+"""Behaviour signals for visitors that pose as browsers, and the bot score they add up to.
+
+Each request updates its session's signals (pages, asset loads, views, first checkout); the
+storefront's beacon (`/static/beacon.js` → `POST /api/v1/beacon`) adds pointer and key counts,
+`navigator.webdriver` and the time to the first interaction. The score runs from 1 (automated) to
+99 (human) in the manner of commercial bot managers; each deduction comes with a reason that the
+decision log records. A visitor the gate has barely seen scores in the human band: one page is not
+evidence, and refusing first visits would punish every new shopper.
+
+Sessions are keyed by a hash of the session cookie (never the cookie itself, which is a login
+token), or by client IP and user agent before the first cookie is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.state import SessionSignals, SharedState
+
+BEACON_PATH = "/api/v1/beacon"
+MAX_BEACON_BYTES = 2048
+
+# Route classes whose GETs count as a product or catalog view.
+VIEW_ROUTES = frozenset({"catalog", "search", "product"})
+PAGE_ROUTES = frozenset(
+    {"catalog", "search", "product", "account", "cart", "checkout", "assistant", "other"}
+)
+ORDER_ROUTES = frozenset({"cart", "checkout"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# The evidence thresholds; each is a judgement documented next to its deduction.
+NEUTRAL_SCORE = 60  # too little evidence either way: inside the human band
+HUMAN_SCORE = 95
+MIN_PAGES_FOR_ASSET_CHECK = 2  # a browser has fetched CSS/JS by its second page
+MIN_PAGES_FOR_BEACON_CHECK = 3  # the beacon posts ~2.5 s after load; give it a page or two
+FASTEST_HUMAN_INTERACTION_MS = 80.0  # a person needs longer than this to move after a paint
+FASTEST_HUMAN_CHECKOUT_S = 8.0  # first page to cart/checkout: people read before they buy
+RATE_WINDOW_S = 10
+RATE_HUMAN_MAX = 30  # requests per 10 s (assets excluded) a fast-clicking person stays under
+
+
+class Bands(Protocol):
+    """The policy's bot-score thresholds (`policy.bot_score`)."""
+
+    def band(self, score: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class BotScore:
+    """A score from 1 (automated) to 99 (human), its band, and why."""
+
+    score: int
+    band: str
+    reasons: tuple[str, ...]
+    signals: SessionSignals
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "band": self.band, "reasons": list(self.reasons)}
+
+
+def session_key(session_id: str | None, client_ip: str | None, user_agent: str) -> str:
+    """The key behaviour is recorded under: the session cookie's hash, or IP + user agent."""
+    if session_id:
+        return "s:" + hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()[:40]
+    raw = f"{client_ip or '-'}|{user_agent}"
+    return "a:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:40]
+
+
+def facts_session_key(facts: RequestFacts) -> str:
+    return session_key(facts.session_id, facts.client_ip, facts.user_agent)
+
+
+def request_delta(facts: RequestFacts, now: float) -> SessionSignals:
+    """What this one request adds to its session's signals."""
+    method = "GET" if facts.method == "HEAD" else facts.method
+    is_api = facts.path.startswith("/api/")
+    is_asset = facts.is_asset or facts.route_class == "assets"
+    is_beacon = facts.path == BEACON_PATH
+    is_page = method == "GET" and not is_api and not is_asset and facts.route_class in PAGE_ROUTES
+    is_view = method == "GET" and facts.route_class in VIEW_ROUTES
+    ordering = facts.route_class in ORDER_ROUTES and method in WRITE_METHODS
+    return SessionSignals(
+        first_seen=now,
+        last_seen=now,
+        requests=0 if (is_asset or is_beacon) else 1,
+        pages=1 if is_page else 0,
+        assets=1 if is_asset and not is_beacon else 0,
+        views=1 if is_view else 0,
+        first_checkout=now if ordering else None,
+    )
+
+
+class BeaconBody(BaseModel):
+    """What `beacon.js` posts: counts since its last post, and the browser's own claims."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    pointer: int = Field(default=0, ge=0, le=100_000)
+    keys: int = Field(default=0, ge=0, le=100_000)
+    webdriver: bool = False
+    first_interaction_ms: float | None = Field(default=None, ge=0, le=86_400_000)
+
+
+def parse_beacon(raw: bytes) -> BeaconBody | None:
+    """The beacon's body, or None when it is not one (sendBeacon posts text/plain JSON)."""
+    if len(raw) > MAX_BEACON_BYTES:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        return BeaconBody.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def beacon_delta(body: BeaconBody, now: float) -> SessionSignals:
+    first = body.first_interaction_ms
+    if first is not None and not math.isfinite(first):
+        first = None
+    return SessionSignals(
+        first_seen=now,
+        last_seen=now,
+        beacons=1,
+        webdriver_beacons=1 if body.webdriver else 0,
+        pointer_events=body.pointer,
+        key_events=body.keys,
+        first_interaction_ms=first,
+    )
+
+
+def compute_score(
+    signals: SessionSignals,
+    *,
+    facts: RequestFacts | None,
+    browser_ua: bool,
+    recent_requests: int = 0,
+) -> tuple[int, tuple[str, ...]]:
+    """The bot score (1..99) from a session's signals, with a reason per deduction."""
+    if signals.webdriver_beacons:
+        return 1, ("the page's beacon reported navigator.webdriver = true (an automated browser)",)
+    reasons: list[str] = []
+    evidence = signals.pages + signals.beacons + signals.views
+    score = HUMAN_SCORE if signals.beacons and signals.pointer_events + signals.key_events else 0
+    if not score:
+        score = NEUTRAL_SCORE if evidence < MIN_PAGES_FOR_ASSET_CHECK else 80
+    if browser_ua and signals.pages >= MIN_PAGES_FOR_ASSET_CHECK and signals.assets == 0:
+        score -= 45
+        reasons.append(f"{signals.pages} pages fetched without loading their styles or scripts")
+    if browser_ua and signals.pages >= MIN_PAGES_FOR_BEACON_CHECK and signals.beacons == 0:
+        score -= 30
+        reasons.append(f"{signals.pages} pages fetched but none ran the interaction beacon")
+    if signals.beacons >= 2 and signals.pointer_events + signals.key_events == 0:
+        score -= 25
+        reasons.append(f"{signals.beacons} beacons with no pointer or key events")
+    if (
+        signals.first_interaction_ms is not None
+        and signals.first_interaction_ms < FASTEST_HUMAN_INTERACTION_MS
+    ):
+        score -= 25
+        reasons.append(
+            f"first interaction {signals.first_interaction_ms:.0f} ms after load "
+            f"(people need at least {FASTEST_HUMAN_INTERACTION_MS:.0f} ms)"
+        )
+    if (
+        signals.first_checkout is not None
+        and signals.first_seen is not None
+        and signals.first_checkout - signals.first_seen < FASTEST_HUMAN_CHECKOUT_S
+        and signals.pages + signals.views > 0
+    ):
+        seconds = signals.first_checkout - signals.first_seen
+        score -= 35
+        reasons.append(f"cart or checkout {seconds:.1f} s after the first page")
+    if (
+        facts is not None
+        and browser_ua
+        and facts.route_class in ORDER_ROUTES
+        and facts.method in WRITE_METHODS
+        and facts.path.startswith("/api/")
+        and signals.views == 0
+        and signals.pages == 0
+    ):
+        score -= 50
+        reasons.append("API checkout with a browser user agent and no product viewed before")
+    if recent_requests > RATE_HUMAN_MAX:
+        score -= 30
+        reasons.append(
+            f"{recent_requests} requests in {RATE_WINDOW_S} s (people stay under {RATE_HUMAN_MAX})"
+        )
+    return max(1, min(99, score)), tuple(reasons)
+
+
+class BehaviourTracker:
+    """Records every request's behaviour in the shared state and scores the session."""
+
+    def __init__(self, state: SharedState) -> None:
+        self.state = state
+
+    def observe(self, facts: RequestFacts, *, now: float) -> tuple[str, SessionSignals]:
+        """Record this request; returns the session key and its combined signals."""
+        key = facts_session_key(facts)
+        return key, self.state.update_session_signals(key, request_delta(facts, now))
+
+    def observe_and_score(
+        self, facts: RequestFacts, *, now: float, bands: Bands, browser_ua: bool
+    ) -> BotScore:
+        """Record this request and score its session; `browser_ua`: the UA claims a browser."""
+        key, signals = self.observe(facts, now=now)
+        recent = 0
+        if not (facts.is_asset or facts.route_class == "assets" or facts.path == BEACON_PATH):
+            recent = self.state.hit(f"rate:{key}", RATE_WINDOW_S)
+        score, reasons = compute_score(
+            signals, facts=facts, browser_ua=browser_ua, recent_requests=recent
+        )
+        return BotScore(score=score, band=bands.band(score), reasons=reasons, signals=signals)
+
+    def record_beacon(
+        self, session_id: str | None, client_ip: str | None, user_agent: str, raw: bytes, now: float
+    ) -> bool:
+        """Add a beacon's report to its session; False when the body was not a beacon."""
+        body = parse_beacon(raw)
+        if body is None:
+            return False
+        key = session_key(session_id, client_ip, user_agent)
+        self.state.update_session_signals(key, beacon_delta(body, now))
+        return True
+
+    def flag(self, facts: RequestFacts) -> None:
+        """Mark one of the session's requests as scored automated (for escalation and reports)."""
+        self.state.update_session_signals(facts_session_key(facts), SessionSignals(flagged=1))
+
+
+def get_tracker(app_state: Any) -> BehaviourTracker:
+    from marketplace.gate.state import get_shared_state
+
+    tracker: BehaviourTracker | None = getattr(app_state, "behaviour_tracker", None)
+    if tracker is None:
+        tracker = BehaviourTracker(get_shared_state(app_state))
+        app_state.behaviour_tracker = tracker
+    return tracker

@@ -1,0 +1,228 @@
+"""Terms-of-service escalation: accounts whose traffic is flagged as agent-driven are warned, then
+their ordering is suspended.
+
+A *strike* is one request by a logged-in account that the gate classed as agent-driven (a
+suspected agent by behaviour, or an undeclared automation posing as a browser) on an account, cart,
+checkout or assistant route: acting on the account is what the terms forbid, browsing is not. At
+`warn_after` strikes the account is set to `warned`, at `suspend_after` to `suspended`, each step
+with the reason the shopper is shown and a row in `gate_escalations`. Statuses only move up here;
+reinstating an account is a person's decision.
+
+The gate may not import the accounts domain, so the app injects two callables: one that resolves
+the account of a request's session cookie or bearer token, and one that sets an account's status.
+The work runs on the shared state's background tick, never on the request's own path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from marketplace.core.db import Database
+from marketplace.core.security import SESSION_COOKIE
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity_models import GateAccountStrike, GateEscalation
+
+log = logging.getLogger(__name__)
+
+# (session cookie value, bearer token) → account id, or None for an anonymous visitor.
+AccountResolver = Callable[[str | None, str | None], int | None]
+# (account id, "warned" | "suspended", reason shown to the shopper) → None.
+StatusSetter = Callable[[int, str, str], None]
+
+ESCALATED_ROUTES = frozenset({"account", "cart", "checkout", "assistant"})
+FLAGGED_CLASSES = frozenset({"suspected-agent", "automation"})
+_RANK = {"active": 0, "warned": 1, "suspended": 2}
+MAX_QUEUE = 10_000
+
+
+class Thresholds(Protocol):
+    """The policy's `escalation` settings."""
+
+    @property
+    def warn_after(self) -> int: ...
+
+    @property
+    def suspend_after(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Strike:
+    session_cookie: str | None
+    bearer: str | None
+    session_id: str | None
+    reason: str
+    warn_after: int
+    suspend_after: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    account_id: int
+    status: str
+    reason: str
+    strikes: int
+
+
+def bearer_token(facts: RequestFacts) -> str | None:
+    auth = facts.header("authorization") or ""
+    scheme, _, token = auth.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def session_cookie(facts: RequestFacts) -> str | None:
+    """The raw session cookie from the Cookie header (the account resolver checks its signature)."""
+    for header in facts.header_values("cookie"):
+        for part in header.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == SESSION_COOKIE and value:
+                return value.strip('"')
+    return None
+
+
+def warning_reason(strikes: int, reason: str) -> str:
+    return (
+        f"Traffic on this account looked automated ({reason}). The store's terms allow ordering "
+        "by the account holder or the store's own assistant only; further automated use will "
+        "suspend ordering."
+    )[:300]
+
+
+def suspension_reason(strikes: int, reason: str) -> str:
+    return (
+        f"{strikes} requests on this account were made by an automated agent posing as a browser "
+        f"(latest: {reason})."
+    )[:300]
+
+
+class Escalator:
+    """Queues strikes from the gate and applies them on the background tick."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        resolve_account: AccountResolver,
+        set_account_status: StatusSetter,
+    ) -> None:
+        self.database = database
+        self.resolve_account = resolve_account
+        self.set_account_status = set_account_status
+        self._queue: list[Strike] = []
+        self._lock = threading.Lock()
+        self._process_lock = threading.Lock()
+
+    def should_strike(self, facts: RequestFacts, visitor_class: str) -> bool:
+        return visitor_class in FLAGGED_CLASSES and facts.route_class in ESCALATED_ROUTES
+
+    def record(
+        self,
+        facts: RequestFacts,
+        *,
+        visitor_class: str,
+        reason: str,
+        thresholds: Thresholds,
+        now: datetime,
+    ) -> bool:
+        """Queue a strike when this request counts as one; True when it was queued."""
+        if not self.should_strike(facts, visitor_class):
+            return False
+        cookie, bearer = session_cookie(facts), bearer_token(facts)
+        if cookie is None and bearer is None:
+            return False  # anonymous: there is no account to warn
+        strike = Strike(
+            session_cookie=cookie,
+            bearer=bearer,
+            session_id=facts.session_id[:128] if facts.session_id else None,
+            reason=reason[:200] or "behaviour scored as automated",
+            warn_after=thresholds.warn_after,
+            suspend_after=thresholds.suspend_after,
+            at=now,
+        )
+        with self._lock:
+            if len(self._queue) < MAX_QUEUE:
+                self._queue.append(strike)
+        return True
+
+    def process(self) -> list[EscalationStep]:
+        """Apply the queued strikes; returns the escalation steps taken."""
+        with self._process_lock:
+            with self._lock:
+                batch, self._queue = self._queue, []
+            steps: list[EscalationStep] = []
+            for strike in batch:
+                try:
+                    step = self._apply(strike)
+                except Exception:
+                    log.exception("could not apply an escalation strike")
+                    continue
+                if step is not None:
+                    steps.append(step)
+            return steps
+
+    def _apply(self, strike: Strike) -> EscalationStep | None:
+        account_id = self.resolve_account(strike.session_cookie, strike.bearer)
+        if account_id is None:
+            return None
+        with self.database.session() as session:
+            row = session.get(GateAccountStrike, account_id)
+            if row is None:
+                row = GateAccountStrike(
+                    account_id=account_id, strikes=0, status="active", updated_at=strike.at
+                )
+                session.add(row)
+            row.strikes += 1
+            row.updated_at = strike.at
+            target = row.status
+            if row.strikes >= strike.suspend_after:
+                target = "suspended"
+            elif row.strikes >= strike.warn_after:
+                target = "warned"
+            if _RANK.get(target, 0) <= _RANK.get(row.status, 0):
+                return None
+            reason = (
+                suspension_reason(row.strikes, strike.reason)
+                if target == "suspended"
+                else warning_reason(row.strikes, strike.reason)
+            )
+            row.status = target
+            session.add(
+                GateEscalation(
+                    account_id=account_id,
+                    status=target,
+                    reason=reason,
+                    strikes=row.strikes,
+                    session_id=strike.session_id,
+                    created_at=strike.at,
+                )
+            )
+            strikes = row.strikes
+        # After the gate's own record is committed: the account row belongs to another domain.
+        self.set_account_status(account_id, target, reason)
+        log.info("account %s %s after %s strikes", account_id, target, strikes)
+        return EscalationStep(account_id, target, reason, strikes)
+
+    def history(self, account_id: int) -> list[dict[str, Any]]:
+        """The escalation steps taken against an account, oldest first."""
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(GateEscalation)
+                .where(GateEscalation.account_id == account_id)
+                .order_by(GateEscalation.created_at, GateEscalation.id)
+            ).all()
+            return [
+                {
+                    "status": r.status,
+                    "reason": r.reason,
+                    "strikes": r.strikes,
+                    "created_at": r.created_at.astimezone(UTC).isoformat(),
+                }
+                for r in rows
+            ]

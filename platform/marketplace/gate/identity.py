@@ -1,0 +1,164 @@
+"""The gate's identity layer of one app: platform key, keyring, shared state, behaviour, escalation.
+
+`install_identity(app, ...)` wires it once in the app factory; the gate's middleware and routes then
+reach every piece through `get_identity(app.state)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
+
+from marketplace.gate.behaviour import BehaviourTracker
+from marketplace.gate.escalation import AccountResolver, Escalator, StatusSetter
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.keys import Keyring, load_or_create_platform_key, platform_keyid, public_jwks
+from marketplace.gate.partners import PartnerRegistry
+from marketplace.gate.state import SharedState, get_shared_state
+from marketplace.gate.webbotauth import SignatureCheck, verify_signature
+
+DIRECTORY_TAG = "http-message-signatures-directory"
+DIRECTORY_VALIDITY_S = 300
+
+
+@dataclass
+class Identity:
+    """Everything the gate needs to tell who a visitor is."""
+
+    signing_key: Ed25519PrivateKey  # never served, never logged
+    keyid: str
+    state: SharedState
+    registry: PartnerRegistry
+    tracker: BehaviourTracker
+    escalator: Escalator | None
+
+    def __repr__(self) -> str:  # keeps the private key out of any log line or traceback
+        return f"Identity(keyid={self.keyid!r})"
+
+    def directory(self) -> dict[str, Any]:
+        return public_jwks([self.signing_key.public_key()])
+
+    def keyring(self, policy: Any = None) -> Keyring:
+        """The keys signatures are checked against: the platform's, the policy's, the registry's."""
+        if policy is None:
+            return self.registry.keyring()
+        return self.registry.keyring_for_policy(policy)
+
+    def verify(
+        self, facts: RequestFacts, *, policy: Any, now: dt.datetime | float
+    ) -> SignatureCheck:
+        """Web Bot Auth for one request, with the policy's partners and signature bounds."""
+        bounds = getattr(policy, "signatures", None)
+        return verify_signature(
+            facts,
+            keyring=self.keyring(policy),
+            state=self.state,
+            now=now,
+            max_skew_s=float(getattr(bounds, "max_clock_skew_s", 60)),
+            max_validity_s=float(getattr(bounds, "max_validity_s", 3600)),
+        )
+
+    def sign_directory(self, url: str, *, now: dt.datetime, nonce: str) -> dict[str, str]:
+        """Signature headers for the key directory response (directory draft, §5)."""
+        request = _Request("GET", url)
+        response = _Response(200, request)
+        signer = HTTPMessageSigner(
+            signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(self.signing_key)
+        )
+        created = int(now.timestamp())
+        signer.sign(
+            response,
+            key_id=self.keyid,
+            created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
+            expires=dt.datetime.fromtimestamp(created + DIRECTORY_VALIDITY_S, tz=dt.UTC),
+            nonce=nonce,
+            label="binding0",
+            tag=DIRECTORY_TAG,
+            covered_component_ids=('"@authority";req',),
+        )
+        return dict(response.headers)
+
+
+class _Request:
+    def __init__(self, method: str, url: str) -> None:
+        self.method = method
+        self.url = url
+        self.headers: dict[str, str] = {}
+
+
+class _Response:
+    def __init__(self, status_code: int, request: _Request) -> None:
+        self.status_code = status_code
+        self.request = request
+        self.headers: dict[str, str] = {}
+
+
+class _OneKey(HTTPSignatureKeyResolver):
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self.key = key
+
+    def resolve_private_key(self, key_id: str) -> Ed25519PrivateKey:
+        return self.key
+
+    def resolve_public_key(self, key_id: str) -> Any:
+        return self.key.public_key()
+
+
+def build_identity(
+    app_state: Any,
+    *,
+    resolve_account: AccountResolver | None = None,
+    set_account_status: StatusSetter | None = None,
+) -> Identity:
+    settings = app_state.settings
+    key = load_or_create_platform_key(settings.resolved_signing_key_file)
+    state = get_shared_state(app_state)
+    escalator = None
+    if resolve_account is not None and set_account_status is not None:
+        escalator = Escalator(
+            app_state.db, resolve_account=resolve_account, set_account_status=set_account_status
+        )
+        state.add_tick_hook(escalator.process)
+    return Identity(
+        signing_key=key,
+        keyid=platform_keyid(key),
+        state=state,
+        registry=PartnerRegistry(app_state.db, state, key.public_key()),
+        tracker=BehaviourTracker(state),
+        escalator=escalator,
+    )
+
+
+def install_identity(
+    app: FastAPI,
+    *,
+    resolve_account: AccountResolver | None = None,
+    set_account_status: StatusSetter | None = None,
+) -> Identity:
+    """Create the identity layer (generating the platform key on the first start) and its routes."""
+    from marketplace.gate.identity_routes import router
+
+    identity = build_identity(
+        app.state, resolve_account=resolve_account, set_account_status=set_account_status
+    )
+    app.state.identity = identity
+    app.state.behaviour_tracker = identity.tracker
+    app.include_router(router)
+    return identity
+
+
+def get_identity(app_state: Any) -> Identity:
+    """The app's identity layer; built on first use when the factory did not install it."""
+    identity: Identity | None = getattr(app_state, "identity", None)
+    if identity is None:
+        identity = build_identity(app_state)
+        app_state.identity = identity
+    return identity
+
+
+__all__ = ["Identity", "build_identity", "get_identity", "install_identity"]

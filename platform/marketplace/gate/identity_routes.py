@@ -1,0 +1,123 @@
+"""The identity layer over HTTP: the key directory, the partner registry, the beacon."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from marketplace.core.deps import NowDep
+from marketplace.core.errors import Forbidden, Unauthorized
+from marketplace.core.security import SESSION_COOKIE, constant_time_equals
+from marketplace.gate.behaviour import BEACON_PATH, MAX_BEACON_BYTES, get_tracker
+from marketplace.gate.identity import get_identity
+from marketplace.gate.keys import DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH
+from marketplace.gate.partners import PartnerCreate, PartnerOut
+
+router = APIRouter()
+
+
+def require_admin(request: Request) -> None:
+    """The admin bearer token (SANDBOX_ADMIN_TOKEN), compared in constant time."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if not auth or scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "This is an admin endpoint: send 'Authorization: Bearer <SANDBOX_ADMIN_TOKEN>'.",
+            type_slug="admin-token-required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    expected: str = request.app.state.settings.admin_token
+    if not constant_time_equals(token.strip(), expected):
+        raise Forbidden(
+            "The admin token is wrong; use the value of SANDBOX_ADMIN_TOKEN the store runs with.",
+            type_slug="admin-token-wrong",
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
+
+
+@router.get(
+    DIRECTORY_PATH,
+    tags=["identity"],
+    summary="The platform's public signing keys (Web Bot Auth key directory)",
+    description="A JWK set of the platform's Ed25519 public key(s). The platform's own agent "
+    "signs its requests with the matching private key; `keyid` is each key's JWK thumbprint. "
+    "The response is itself signed (tag `http-message-signatures-directory`).",
+    response_class=Response,
+    responses={200: {"content": {DIRECTORY_MEDIA_TYPE: {}}}},
+)
+def key_directory(request: Request, now: NowDep) -> Response:
+    identity = get_identity(request.app.state)
+    body = json.dumps(identity.directory(), separators=(",", ":"))
+    headers = {"Cache-Control": "public, max-age=300"}
+    headers.update(identity.sign_directory(str(request.url), now=now, nonce=secrets.token_hex(16)))
+    return Response(content=body, media_type=DIRECTORY_MEDIA_TYPE, headers=headers)
+
+
+@router.get(
+    "/api/v1/partners",
+    tags=["admin"],
+    summary="List registered partner agents and their key thumbprints",
+    response_model=list[PartnerOut],
+)
+def list_partners(request: Request, _admin: AdminDep) -> list[PartnerOut]:
+    return get_identity(request.app.state).registry.list_partners()
+
+
+@router.post(
+    "/api/v1/partners",
+    tags=["admin"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Register an outside agent's public key",
+    description="A request signed (Web Bot Auth) with a registered key is classed "
+    "`verified-agent` under every preset. Send only the public key: a JWK with `d` is refused.",
+    response_model=PartnerOut,
+    responses={409: {"description": "The name or a key is registered already."}},
+)
+def register_partner(
+    body: PartnerCreate, request: Request, now: NowDep, _admin: AdminDep
+) -> PartnerOut:
+    return get_identity(request.app.state).registry.register(body, now=now)
+
+
+@router.delete(
+    "/api/v1/partners/{name}",
+    tags=["admin"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a partner and its keys",
+    response_class=Response,
+)
+def delete_partner(name: str, request: Request, _admin: AdminDep) -> Response:
+    get_identity(request.app.state).registry.delete(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    BEACON_PATH,
+    tags=["identity"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Interaction beacon from the storefront's pages",
+    description="Posted by /static/beacon.js: pointer and key event counts, navigator.webdriver "
+    "and the time to the first interaction. Always accepted; a malformed body is ignored.",
+    response_class=Response,
+)
+async def beacon(request: Request, now: NowDep) -> Response:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BEACON_BYTES:
+            return Response(status_code=status.HTTP_204_NO_CONTENT)  # not a beacon; ignored
+    facts = getattr(request.state, "gate_facts", None)
+    client = getattr(facts, "client_ip", None) or (request.client.host if request.client else None)
+    get_tracker(request.app.state).record_beacon(
+        request.cookies.get(SESSION_COOKIE),
+        client,
+        request.headers.get("user-agent", ""),
+        raw,
+        now.timestamp(),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,277 @@
+"""The partner registry: outside agents' public keys, registered at runtime, and the keyring.
+
+Registrations are committed in their own short transaction and then announced through the shared
+state's partner version, so every worker rebuilds its keyring on its next tick (well within a
+second). The keyring itself is rebuilt only when that version or the policy's partner list changes;
+the hot path reads a ready-made mapping.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.core.db import Database
+from marketplace.core.errors import Conflict, NotFound, Unprocessable
+from marketplace.gate.identity_models import GatePartner, GatePartnerKey
+from marketplace.gate.keys import (
+    PLATFORM_OWNER,
+    JWKError,
+    KeyEntry,
+    Keyring,
+    jwk_thumbprint,
+    parse_public_jwk,
+    public_jwk,
+)
+from marketplace.gate.state import SharedState
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_KEYS_PER_PARTNER = 10
+# Members a public Ed25519 JWK may carry; anything else is dropped before storing.
+_PUBLIC_MEMBERS = ("kty", "crv", "x", "kid", "use", "alg", "nbf", "exp")
+
+
+# --- Bodies -------------------------------------------------------------------------------
+
+
+class PartnerCreate(BaseModel):
+    """`{"name": ..., "jwk": {...}}` for one key, or `{"name": ..., "jwks": {"keys": [...]}}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=NAME_RE.pattern,
+        description="Letters, digits, '.', '_' or '-'; starts with a letter or digit.",
+        examples=["acme-shopper"],
+    )
+    jwk: dict[str, Any] | None = Field(default=None, description="One Ed25519 public JWK.")
+    jwks: dict[str, Any] | None = Field(default=None, description='A JWK set: {"keys": [...]}.')
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PartnerCreate:
+        if (self.jwk is None) == (self.jwks is None):
+            raise ValueError(
+                "send exactly one of 'jwk' (one public key) or 'jwks' ({\"keys\": [...]})"
+            )
+        return self
+
+    def key_list(self) -> list[Any]:
+        if self.jwk is not None:
+            return [self.jwk]
+        keys = (self.jwks or {}).get("keys")
+        if not isinstance(keys, list) or not keys:
+            raise Unprocessable(
+                "Field 'jwks': must be {\"keys\": [...]} with at least one public JWK.",
+                type_slug="invalid-jwk",
+            )
+        return keys
+
+
+class PartnerKeyOut(BaseModel):
+    keyid: str = Field(description="The JWK thumbprint (RFC 7638); sign with it as `keyid`.")
+    jwk: dict[str, Any]
+
+
+class PartnerOut(BaseModel):
+    name: str
+    created_at: datetime
+    keys: list[PartnerKeyOut]
+
+
+# --- Service ------------------------------------------------------------------------------
+
+
+def validate_jwks(keys: Sequence[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(thumbprint, public JWK) per key, or a 422 naming the key and what to change."""
+    if len(keys) > MAX_KEYS_PER_PARTNER:
+        raise Unprocessable(
+            f"At most {MAX_KEYS_PER_PARTNER} keys per partner; send fewer.",
+            type_slug="invalid-jwk",
+        )
+    out: list[tuple[str, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for index, key in enumerate(keys):
+        where = "jwk" if len(keys) == 1 else f"jwks.keys[{index}]"
+        try:
+            parse_public_jwk(key)
+        except JWKError as exc:
+            private = isinstance(key, Mapping) and "d" in key
+            raise Unprocessable(
+                f"Field '{where}': {exc}",
+                type_slug="private-key-refused" if private else "invalid-jwk",
+                field=where,
+            ) from exc
+        public = {k: key[k] for k in _PUBLIC_MEMBERS if k in key}
+        keyid = jwk_thumbprint(public)
+        public["kid"] = keyid
+        if keyid not in seen:
+            seen.add(keyid)
+            out.append((keyid, public))
+    return out
+
+
+def _to_out(partner: GatePartner) -> PartnerOut:
+    return PartnerOut(
+        name=partner.name,
+        created_at=partner.created_at,
+        keys=[PartnerKeyOut(keyid=k.keyid, jwk=dict(k.jwk)) for k in partner.keys],
+    )
+
+
+class PartnerRegistry:
+    """CRUD on registered partners plus the keyring every worker verifies signatures against."""
+
+    def __init__(
+        self,
+        database: Database,
+        state: SharedState,
+        platform_key: Ed25519PublicKey | None,
+    ) -> None:
+        self.database = database
+        self.state = state
+        self.platform_key = platform_key
+        self.platform_keyid = jwk_thumbprint(public_jwk(platform_key)) if platform_key else None
+        self._lock = threading.Lock()
+        self._registry_version = -1
+        self._registry_entries: tuple[KeyEntry, ...] = ()
+        self._cache: tuple[int, tuple[Any, ...], Keyring] | None = None
+        self._policy_cache: tuple[Any, int, Keyring] | None = None
+
+    # -- admin operations -------------------------------------------------------------------
+
+    def list_partners(self) -> list[PartnerOut]:
+        with self.database.session() as session:
+            partners = session.scalars(select(GatePartner).order_by(GatePartner.name)).all()
+            return [_to_out(p) for p in partners]
+
+    def register(self, body: PartnerCreate, *, now: datetime) -> PartnerOut:
+        keys = validate_jwks(body.key_list())
+        if self.platform_keyid and any(keyid == self.platform_keyid for keyid, _ in keys):
+            raise Conflict(
+                "That is the platform's own public key; a partner must register its own key.",
+                type_slug="partner-key-taken",
+            )
+        try:
+            with self.database.session() as session:
+                if session.scalar(select(GatePartner.id).where(GatePartner.name == body.name)):
+                    raise Conflict(
+                        f"A partner named {body.name!r} is registered already; DELETE "
+                        f"/api/v1/partners/{body.name} first to replace its keys.",
+                        type_slug="partner-exists",
+                    )
+                taken = session.execute(
+                    select(GatePartnerKey.keyid, GatePartner.name)
+                    .join(GatePartner, GatePartner.id == GatePartnerKey.partner_id)
+                    .where(GatePartnerKey.keyid.in_([k for k, _ in keys]))
+                ).first()
+                if taken is not None:
+                    raise Conflict(
+                        f"Key {taken[0]} is registered to partner {taken[1]!r} already; one key "
+                        "belongs to one partner.",
+                        type_slug="partner-key-taken",
+                    )
+                partner = GatePartner(name=body.name, created_at=now)
+                partner.keys = [GatePartnerKey(keyid=k, jwk=jwk) for k, jwk in keys]
+                session.add(partner)
+                session.flush()
+                out = _to_out(partner)
+        except IntegrityError as exc:  # a concurrent registration won the race
+            raise Conflict(
+                f"Partner {body.name!r} or one of its keys was registered at the same moment; "
+                "list the partners and try again.",
+                type_slug="partner-exists",
+            ) from exc
+        self.state.bump_partners_version()
+        return out
+
+    def delete(self, name: str) -> None:
+        with self.database.session() as session:
+            partner = session.scalar(select(GatePartner).where(GatePartner.name == name))
+            if partner is None:
+                raise NotFound(
+                    f"No partner named {name!r}; GET /api/v1/partners lists the registered ones.",
+                    type_slug="partner-not-found",
+                )
+            session.delete(partner)
+        self.state.bump_partners_version()
+
+    # -- the keyring ------------------------------------------------------------------------
+
+    def keyring(self, policy_partners: Iterable[tuple[str, Mapping[str, Any]]] = ()) -> Keyring:
+        """Platform key, then the policy's partners, then the registry; cached until a change."""
+        version = self.state.partners_version()
+        policy_key = tuple(
+            (name, tuple(sorted((str(k), str(v)) for k, v in jwk.items())))
+            for name, jwk in policy_partners
+        )
+        cached = self._cache
+        if cached is not None and cached[0] == version and cached[1] == policy_key:
+            return cached[2]
+        with self._lock:
+            if self._registry_version != version:
+                self._registry_entries = self._load_registry()
+                self._registry_version = version
+            base = Keyring.build(
+                self.platform_key,
+                [(name, dict(items)) for name, items in policy_key],
+            )
+            ring = Keyring([*base.values(), *self._registry_entries])
+            self._cache = (version, policy_key, ring)
+            return ring
+
+    def keyring_for_policy(self, policy: Any) -> Keyring:
+        """The keyring for a policy object with a `partners` list; cached per policy object."""
+        version = self.state.partners_version()
+        cached = self._policy_cache
+        if cached is not None and cached[0] is policy and cached[1] == version:
+            return cached[2]
+        ring = self.keyring(policy_partner_keys(getattr(policy, "partners", None) or ()))
+        self._policy_cache = (policy, version, ring)
+        return ring
+
+    def _load_registry(self) -> tuple[KeyEntry, ...]:
+        entries: list[KeyEntry] = []
+        with self.database.session() as session:
+            rows = session.execute(
+                select(GatePartner.name, GatePartnerKey.keyid, GatePartnerKey.jwk)
+                .join(GatePartner, GatePartner.id == GatePartnerKey.partner_id)
+                .order_by(GatePartnerKey.id)
+            ).all()
+        for name, keyid, jwk in rows:
+            try:
+                entries.append(KeyEntry(keyid, parse_public_jwk(jwk), name))
+            except JWKError:
+                continue
+        return tuple(entries)
+
+
+def policy_partner_keys(partners: Iterable[Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Flatten policy partner entries (with `.name` and `.keys()`) into (name, jwk) pairs."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    for partner in partners:
+        try:
+            keys = partner.keys()
+        except (ValueError, AttributeError):
+            continue
+        out.extend((str(partner.name), key) for key in keys if isinstance(key, Mapping))
+    return out
+
+
+__all__ = [
+    "PLATFORM_OWNER",
+    "PartnerCreate",
+    "PartnerOut",
+    "PartnerRegistry",
+    "policy_partner_keys",
+    "validate_jwks",
+]
