@@ -1,0 +1,491 @@
+"""The HTML storefront through HTTP, on SQLite and PostgreSQL: pages, forms, CSRF, checkout."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from marketplace.catalog.models import Category, Product
+from marketplace.core.db import Database
+from marketplace.core.security import SESSION_COOKIE
+from tests.conftest import CHROME_UA
+
+PASSWORD = "correct-horse-9"
+HTML = {"accept": "text/html,application/xhtml+xml"}
+
+_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+_PRICE = re.compile(r'<p class="price">\$([0-9,]+\.[0-9]{2})</p>')
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden field {name}"
+    return match.group(1)
+
+
+def register(client: TestClient, email: str, name: str = "Pat Shopper") -> None:
+    page = client.get("/register")
+    response = client.post(
+        "/register",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "name": name,
+            "email": email,
+            "password": PASSWORD,
+            "next": "/",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+def in_stock_product(database: Database, *, min_stock: int = 5) -> tuple[int, str]:
+    with database.session() as session:
+        row = session.execute(
+            select(Product.id, Product.title)
+            .where(Product.stock >= min_stock)
+            .order_by(Product.id)
+            .limit(1)
+        ).one()
+    return int(row[0]), str(row[1])
+
+
+def add_to_cart(client: TestClient, product_id: int, quantity: int = 1) -> None:
+    page = client.get(f"/products/{product_id}")
+    response = client.post(
+        "/cart/items",
+        data={"csrf_token": csrf_of(page.text), "product_id": product_id, "quantity": quantity},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/cart"
+
+
+def prices(html: str) -> list[float]:
+    return [float(p.replace(",", "")) for p in _PRICE.findall(html)]
+
+
+# --- Pages ------------------------------------------------------------------------------------
+
+
+def test_home_shows_categories_and_products_in_the_layout(client: TestClient) -> None:
+    response = client.get("/", headers=HTML)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "Nile" in page
+    assert 'href="#main"' in page
+    assert '<main id="main"' in page
+    assert "/search?category=headphones" in page
+    assert page.count('class="card product-card') >= 4
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_search_filters_sort_and_paginate(client: TestClient, database: Database) -> None:
+    with database.session() as session:
+        names = dict(session.execute(select(Category.slug, Category.name)).all())
+    response = client.get(
+        "/search",
+        params={
+            "category": "headphones",
+            "min_price": "20",
+            "max_price": "400",
+            "min_rating": "3",
+            "sort": "price_asc",
+        },
+    )
+    assert response.status_code == 200
+    page = response.text
+    assert names["headphones"] in page
+    found = prices(page)
+    assert found, "no results for a wide headphone filter"
+    organic = [p for p in found if 20 <= p <= 400]
+    assert organic == found, "a result outside the price filter"
+    assert re.search(r"[0-9,]+ results?", page)
+    # Sponsored slots are marked, and the organic results keep the requested order.
+    organic_html = re.sub(
+        r'<article class="card product-card is-sponsored">.*?</article>', "", page, flags=re.S
+    )
+    organic_prices = prices(organic_html)
+    assert organic_prices == sorted(organic_prices)
+    if "is-sponsored" in page:
+        assert "Sponsored" in page
+
+
+def test_search_by_words_and_empty_filters(client: TestClient) -> None:
+    response = client.get(
+        "/search", params={"q": "headphones", "min_price": "", "max_price": "", "min_rating": ""}
+    )
+    assert response.status_code == 200
+    assert "Results for “headphones”" in response.text
+    assert prices(response.text)
+
+
+def test_search_explains_unusable_filters_instead_of_failing(client: TestClient) -> None:
+    response = client.get("/search", params={"min_price": "cheap", "category": "spaceships"})
+    assert response.status_code == 200
+    assert "not a number" in response.text
+    assert "no category “spaceships”" in response.text
+
+
+def test_search_pages_link_to_each_other(client: TestClient) -> None:
+    first = client.get("/search")
+    assert 'rel="next"' in first.text
+    href = re.search(r'href="([^"]+)" rel="next"', first.text)
+    assert href
+    second = client.get(href.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    assert 'aria-current="page" href="/search?' in second.text
+    assert parse_qs(urlsplit(href.group(1).replace("&amp;", "&")).query)["page"] == ["2"]
+
+
+def test_product_page_shows_details_and_a_cart_form(client: TestClient, database: Database) -> None:
+    product_id, title = in_stock_product(database)
+    response = client.get(f"/products/{product_id}", headers=HTML)
+    assert response.status_code == 200
+    page = response.text
+    assert title.replace("&", "&amp;").replace('"', "&#34;") in page or title in page
+    assert "Specifications" in page
+    assert '<th scope="row">' in page
+    assert "reviews)" in page
+    assert "Sold by" in page
+    assert 'action="/cart/items"' in page
+    assert 'name="quantity"' in page
+
+
+def test_unknown_product_is_a_404_page(client: TestClient) -> None:
+    response = client.get("/products/999999", headers=HTML)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Back to the store" in response.text
+
+
+def test_pages_that_need_an_account_send_visitors_to_login(client: TestClient) -> None:
+    for path in ("/cart", "/checkout", "/orders", "/orders/1"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        location = response.headers["location"]
+        assert location.startswith("/login?next="), location
+        assert parse_qs(urlsplit(location).query)["next"] == [path]
+
+
+# --- Accounts and CSRF ------------------------------------------------------------------------
+
+
+def test_register_logs_in_with_a_new_session(client: TestClient) -> None:
+    client.get("/register")
+    anonymous = client.cookies.get(SESSION_COOKIE)
+    assert anonymous
+    register(client, "reg@example.com", name="Reggie")
+    assert client.cookies.get(SESSION_COOKIE) not in (None, anonymous)
+    home = client.get("/")
+    assert "Hi, Reggie" in home.text
+    assert "Log out" in home.text
+    assert "Welcome to Nile, Reggie" in home.text
+
+
+def test_login_form_starts_a_new_session_and_returns_to_next(
+    client: TestClient, app: FastAPI
+) -> None:
+    register(client, "login@example.com")
+    client.cookies.clear()
+
+    page = client.get("/login", params={"next": "/orders"})
+    planted = client.cookies.get(SESSION_COOKIE)
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "email": "LOGIN@example.com",
+            "password": PASSWORD,
+            "next": "/orders",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/orders"
+    assert client.cookies.get(SESSION_COOKIE) != planted
+    # The session id the browser had before logging in opens nothing afterwards.
+    with TestClient(app, headers={"user-agent": CHROME_UA}) as attacker:
+        attacker.cookies.set(SESSION_COOKIE, str(planted))
+        assert attacker.get("/orders", follow_redirects=False).status_code == 303
+    assert client.get("/orders").status_code == 200
+
+
+def test_login_never_redirects_off_site(client: TestClient) -> None:
+    register(client, "next@example.com")
+    client.cookies.clear()
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "email": "next@example.com",
+            "password": PASSWORD,
+            "next": "//evil.example/steal",
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_wrong_password_shows_the_form_again(client: TestClient) -> None:
+    register(client, "wrong@example.com")
+    client.cookies.clear()
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"csrf_token": csrf_of(page.text), "email": "wrong@example.com", "password": "nope"},
+    )
+    assert response.status_code == 401
+    assert "do not match" in response.text
+    assert 'value="wrong@example.com"' in response.text
+
+
+def test_register_form_errors_are_explained(client: TestClient) -> None:
+    page = client.get("/register")
+    short = client.post(
+        "/register",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "name": "Shorty",
+            "email": "short@example.com",
+            "password": "short",
+        },
+    )
+    assert short.status_code == 422
+    assert "at least 8 characters" in short.text
+    register(client, "taken@example.com")
+    client.cookies.clear()
+    page = client.get("/register")
+    taken = client.post(
+        "/register",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "name": "Again",
+            "email": "taken@example.com",
+            "password": PASSWORD,
+        },
+    )
+    assert taken.status_code == 409
+    assert "already exists" in taken.text
+
+
+def test_logout_ends_the_session(client: TestClient) -> None:
+    register(client, "bye@example.com")
+    home = client.get("/")
+    response = client.post(
+        "/logout", data={"csrf_token": csrf_of(home.text)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    home = client.get("/")
+    assert "You are logged out." in home.text
+    assert "Log out" not in home.text
+    assert client.get("/orders", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("token", [None, "", "0" * 64])
+def test_form_posts_without_the_csrf_token_are_refused(
+    client: TestClient, database: Database, token: str | None
+) -> None:
+    register(client, "csrf@example.com")
+    product_id, _ = in_stock_product(database)
+    data: dict[str, str | int] = {"product_id": product_id, "quantity": 1}
+    if token is not None:
+        data["csrf_token"] = token
+    response = client.post("/cart/items", data=data, headers=HTML)
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    assert "security token" in response.text
+    assert "Your cart is empty" in client.get("/cart").text
+
+    logout = client.post("/logout", data={}, follow_redirects=False)
+    assert logout.status_code == 403
+    assert "Log out" in client.get("/").text
+
+
+def test_a_token_from_another_session_is_refused(client: TestClient, app: FastAPI) -> None:
+    foreign = csrf_of(client.get("/login").text)
+    with TestClient(app, headers={"user-agent": CHROME_UA}) as other:
+        other.get("/login")
+        response = other.post(
+            "/login", data={"csrf_token": foreign, "email": "x@example.com", "password": "y"}
+        )
+    assert response.status_code == 403
+
+
+# --- Cart, checkout and orders ------------------------------------------------------------------
+
+
+def test_cart_add_change_and_remove(client: TestClient, database: Database) -> None:
+    register(client, "cart@example.com")
+    product_id, _ = in_stock_product(database)
+    add_to_cart(client, product_id, 2)
+    cart = client.get("/cart")
+    assert "Added 2 ×" in cart.text
+    assert 'value="2"' in cart.text
+    assert f"/products/{product_id}" in cart.text
+
+    response = client.post(
+        f"/cart/items/{product_id}",
+        data={"csrf_token": csrf_of(cart.text), "quantity": 3},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    cart = client.get("/cart")
+    assert "Quantity updated." in cart.text
+    assert client.get("/api/v1/cart").json()["items"][0]["quantity"] == 3
+
+    response = client.post(
+        f"/cart/items/{product_id}/remove",
+        data={"csrf_token": csrf_of(cart.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert "Your cart is empty" in client.get("/cart").text
+    kinds = {e["kind"] for e in client.get("/api/v1/me/history").json()["items"]}
+    assert {"view", "cart_add", "cart_update", "cart_remove"} <= kinds
+
+
+def test_adding_more_than_the_stock_names_the_product(
+    client: TestClient, database: Database
+) -> None:
+    register(client, "greedy@example.com")
+    product_id, _ = in_stock_product(database)
+    with database.session() as session:
+        session.execute(update(Product).where(Product.id == product_id).values(stock=2))
+    page = client.get(f"/products/{product_id}")
+    response = client.post(
+        "/cart/items",
+        data={"csrf_token": csrf_of(page.text), "product_id": product_id, "quantity": 5},
+    )
+    assert response.status_code == 200
+    assert str(response.url).endswith(f"/products/{product_id}")
+    assert "Only 2 of" in response.text
+    assert client.get("/api/v1/cart").json()["items"] == []
+
+
+def test_anonymous_add_to_cart_asks_to_log_in(client: TestClient, database: Database) -> None:
+    product_id, _ = in_stock_product(database)
+    page = client.get(f"/products/{product_id}")
+    response = client.post(
+        "/cart/items",
+        data={"csrf_token": csrf_of(page.text), "product_id": product_id, "quantity": 1},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next=%2Fproducts%2F{product_id}"
+
+
+def test_double_submitted_checkout_places_one_order(client: TestClient, database: Database) -> None:
+    register(client, "double@example.com")
+    product_id, _ = in_stock_product(database)
+    add_to_cart(client, product_id, 1)
+    checkout = client.get("/checkout")
+    assert checkout.status_code == 200
+    assert "Place order" in checkout.text
+    form = {
+        "csrf_token": csrf_of(checkout.text),
+        "idempotency_key": hidden(checkout.text, "idempotency_key"),
+        "payment_method": "mock-card",
+        "card_last4": "4242",
+    }
+    first = client.post("/checkout", data=form, follow_redirects=False)
+    second = client.post("/checkout", data=form, follow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert re.fullmatch(r"/orders/\d+", first.headers["location"])
+
+    listing = client.get("/api/v1/orders").json()
+    assert listing["total"] == 1
+    order_page = client.get(first.headers["location"])
+    assert "already placed" in order_page.text
+    assert "ending in 4242" in order_page.text
+    orders_page = client.get("/orders")
+    assert first.headers["location"] in orders_page.text
+    # The order's channel is the gate's class for the request that placed it.
+    assert listing["items"][0]["channel"] == first.headers["x-visitor-class"]
+
+
+def test_checkout_out_of_stock_names_the_product(client: TestClient, database: Database) -> None:
+    register(client, "late@example.com")
+    product_id, _ = in_stock_product(database)
+    add_to_cart(client, product_id, 1)
+    checkout = client.get("/checkout")
+    with database.session() as session:
+        session.execute(update(Product).where(Product.id == product_id).values(stock=0))
+    response = client.post(
+        "/checkout",
+        data={
+            "csrf_token": csrf_of(checkout.text),
+            "idempotency_key": hidden(checkout.text, "idempotency_key"),
+            "payment_method": "mock-card",
+        },
+    )
+    assert str(response.url).endswith("/cart")
+    assert "out of stock" in response.text
+    assert client.get("/api/v1/orders").json()["total"] == 0
+    assert "Nothing was charged" in response.text
+
+
+def test_checkout_refuses_a_full_card_number(client: TestClient, database: Database) -> None:
+    register(client, "card@example.com")
+    product_id, _ = in_stock_product(database)
+    add_to_cart(client, product_id, 1)
+    checkout = client.get("/checkout")
+    response = client.post(
+        "/checkout",
+        data={
+            "csrf_token": csrf_of(checkout.text),
+            "idempotency_key": hidden(checkout.text, "idempotency_key"),
+            "payment_method": "mock-card",
+            "card_last4": "4242 4242 4242 4242",
+        },
+    )
+    assert str(response.url).endswith("/checkout")
+    assert "never enter a full card number" in response.text
+    assert client.get("/api/v1/orders").json()["total"] == 0
+
+
+def test_empty_cart_checkout_goes_back_to_the_cart(client: TestClient) -> None:
+    register(client, "empty@example.com")
+    response = client.get("/checkout", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/cart"
+
+
+def test_another_shoppers_order_is_not_found(
+    client: TestClient, app: FastAPI, database: Database
+) -> None:
+    register(client, "owner@example.com")
+    product_id, _ = in_stock_product(database)
+    add_to_cart(client, product_id, 1)
+    checkout = client.get("/checkout")
+    placed = client.post(
+        "/checkout",
+        data={
+            "csrf_token": csrf_of(checkout.text),
+            "idempotency_key": hidden(checkout.text, "idempotency_key"),
+        },
+        follow_redirects=False,
+    )
+    order_path = placed.headers["location"]
+    assert client.get(order_path).status_code == 200
+
+    with TestClient(app, headers={"user-agent": CHROME_UA}) as other:
+        register(other, "snoop@example.com")
+        response = other.get(order_path, headers=HTML)
+        assert response.status_code == 404
+        assert "owner@example.com" not in response.text
+        assert order_path not in other.get("/orders").text
