@@ -6,11 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from marketplace.accounts.deps import ShopperDep
+from marketplace.accounts.deps import AccountDep, ShopperDep
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.decide import service
+from marketplace.decide.assistant.agent import memory_of, run_turn
+from marketplace.decide.assistant.tools import AssistantContext
 from marketplace.decide.config import DecideConfig, get_decide_config
-from marketplace.decide.schemas import DecideRequest, DecisionOut, OfferOut
+from marketplace.decide.schemas import (
+    ActionOut,
+    AssistantMessageIn,
+    AssistantReplyOut,
+    DecideRequest,
+    DecisionOut,
+    OfferOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["help-me-decide"])
 
@@ -80,4 +89,51 @@ def post_decide(
         category=body.category if body else None,
         config=config,
         llm=settings.llm,
+    )
+
+
+@router.post(
+    "/assistant/messages",
+    response_model=AssistantReplyOut,
+    tags=["assistant"],
+    summary="Talk to the shopping assistant",
+    description="The platform's own shopping assistant for logged-in shoppers: a LangChain agent "
+    "with the tools `search_catalog`, `my_history`, `help_me_decide` and `add_to_cart`, acting "
+    'for this shopper only. Offline by default (a scripted model that understands e.g. "help me '
+    'choose headphones under $200" and "add the budget pick to my cart"); a real model when '
+    "`SANDBOX_LLM` names one. Messages with the same `conversation_id` share context.",
+    responses={401: {"description": "Not logged in; the problem says how to log in."}},
+)
+def post_assistant_message(
+    body: AssistantMessageIn,
+    request: Request,
+    account: AccountDep,
+    shopper: ShopperDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    config: DecideConfigDep,
+) -> AssistantReplyOut:
+    ctx = AssistantContext(
+        session=session,
+        account_id=account.id,
+        session_key=shopper.session_key,
+        now=now,
+        config=config,
+    )
+    turn = run_turn(
+        ctx,
+        body.message,
+        # The account id in the thread keeps one shopper out of another's conversation.
+        thread_id=f"{account.id}:{body.conversation_id}",
+        llm=settings.llm,
+        memory=memory_of(request.app.state),
+    )
+    return AssistantReplyOut(
+        conversation_id=body.conversation_id,
+        reply=turn.reply,
+        actions=[ActionOut(tool=a.tool, args=a.args, result=a.result) for a in turn.actions],
+        recommendation=ctx.decision,
+        cart=ctx.cart.model_dump() if ctx.cart else None,
+        model=settings.llm,
     )

@@ -71,3 +71,39 @@ class OfferOut(BaseModel):
     window_hours: float
     viewed_by_category: dict[str, int]
     message: str
+
+
+class AssistantMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="What the shopper says.",
+        examples=["help me choose headphones under $200"],
+    )
+    conversation_id: str = Field(
+        default="default",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Keeps the context between messages (per shopper); omit for one ongoing "
+        "conversation.",
+    )
+
+
+class ActionOut(BaseModel):
+    tool: str = Field(
+        description="`search_catalog`, `my_history`, `help_me_decide` or `add_to_cart`."
+    )
+    args: dict[str, Any]
+    result: str = Field(description="What the tool returned (JSON text).")
+
+
+class AssistantReplyOut(BaseModel):
+    conversation_id: str
+    reply: str
+    actions: list[ActionOut] = Field(description="The tools the assistant used, in order.")
+    recommendation: DecisionOut | None = Field(
+        description="The Help Me Decide answer, when this turn asked for one."
+    )
+    cart: dict[str, Any] | None = Field(description="The cart, when this turn changed it.")
+    model: str = Field(description="`scripted` or the `provider:model` in use.")
