@@ -42,7 +42,7 @@ HUMAN_SCORE = 95
 MIN_PAGES_FOR_ASSET_CHECK = 2  # a browser has fetched CSS/JS by its second page
 MIN_PAGES_FOR_BEACON_CHECK = 3  # the beacon posts ~2.5 s after load; give it a page or two
 FASTEST_HUMAN_INTERACTION_MS = 80.0  # a person needs longer than this to move after a paint
-FASTEST_HUMAN_CHECKOUT_S = 8.0  # first page to cart/checkout: people read before they buy
+FASTEST_HUMAN_CHECKOUT_S = 5.0  # first page to cart/checkout: people read before they buy
 RATE_WINDOW_S = 10
 RATE_HUMAN_MAX = 30  # requests per 10 s (assets excluded) a fast-clicking person stays under
 
@@ -180,7 +180,7 @@ def compute_score(
         and signals.pages + signals.views > 0
     ):
         seconds = signals.first_checkout - signals.first_seen
-        score -= 35
+        score -= 55
         reasons.append(f"cart or checkout {seconds:.1f} s after the first page")
     if (
         facts is not None

@@ -1,0 +1,208 @@
+"""Escalation: an account whose traffic is flagged as agent-driven is warned, then suspended."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from marketplace.accounts import service as accounts
+from marketplace.accounts.gate_hooks import account_resolver, status_setter
+from marketplace.accounts.models import Account
+from marketplace.app import create_app
+from marketplace.core.clock import FrozenClock
+from marketplace.core.db import Database
+from marketplace.core.security import SESSION_COOKIE, CookieSigner
+from marketplace.core.settings import Settings
+from marketplace.gate.escalation import Escalator
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity import get_identity
+from tests.marketplace.gate import _identity_db
+
+migrated_url = _identity_db.migrated_url
+gate_database = _identity_db.gate_database
+
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    warn_after: int = 2
+    suspend_after: int = 4
+
+
+def make_account(database: Database, email: str = "shopper@example.com") -> tuple[int, str]:
+    with database.session() as session:
+        account = accounts.register(
+            session, email=email, password="correct-horse-9", name="Shopper", now=NOW
+        )
+        session.flush()
+        issued = accounts.start_session(session, account, now=NOW, max_age_s=3600)
+        return account.id, issued.token
+
+
+def facts_for(
+    route_class: str, *, bearer: str | None = None, cookie: str | None = None
+) -> RequestFacts:
+    headers = [("user-agent", CHROME)]
+    if bearer:
+        headers.append(("authorization", f"Bearer {bearer}"))
+    if cookie:
+        headers.append(("cookie", f"theme=dark; {SESSION_COOKIE}={cookie}"))
+    return RequestFacts(
+        method="POST",
+        path="/api/v1/orders",
+        raw_path="/api/v1/orders",
+        query="",
+        authority="shop.test",
+        scheme="http",
+        headers=tuple(headers),
+        client_ip="10.0.0.2",
+        session_id=cookie,
+        route_class=route_class,
+        is_asset=False,
+    )
+
+
+@pytest.fixture
+def escalator(gate_database: Database) -> Escalator:
+    signer = CookieSigner("test-secret-key", 3600)
+    return Escalator(
+        gate_database,
+        resolve_account=account_resolver(gate_database, signer, FrozenClock(NOW)),
+        set_account_status=status_setter(gate_database),
+    )
+
+
+def status_of(database: Database, account_id: int) -> tuple[str, str | None]:
+    with database.session() as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+        return account.status, account.status_reason
+
+
+def strike(escalator: Escalator, f: RequestFacts, visitor: str = "suspected-agent") -> bool:
+    return escalator.record(
+        f,
+        visitor_class=visitor,
+        reason="API checkout with a browser user agent and no product viewed before",
+        thresholds=Thresholds(),
+        now=NOW,
+    )
+
+
+def test_warned_then_suspended(escalator: Escalator, gate_database: Database) -> None:
+    account_id, token = make_account(gate_database)
+    f = facts_for("checkout", bearer=token)
+    assert strike(escalator, f)
+    escalator.process()
+    assert status_of(gate_database, account_id)[0] == "active"
+    strike(escalator, f)
+    steps = escalator.process()
+    assert [(s.status, s.strikes) for s in steps] == [("warned", 2)]
+    status, reason = status_of(gate_database, account_id)
+    assert status == "warned"
+    assert reason is not None
+    assert "automated" in reason
+    strike(escalator, f)
+    strike(escalator, f)
+    steps = escalator.process()
+    assert [(s.status, s.strikes) for s in steps] == [("suspended", 4)]
+    status, reason = status_of(gate_database, account_id)
+    assert status == "suspended"
+    assert "API checkout" in (reason or "")
+    history = escalator.history(account_id)
+    assert [h["status"] for h in history] == ["warned", "suspended"]
+    strike(escalator, f)
+    assert escalator.process() == []  # never set back, never repeated
+    assert status_of(gate_database, account_id)[0] == "suspended"
+
+
+def test_the_session_cookie_identifies_the_account(
+    escalator: Escalator, gate_database: Database
+) -> None:
+    account_id, token = make_account(gate_database, "cookie@example.com")
+    cookie = CookieSigner("test-secret-key", 3600).dumps(token)
+    for _ in range(2):
+        strike(escalator, facts_for("cart", cookie=cookie))
+    escalator.process()
+    assert status_of(gate_database, account_id)[0] == "warned"
+
+
+def test_forged_cookie_or_unknown_token_strikes_nobody(
+    escalator: Escalator, gate_database: Database
+) -> None:
+    account_id, token = make_account(gate_database, "forged@example.com")
+    for _ in range(5):
+        strike(escalator, facts_for("checkout", cookie=token))  # unsigned: not a real cookie
+        strike(escalator, facts_for("checkout", bearer="not-a-token"))
+    assert escalator.process() == []
+    assert status_of(gate_database, account_id)[0] == "active"
+
+
+def test_browsing_and_humans_are_not_strikes(escalator: Escalator, gate_database: Database) -> None:
+    _, token = make_account(gate_database, "browse@example.com")
+    assert not strike(escalator, facts_for("product", bearer=token))
+    assert not strike(escalator, facts_for("catalog", bearer=token))
+    assert not strike(escalator, facts_for("checkout", bearer=token), visitor="human")
+    assert not strike(escalator, facts_for("checkout"))  # anonymous: no account to warn
+
+
+# --- Through the gate ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(migrated_url: str, tmp_path: Path) -> FastAPI:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=migrated_url,
+        admin_token="test-admin-token",
+        secret_key="test-secret-key",
+        policy="observe",
+    )
+    return create_app(settings, database=Database(migrated_url), clock=FrozenClock(NOW))
+
+
+@pytest.fixture
+def api(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, headers={"user-agent": CHROME}) as client:
+        yield client
+
+
+def test_disguised_api_checkout_gets_the_account_warned_then_suspended(
+    api: TestClient, app: FastAPI
+) -> None:
+    if getattr(app.state, "gate", None) is None:
+        pytest.skip("the gate middleware is not installed in this build")
+    created = api.post(
+        "/api/v1/accounts",
+        json={"email": "agent@example.com", "password": "correct-horse-9", "name": "Agent"},
+    )
+    assert created.status_code == 201, created.text
+    token = api.post(
+        "/api/v1/sessions", json={"email": "agent@example.com", "password": "correct-horse-9"}
+    ).json()["access_token"]
+    api.cookies.clear()
+    auth = {"Authorization": f"Bearer {token}"}
+    identity = get_identity(app.state)
+    statuses = []
+    for attempt in range(4):
+        response = api.post("/api/v1/orders", headers={**auth, "Idempotency-Key": f"k{attempt}"})
+        assert response.headers.get("x-visitor-class") == "suspected-agent", response.headers
+        identity.state.flush()  # the background tick applies strikes every 0.2 s
+        statuses.append(api.get("/api/v1/me", headers=auth).json()["status"])
+    # the observe preset's escalation defaults: warn after 1 strike, suspend after 3
+    assert statuses[0] == "warned"
+    assert statuses[-1] == "suspended"
+    refused = api.post("/api/v1/orders", headers={**auth, "Idempotency-Key": "k9"})
+    assert refused.status_code == 403
+    assert "suspended" in refused.json()["detail"]
