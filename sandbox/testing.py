@@ -15,9 +15,10 @@ Outside code can use `running_platform(...)` directly as a context manager too.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,11 +63,13 @@ def seed_template(path: Path, *, products: int, seed: int) -> Path:
     try:
         seed_catalog(database, products=products, seed=seed, now=SEEDED_AT)
         seed_personas(database, seed=seed, now=SEEDED_AT)
-        with database.engine.connect() as conn:
-            # Fold the WAL into the file so a plain copy is a complete database.
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         database.dispose()
+    # Fold the WAL into the file so a plain copy is a complete database. A bare sqlite3
+    # connection, since the platform's connections open every transaction IMMEDIATE and SQLite
+    # refuses a checkpoint inside one.
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 
 

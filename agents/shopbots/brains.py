@@ -151,7 +151,6 @@ def crawler(mission: Mission, rng: random.Random) -> Plan:
         rng.shuffle(frontier)
     fetched = 0
     refusals = 0
-    used_api = False
     for path in frontier:
         if fetched >= mission.pages:
             break
@@ -169,20 +168,28 @@ def crawler(mission: Mission, rng: random.Random) -> Plan:
         refusals += 1
         if polite:
             return f"refused at {path}: {_refusal(result)}; I respect that and stop."
-        if mission.character == "rogue-crawler" and not used_api:
-            used_api = True
-            found = yield Call(
-                "search_products", {"query": query}, "the HTML was refused; trying the JSON API"
-            )
-            for item in found.get("items", []):
-                if fetched >= mission.pages:
-                    break
-                viewed = yield Call(
-                    "view_product", {"product_id": str(item["id"])}, "reading it via the API"
-                )
-                fetched += 1 if viewed.get("ok") else 0
         if refusals >= mission.max_refusals:
-            return f"refused {refusals} times in a row, last {_refusal(result)}; giving up."
+            break
+    if mission.character == "rogue-crawler" and fetched < mission.pages:
+        # The HTML was refused (or had nothing): harvest the same data through the JSON API.
+        found = yield Call(
+            "search_products", {"query": query}, "the pages were refused; trying the JSON API"
+        )
+        if not found.get("ok"):
+            return f"the JSON API refused me too: {_refusal(found)}; giving up."
+        for item in found.get("items", []):
+            if fetched >= mission.pages:
+                break
+            viewed = yield Call(
+                "view_product", {"product_id": str(item["id"])}, "reading it via the API"
+            )
+            if viewed.get("ok"):
+                fetched += 1
+            else:
+                return f"the JSON API refused me: {_refusal(viewed)}; giving up."
+        return f"collected {fetched} products."
+    if refusals >= mission.max_refusals:
+        return f"refused {refusals} times in a row; giving up."
     if not frontier:
         return "found no product links to crawl."
     return f"crawled {fetched} product pages."
@@ -202,8 +209,8 @@ def shopper(mission: Mission, rng: random.Random) -> Plan:
         )
         if not result.get("ok"):
             return f"could not log in: {_refusal(result)}"
-    product_id = mission.product_id
-    if product_id is None:
+    candidates = [mission.product_id] if mission.product_id else []
+    if not candidates:
         query = mission.query or "headphones"
         result = yield from _attempt(
             mission, Call(f"{prefix}search_products", {"query": query}, f"searching for {query!r}")
@@ -211,31 +218,47 @@ def shopper(mission: Mission, rng: random.Random) -> Plan:
         items = result.get("items") or []
         if not result.get("ok") or not items:
             return f"search failed: {_refusal(result) if not result.get('ok') else 'no results'}"
-        organic = [item for item in items if not item.get("sponsored")] or items
-        product_id = str(organic[0]["id"])
-    result = yield from _attempt(
-        mission,
-        Call(f"{prefix}view_product", {"product_id": product_id}, f"reading product {product_id}"),
-    )
-    if not result.get("ok"):
-        return f"could not view product {product_id}: {_refusal(result)}"
-    if not mission.browser:
+        # Organic results first: an agent that skips the ads is part of the story.
+        ranked = [i for i in items if not i.get("sponsored")] + [
+            i for i in items if i.get("sponsored")
+        ]
+        candidates = [str(item["id"]) for item in ranked[:3]]
+    logged_in = mission.browser
+    for product_id in candidates:
         result = yield from _attempt(
             mission,
             Call(
-                "login",
-                {"email": mission.email or "", "password": mission.password or ""},
-                "logging in with the shopper's credentials",
+                f"{prefix}view_product", {"product_id": product_id}, f"reading product {product_id}"
             ),
         )
         if not result.get("ok"):
-            return f"could not log in: {_refusal(result)}"
-    result = yield from _attempt(
-        mission,
-        Call(f"{prefix}add_to_cart", {"product_id": product_id}, f"adding {product_id} to cart"),
-    )
-    if not result.get("ok"):
-        return f"could not add to the cart: {_refusal(result)}"
+            return f"could not view product {product_id}: {_refusal(result)}"
+        if (result.get("product") or {}).get("stock") == 0:
+            continue
+        if not logged_in:
+            result = yield from _attempt(
+                mission,
+                Call(
+                    "login",
+                    {"email": mission.email or "", "password": mission.password or ""},
+                    "logging in with the shopper's credentials",
+                ),
+            )
+            if not result.get("ok"):
+                return f"could not log in: {_refusal(result)}"
+            logged_in = True
+        result = yield from _attempt(
+            mission,
+            Call(
+                f"{prefix}add_to_cart", {"product_id": product_id}, f"adding {product_id} to cart"
+            ),
+        )
+        if result.get("ok"):
+            break
+        if (result.get("gate") or {}).get("refused"):
+            return f"could not add to the cart: {_refusal(result)}"
+    else:
+        return "none of the products I found could go in the cart."
     checkout = "browser_checkout" if mission.browser else "place_order"
     result = yield from _attempt(mission, Call(checkout, {}, "placing the order"))
     if not result.get("ok"):

@@ -25,6 +25,7 @@ from shopbots.tools import Record, gate_view
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
+    from playwright.sync_api import Request as PwRequest
     from playwright.sync_api import Response as PwResponse
 
 CHROMIUM_ARGS = (
@@ -101,7 +102,6 @@ class BrowserAgent:
         if self.stealth >= 1:
             context.add_init_script(HIDE_WEBDRIVER)
         self._page = context.new_page()
-        self._page.on("response", self._on_response)
         return self
 
     def close(self) -> None:
@@ -128,14 +128,7 @@ class BrowserAgent:
 
     # --- recording ----------------------------------------------------------------------------
 
-    def _on_response(self, response: PwResponse) -> None:
-        # Only documents are steps; assets still load (as in any browser) but are not listed.
-        if response.request.resource_type != "document":
-            return
-        try:
-            body = response.text() if response.status >= 400 else ""
-        except Exception:  # a body can be gone once the page navigates on
-            body = ""
+    def _log(self, response: PwResponse, body: str) -> GateAnswer:
         answer = parse_parts(response.status, response.headers, body)
         parsed = urlparse(response.url)
         step = Step(
@@ -152,15 +145,29 @@ class BrowserAgent:
             self.record.refusals.append(answer)
         if self.on_step:
             self.on_step(step)
+        return answer
 
-    def _last_answer(self, since: int) -> GateAnswer:
-        recent = self.steps[since:]
-        refused = [step.answer for step in recent if step.answer.refused]
-        if refused:
-            return refused[-1]
-        if recent:
-            return recent[-1].answer
-        return GateAnswer(0, None, None, None, "the browser saw no page load")
+    def _record(self, response: PwResponse | None) -> GateAnswer:
+        """Log a navigation (and the redirects that led to it); the gate's answer to it."""
+        if response is None:
+            return GateAnswer(0, None, None, None, "the browser saw no page load")
+        chain: list[PwRequest] = []
+        request = response.request.redirected_from
+        while request is not None:
+            chain.insert(0, request)
+            request = request.redirected_from
+        refused: list[GateAnswer] = []
+        for hop in chain:
+            earlier = hop.response()
+            if earlier is not None:
+                hop_answer = self._log(earlier, "")
+                if hop_answer.refused:
+                    refused.append(hop_answer)
+        # Read synchronously here rather than in an event handler, so the answer a tool
+        # returns is always the one for the request it made.
+        body = response.text() if response.status >= 400 else ""
+        answer = self._log(response, body)
+        return refused[0] if refused and not answer.refused else answer
 
     # --- human-like input ---------------------------------------------------------------------
 
@@ -189,15 +196,12 @@ class BrowserAgent:
             self.page.fill(selector, text)
 
     def _goto(self, path: str) -> GateAnswer:
-        since = len(self.steps)
-        self.page.goto(self.base_url + path, wait_until="load")
-        return self._last_answer(since)
+        return self._record(self.page.goto(self.base_url + path, wait_until="load"))
 
     def _submit(self, selector: str) -> GateAnswer:
-        since = len(self.steps)
-        with self.page.expect_navigation(wait_until="load"):
+        with self.page.expect_navigation(wait_until="load") as navigation:
             self._click(selector)
-        return self._last_answer(since)
+        return self._record(navigation.value)
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -227,10 +231,9 @@ class BrowserAgent:
         if self.stealth >= 1 and box.count() > 0:
             self._pause()
             self._type('input[name="q"]', query)
-            since = len(self.steps)
-            with self.page.expect_navigation(wait_until="load"):
+            with self.page.expect_navigation(wait_until="load") as navigation:
                 self.page.keyboard.press("Enter")
-            answer = self._last_answer(since)
+            answer = self._record(navigation.value)
         else:
             answer = self._goto(f"/search?q={quote(query)}")
         items: list[dict[str, Any]] = []

@@ -272,27 +272,27 @@ def register_partner(
     return answer
 
 
-def _judge(spec: AgentSpec, record: Record, options: RunOptions) -> tuple[bool, str]:
+def _judge(
+    spec: AgentSpec, record: Record, steps: list[Step], options: RunOptions
+) -> tuple[bool, str]:
+    refusal = record.first_refusal
+    refused = f"refused: {refusal.summary()}" if refusal else None
+    failed = [step for step in steps if not step.answer.ok]
+    last_error = f"last error: {failed[-1].answer.summary()}" if failed else None
     if spec.shops:
         if record.orders:
             return True, f"ordered (order {record.orders[0].get('id', '?')})"
-        refusal = record.first_refusal
-        if refusal:
-            return False, f"refused: {refusal.status} {refusal.decision} by {refusal.rule}"
-        return False, "no order placed"
+        return False, refused or last_error or "no order placed"
     pages = len(record.product_pages) + len(record.products_viewed)
+    crawled = f"crawled {pages}/{options.pages} product pages"
     if pages >= options.pages:
         paid = f", paid {len(record.payments)}" if record.payments else ""
-        return True, f"crawled {pages} product pages{paid}"
-    refusal = record.first_refusal
-    if refusal:
-        return False, (
-            f"crawled {pages}/{options.pages}; refused: {refusal.status} {refusal.decision} "
-            f"by {refusal.rule}"
-        )
-    if record.robots_skipped or pages == 0:
-        return False, f"crawled {pages}/{options.pages}; robots.txt said no"
-    return False, f"crawled {pages}/{options.pages}"
+        return True, f"{crawled}{paid}"
+    if refused:
+        return False, f"{crawled}; {refused}"
+    if record.robots_disallowed or record.robots_skipped:
+        return False, f"{crawled}; robots.txt disallows it"
+    return False, f"{crawled}; {last_error}" if last_error else crawled
 
 
 def run_agent(name: str, options: RunOptions) -> AgentRun:
@@ -347,7 +347,7 @@ def run_agent(name: str, options: RunOptions) -> AgentRun:
         finally:
             client.close()
         record, steps = context.record, client.steps
-    succeeded, outcome = _judge(spec, record, options)
+    succeeded, outcome = _judge(spec, record, steps, options)
     return AgentRun(
         agent=name,
         succeeded=succeeded,

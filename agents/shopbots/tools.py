@@ -28,6 +28,7 @@ class Record:
     product_pages: set[str] = field(default_factory=set)
     products_viewed: set[str] = field(default_factory=set)
     robots_skipped: list[str] = field(default_factory=list)
+    robots_disallowed: bool = False
     logged_in: bool = False
     cart_items: list[str] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
@@ -112,6 +113,7 @@ def build_http_tools(ctx: ToolContext) -> list[BaseTool]:
         ctx.robots_found = exchange.answer.status == 200
         ua = client.identity.user_agent
         may = {path: ctx.robots.can_fetch(client.base_url + path, ua) for path in ROBOTS_SAMPLES}
+        ctx.record.robots_disallowed = not may["/products/1"]
         delay = ctx.robots.crawl_delay(ua)
         if delay and client.timing.kind == "polite":
             client.timing.delay_s = max(client.timing.delay_s, float(delay))

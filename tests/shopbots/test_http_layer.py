@@ -6,6 +6,7 @@ import email.utils
 import time
 
 import httpx
+
 from shopbots.client import AgentClient
 from shopbots.gate import parse_answer, parse_parts, parse_retry_after
 from shopbots.identity import BROWSER_UAS, GPTBOT_UA, Identity

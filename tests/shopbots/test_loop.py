@@ -9,9 +9,9 @@ from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
+
 from shopbots.brains import Mission, ScriptedBrain
 from shopbots.roster import RunOptions, run_agent
-
 from tests.shopbots.fakeplatform import FakePlatform
 
 
