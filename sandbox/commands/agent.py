@@ -11,6 +11,7 @@ import typer
 from langchain_core.messages import AIMessage
 from rich.console import Console
 from rich.markup import escape
+
 from shopbots.client import Step
 from shopbots.roster import ROSTER, RunOptions, run_agent
 

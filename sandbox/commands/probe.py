@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
 from shopbots.probe import ProbeRow, probe
 
 console = Console(width=160)
