@@ -93,6 +93,8 @@ class CompiledPolicy:
         self.rate_limits: dict[str, RateLimit] = {str(k): v for k, v in policy.rate_limits.items()}
         self.rules_by_id: dict[str, AnyRule] = {r.id: r for r in policy.rules}
         self.rules_by_id[policy.default.id] = policy.default
+        # Refusal sentences by (action, visitor, route, method, rule id), filled on first use.
+        self.details: dict[tuple[str, str, str, str, str], str] = {}
         self._table: dict[tuple[str, str, str], AnyRule] = {}
         for visitor in VISITOR_CLASSES:
             for route in ROUTE_CLASSES:

@@ -222,7 +222,12 @@ class GateEngine:
         if action == "pay":
             action, detail = self._pay(facts, compiled, check, extra, signals)
         if action != "allow" and not detail:
-            detail = self._detail(action, visitor, facts.route_class, method, rule, reason)
+            key = (action, visitor, facts.route_class, method, rule_id)
+            detail = compiled.details.get(key, "")
+            if not detail:
+                # Depends only on the policy and the key, so it is worked out once per policy.
+                detail = self._detail(action, visitor, facts.route_class, method, rule, reason)
+                compiled.details[key] = detail
         if visitor in ("suspected-agent", "automation"):
             self._escalate(facts, visitor, score, signals, policy, now)
         effective = "allow" if compiled.observe else action
