@@ -24,6 +24,7 @@ from marketplace.core.settings import Settings, get_settings
 from marketplace.decide.routes import router as decide_router
 from marketplace.gate.identity import install_identity
 from marketplace.gate.routes import router as gate_router
+from marketplace.gate.service import install_gate
 from marketplace.history.routes import router as history_router
 from marketplace.orders.routes import router as orders_router
 from marketplace.storefront.routes import router as storefront_router
@@ -107,4 +108,6 @@ def create_app(
         max_age_s=settings.session_max_age_s,
         secure=settings.secure_cookies,
     )
+    # Last, so the policy gate is the outermost layer and decides every request before routing.
+    install_gate(app)
     return app
