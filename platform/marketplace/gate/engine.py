@@ -228,7 +228,8 @@ class GateEngine:
                 # Depends only on the policy and the key, so it is worked out once per policy.
                 detail = self._detail(action, visitor, facts.route_class, method, rule, reason)
                 compiled.details[key] = detail
-        if visitor in ("suspected-agent", "automation"):
+        if visitor in ("suspected-agent", "automation") and not compiled.observe:
+            # Observe mode refuses nothing, and a warning or a suspension would be a refusal.
             self._escalate(facts, visitor, score, signals, policy, now)
         effective = "allow" if compiled.observe else action
         return Decision(

@@ -324,3 +324,24 @@ def test_throttle_over_the_rate_limit(client: TestClient) -> None:
     assert throttled.headers["retry-after"] == "60"
     assert_gate_headers(throttled, "throttle", "declared-crawler")
     assert throttled.headers["x-policy-rule"] == "rate-limit-declared-crawler"
+
+
+def test_a_switch_reaches_every_worker_within_a_second(
+    app: FastAPI, settings: object, database: Database, clock: object
+) -> None:
+    """Two app instances on one database stand in for two worker processes."""
+    import time
+
+    from marketplace.app import create_app
+
+    other = create_app(settings, database=database, clock=clock)  # type: ignore[arg-type]
+    gpt = {"user-agent": GPTBOT}
+    with TestClient(app) as first, TestClient(other) as second:
+        assert second.get("/api/v1/products/1", headers=gpt).status_code == 403
+        switched = first.put("/api/v1/policy", json={"preset": "open"}, headers=ADMIN)
+        assert switched.status_code == 200
+        started = time.monotonic()
+        while second.get("/api/v1/products/1", headers=gpt).status_code != 200:
+            assert time.monotonic() - started < 1.0, "the second worker did not switch in 1 s"
+            time.sleep(0.05)
+        assert second.get("/api/v1/policy", headers=ADMIN).json()["name"] == "open"
