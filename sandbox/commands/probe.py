@@ -17,6 +17,12 @@ console = Console(width=160)
 err_console = Console(stderr=True)
 
 
+def first_sentence(text: str) -> str:
+    """The table shows the gate's first sentence; `--json` carries the whole explanation."""
+    head, dot, _ = text.partition(". ")
+    return head + "." if dot else text
+
+
 def rows_table(rows: list[ProbeRow], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("route class", "request", "status", "decision", "rule", "visitor class"):
@@ -31,7 +37,7 @@ def rows_table(rows: list[ProbeRow], title: str) -> Table:
             answer.decision or "-",
             escape(answer.rule or "-"),
             answer.visitor_class or "-",
-            escape(answer.reason or ""),
+            escape(first_sentence(answer.reason or "")),
         )
     return table
 

@@ -6,6 +6,14 @@ import pytest
 
 from marketplace.core.clock import Clock, system_clock
 
+# The agent developers' plugin, loaded the way their own conftest would load it.
+from sandbox.testing import (  # noqa: F401
+    sandbox_platform,
+    sandbox_policy,
+    sandbox_template,
+    sandbox_url,
+)
+
 
 @pytest.fixture
 def policy(request: pytest.FixtureRequest) -> str:
