@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from http_message_signatures import (
     HTTPMessageSigner,
@@ -27,8 +30,9 @@ from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from http_sfv.dictionary import Dictionary
 from http_sfv.item import InnerList, Item
 
+from marketplace.core.clock import Clock, system_clock
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.keys import Keyring
+from marketplace.gate.keys import Keyring, load_or_create_platform_key, platform_keyid
 
 TAG = "web-bot-auth"
 ALGORITHM = "ed25519"
@@ -395,3 +399,56 @@ def _sf_string(value: str) -> str:
     if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise ValueError("Signature-Agent must be printable ASCII")
     return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class RequestSigner(httpx.Auth):
+    """Signs every outgoing request with one Ed25519 key (Web Bot Auth), with a fresh nonce.
+
+    The harness's first-party client uses the platform's key:
+    `httpx.Client(auth=RequestSigner.for_platform(settings.resolved_signing_key_file))`.
+    Any other agent passes its own key and keyid. `clock` must agree with the server's clock
+    within the policy's allowed skew.
+    """
+
+    def __init__(
+        self,
+        private_key: Ed25519PrivateKey,
+        *,
+        keyid: str | None = None,
+        signature_agent: str | None = None,
+        expires_in_s: int = 60,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.private_key = private_key
+        self.keyid = keyid or platform_keyid(private_key)
+        self.signature_agent = signature_agent
+        self.expires_in_s = expires_in_s
+        self.clock = clock
+
+    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
+        return f"RequestSigner(keyid={self.keyid!r})"
+
+    @classmethod
+    def for_platform(cls, key_file: Path, **kwargs: Any) -> RequestSigner:
+        """A signer with the platform's own key, read from (or created in) the data folder."""
+        return cls(load_or_create_platform_key(key_file), **kwargs)
+
+    def headers(
+        self, method: str, url: str, headers: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """Signature, Signature-Input (and Signature-Agent) for one request."""
+        return sign_request(
+            method,
+            url,
+            headers,
+            private_key=self.private_key,
+            keyid=self.keyid,
+            now=self.clock(),
+            nonce=secrets.token_urlsafe(16),
+            expires_in_s=self.expires_in_s,
+            signature_agent=self.signature_agent,
+        )
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self.headers(request.method, str(request.url)))
+        yield request

@@ -341,3 +341,39 @@ def test_verifier_never_raises_on_garbage(partner_key, keyring):
     for value in ["", ",", "=", "sig1=:" + "A" * 100 + ":", "sig1=?1", "sig1=();tag=1"]:
         headers = {"Signature-Input": value, "Signature": value}
         assert check(facts(headers), keyring).status == "invalid"
+
+
+def test_request_signer_signs_what_httpx_sends(tmp_path):
+    import httpx
+
+    from marketplace.core.clock import FrozenClock
+    from marketplace.gate.webbotauth import RequestSigner
+
+    signer = RequestSigner.for_platform(tmp_path / "key.pem", clock=FrozenClock(NOW))
+    assert "PRIVATE" not in repr(signer)
+    ring = Keyring.build(signer.private_key.public_key())
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    with httpx.Client(transport=httpx.MockTransport(handler), auth=signer) as client:
+        client.post(f"http://{HOST}/api/v1/orders?a=b%20c", json={"x": 1})
+    request = seen[0]
+    f = RequestFacts(
+        method=request.method,
+        path=request.url.path,
+        raw_path=request.url.raw_path.decode().split("?")[0],
+        query=request.url.query.decode(),
+        authority=request.headers["host"],
+        scheme="http",
+        headers=tuple((k.lower(), v) for k, v in request.headers.items()),
+        client_ip=None,
+        session_id=None,
+        route_class="checkout",
+        is_asset=False,
+    )
+    result = check(f, ring)
+    assert result.valid, result.reason
+    assert result.owner == "platform"
