@@ -56,6 +56,8 @@ class GateAnswer:
             parts.append(f"retry after {self.retry_after:g}s")
         if self.crawler_price:
             parts.append(f"price {self.crawler_price}")
+        if self.crawler_charged:
+            parts.append(f"charged {self.crawler_charged}")
         return " ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:

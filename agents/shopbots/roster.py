@@ -236,17 +236,18 @@ def build_client(name: str, options: RunOptions) -> AgentClient:
 
 
 def register_partner(
-    client: AgentClient, options: RunOptions, note: NoteListener
+    client: AgentClient, options: RunOptions, note: NoteListener, *, name: str | None = None
 ) -> GateAnswer | None:
-    """With the admin token, register the partner's public key as a workshop organiser would."""
+    """With the admin token, register the agent's public key as a workshop organiser would."""
     signer = client.signer
     assert signer is not None
     jwk = dict(signer.jwk)
+    name = name or options.partner_name
     if not options.admin_token:
         note(
             "no admin token: not registering. Ask the platform's admin to register this key "
             "(POST /api/v1/partners), then run again with the same key file:\n"
-            + json.dumps({"name": options.partner_name, "jwk": jwk}, indent=2)
+            + json.dumps({"name": name, "jwk": jwk}, indent=2)
         )
         return None
     with httpx.Client(
@@ -255,15 +256,15 @@ def register_partner(
         transport=options.transport,
         timeout=15,
     ) as admin:
-        body = {"name": options.partner_name, "jwk": jwk}
+        body = {"name": name, "jwk": jwk}
         response = admin.post("/api/v1/partners", json=body)
         if response.status_code == 409:
             # Same name, older key (a fresh key per run): replace it.
-            admin.delete(f"/api/v1/partners/{options.partner_name}")
+            admin.delete(f"/api/v1/partners/{name}")
             response = admin.post("/api/v1/partners", json=body)
     answer = parse_answer(response)
     if answer.ok:
-        note(f"registered partner {options.partner_name!r} with keyid {signer.keyid}")
+        note(f"registered {name!r} with keyid {signer.keyid}")
     else:
         note(
             f"registering the partner key failed: {answer.status} "
@@ -335,6 +336,9 @@ def run_agent(name: str, options: RunOptions) -> AgentRun:
         try:
             if name == "signed-partner":
                 register_partner(client, options, note)
+            elif name == "polite-crawler" and options.admin_token:
+                # Its key is only good for paying once the platform knows it.
+                register_partner(client, options, note, name="polite-crawler")
             context = ToolContext(client, max_wait_s=options.max_wait_s)
             loop = run_loop(
                 brain,

@@ -50,6 +50,9 @@ class ToolContext:
     robots_found: bool = False
     prices: dict[str, str] = field(default_factory=dict)
     order_key: str | None = None
+    # After one paid page, the crawler offers `crawler-max-price` up front (signed) on every
+    # request, instead of taking a 402 and a retry per page.
+    standing_offer: str | None = None
     max_wait_s: float = 10.0
 
 
@@ -137,7 +140,14 @@ def build_http_tools(ctx: ToolContext) -> list[BaseTool]:
 
     def crawl_page(path: str) -> str:
         """GET an HTML page (e.g. / or /search?q=tent or /products/12); lists its product links."""
-        exchange = client.get(path, note="crawl")
+        if ctx.standing_offer:
+            exchange = client.get(
+                path, headers={"crawler-max-price": ctx.standing_offer}, note="crawl", sign=True
+            )
+        else:
+            exchange = client.get(path, note="crawl")
+        if exchange.answer.crawler_charged:
+            ctx.record.payments.append(exchange.answer.crawler_charged)
         links: list[str] = []
         if exchange.answer.ok and not exchange.answer.refused:
             links = product_links(exchange.text)
@@ -160,9 +170,20 @@ def build_http_tools(ctx: ToolContext) -> list[BaseTool]:
         exchange = client.get(path, headers={"crawler-exact-price": price}, note="pay", sign=True)
         if exchange.answer.ok and not exchange.answer.refused:
             ctx.record.payments.append(exchange.answer.crawler_charged or price)
+            currency = price.split()[0] if " " in price else ""
+            ctx.standing_offer = f"{currency} {max_price:g}".strip()
+            links = product_links(exchange.text)
             if re.fullmatch(r"/products/\d+/?", path.split("?")[0]):
                 ctx.record.product_pages.add(path.rstrip("/"))
-        return _result(exchange, ctx, path=path, paid=exchange.answer.crawler_charged or None)
+        else:
+            links = []
+        return _result(
+            exchange,
+            ctx,
+            path=path,
+            paid=exchange.answer.crawler_charged or None,
+            product_links=links[:20],
+        )
 
     def search_products(query: str, page: int = 1) -> str:
         """Search the catalog through the JSON API; returns the top results."""

@@ -62,10 +62,10 @@ class FakePlatform:
             if path.startswith(prefix):
                 headers = self._gate(status, decision, rule)
                 if status == 402:
-                    if (
-                        request.headers.get("crawler-exact-price") == "USD 0.01"
-                        and "signature" in request.headers
-                    ):
+                    offered = request.headers.get("crawler-exact-price") == "USD 0.01" or (
+                        request.headers.get("crawler-max-price", "").startswith("USD ")
+                    )
+                    if offered and "signature" in request.headers:
                         headers = self._gate(200, "allow", rule)
                         headers["crawler-charged"] = "USD 0.01"
                         return self._ok(request, headers)

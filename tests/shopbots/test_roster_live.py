@@ -112,3 +112,21 @@ def test_cli_refuses_unknown_agents_and_missing_shoppers() -> None:
     missing = invoke(["agent", "declared-shopper", "--target", "http://127.0.0.1:9"])
     assert missing.exit_code == 2
     assert "--as" in missing.output
+
+
+@pytest.mark.parametrize("policy", ["pay-per-crawl"], indirect=True)
+def test_polite_crawler_pays_per_crawl_with_a_registered_key(
+    policy: str, live_server: LiveServer
+) -> None:
+    base = RunOptions(target=live_server.url, fast=True, seed=1)
+    unregistered = run_agent("polite-crawler", base)
+    assert not unregistered.succeeded
+    assert unregistered.first_refusal is not None
+    assert unregistered.first_refusal.decision == "pay"
+    assert unregistered.first_refusal.crawler_price
+
+    base.admin_token = ADMIN_TOKEN
+    paying = run_agent("polite-crawler", base)
+    assert paying.succeeded, paying.final
+    assert len(paying.record.payments) >= 5
+    assert any(step.answer.crawler_charged for step in paying.steps)
