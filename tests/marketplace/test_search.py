@@ -233,12 +233,23 @@ def test_an_unknown_category_is_a_422_listing_the_valid_ones(client: TestClient)
         "   ",
         "x" * 200,
         "a " * 60,
+        "tent\x00laptop",
+        "\x00",
+        "tab\tnew\nline",
     ],
 )
 def test_hostile_or_odd_queries_never_fail(client: TestClient, q: str) -> None:
     response = client.get(API, params={"q": q})
     assert response.status_code == 200, response.text
     assert isinstance(response.json()["items"], list)
+
+
+@pytest.mark.parametrize("category", ["tents\x00", "TENTS ", "../etc", "'; --"])
+def test_odd_category_values_are_answered_not_crashed_on(client: TestClient, category: str) -> None:
+    response = client.get(API, params={"category": category})
+    assert response.status_code in (200, 422), response.text
+    if category.strip().lower() == "tents":
+        assert response.status_code == 200
 
 
 def test_search_syntax_is_treated_as_plain_words(client: TestClient) -> None:

@@ -6,6 +6,7 @@ page records the same history and ad impressions as one served as JSON.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
@@ -31,6 +32,7 @@ from marketplace.history.service import record_event
 SPONSORED_SLOTS = (1, 4)
 # Ads are auctioned among at most this many candidates; deep pages show none.
 MAX_AD_CANDIDATES = 40
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 class ShopperRef(Protocol):
@@ -89,7 +91,7 @@ def search_products(
         items.insert(index, product_summary(by_id[ad_id], sponsored=True))
         served.append((index + 1, by_id[ad_id]))
 
-    query_text = params.q.strip()[:200] if params.q and params.q.strip() else None
+    query_text = _printable(params.q or "")[:200] or None
     account_id = shopper.account_id if shopper else None
     session_key = shopper.session_key if shopper else None
     for position, product in served:
@@ -127,18 +129,27 @@ def search_products(
     )
 
 
+def _printable(text: str) -> str:
+    # Control characters (NUL above all, which PostgreSQL refuses in text) never reach storage.
+    return "".join(ch for ch in text if ch.isprintable() or ch == " ").strip()
+
+
 def resolve_category(session: Session, slug: str | None) -> Category | None:
     """The category for `slug` (None for no slug); a 422 listing the valid slugs otherwise."""
     if slug is None or not slug.strip():
         return None
-    category = session.scalar(select(Category).where(Category.slug == slug.strip().lower()))
+    wanted = slug.strip().lower()
+    category = None
+    if _SLUG.fullmatch(wanted):
+        category = session.scalar(select(Category).where(Category.slug == wanted))
     if category is None:
         valid = list(session.scalars(select(Category.slug).order_by(Category.id))) or list(
             CATEGORY_SLUGS
         )
+        shown = _printable(slug)[:64]
         raise Unprocessable(
-            f"Field 'category': there is no category {slug!r}. Use one of: {', '.join(valid)}.",
-            errors=[{"field": "category", "message": f"unknown category {slug!r}"}],
+            f"Field 'category': there is no category {shown!r}. Use one of: {', '.join(valid)}.",
+            errors=[{"field": "category", "message": f"unknown category {shown!r}"}],
             valid_categories=valid,
         )
     return category
