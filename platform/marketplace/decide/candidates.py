@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Category, Product
 from marketplace.decide.domain import ProductFacts
-from marketplace.decide.signals import facts_of
+from marketplace.decide.signals import FACT_COLUMNS, fact_from_row
 from marketplace.history.models import HistoryEvent
 
 CO_KINDS = ("view", "cart_add", "purchase")
@@ -39,7 +39,7 @@ def load_pool(
 ) -> list[ProductFacts]:
     """In-stock products of the category (the most reviewed first, at most `limit`)."""
     stmt = (
-        select(Product)
+        select(*FACT_COLUMNS)
         .where(Product.category_id == category.id)
         .where(Product.stock > 0)
         .order_by(Product.review_count.desc(), Product.id)
@@ -49,7 +49,7 @@ def load_pool(
         if not ids:
             return []
         stmt = stmt.where(Product.id.in_(sorted(ids)))
-    return [facts_of(p, category.slug) for p in session.scalars(stmt)]
+    return [fact_from_row(row, category.slug) for row in session.execute(stmt)]
 
 
 @dataclass(frozen=True)

@@ -102,32 +102,47 @@ def trigger_category(
     return max(eligible, key=lambda slug: (last_view[slug], counts[slug], slug)), counts
 
 
+# Only the columns scoring reads: loading whole rows (descriptions included) costs more than
+# the scoring itself.
+FACT_COLUMNS = (
+    Product.id,
+    Product.title,
+    Product.brand,
+    Product.price,
+    Product.rating,
+    Product.review_count,
+    Product.stock,
+    Product.attributes,
+    Product.is_house_brand,
+)
+
+
+def fact_from_row(row: Sequence[Any], category_slug: str) -> ProductFacts:
+    return ProductFacts(
+        id=int(row[0]),
+        title=row[1],
+        brand=row[2],
+        category=category_slug,
+        price=float(row[3]),
+        rating=float(row[4]),
+        review_count=int(row[5]),
+        stock=int(row[6]),
+        attributes=dict(row[7] or {}),
+        is_house_brand=bool(row[8]),
+    )
+
+
 def load_facts(session: Session, ids: Iterable[int]) -> dict[int, ProductFacts]:
     """Product facts by id (whatever their stock), for the products in a shopper's history."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
     rows = session.execute(
-        select(Product, Category.slug)
+        select(*FACT_COLUMNS, Category.slug)
         .join(Category, Category.id == Product.category_id)
         .where(Product.id.in_(wanted))
     ).all()
-    return {p.id: facts_of(p, slug) for p, slug in rows}
-
-
-def facts_of(product: Product, category_slug: str) -> ProductFacts:
-    return ProductFacts(
-        id=product.id,
-        title=product.title,
-        brand=product.brand,
-        category=category_slug,
-        price=float(product.price),
-        rating=float(product.rating),
-        review_count=int(product.review_count),
-        stock=int(product.stock),
-        attributes=dict(product.attributes or {}),
-        is_house_brand=bool(product.is_house_brand),
-    )
+    return {int(r[0]): fact_from_row(r, r[9]) for r in rows}
 
 
 def _mentions(query: str, words: Iterable[str]) -> bool:

@@ -1,0 +1,97 @@
+"""Latency of `POST /api/v1/help-me-decide` on the default catalog: p50, p95 and p99, in ms.
+
+Seeds a fresh SQLite store (2,000 products and the personas by default), serves the app over
+real HTTP on a loopback port (uvicorn, one process, the gate in `observe`), logs every persona in,
+and asks Help Me Decide for each of them in turn, many times. The figure includes the whole
+request: HTTP, the gate, the shopper's history, candidates, co-view similarity, scoring, reasons.
+
+    .venv/bin/python bench/decide_latency.py [--products 2000] [--requests 400] [--seed 42]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from marketplace.app import create_app
+from marketplace.catalog.seed import seed_catalog
+from marketplace.core.clock import FrozenClock
+from marketplace.core.db import Database
+from marketplace.core.migrate import upgrade
+from marketplace.core.settings import Settings
+from sandbox.liveserver import LiveServer
+from sandbox.personas import PERSONAS, seed_personas
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    index = max(0, min(len(sorted_values) - 1, round(q * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--warmup", type=int, default=16)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="hmd-bench-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade(url)
+        database = Database(url)
+        started = time.perf_counter()
+        seed_catalog(database, products=args.products, seed=args.seed, now=NOW)
+        seed_personas(database, seed=args.seed, now=NOW)
+        print(f"seeded {args.products:,} products in {time.perf_counter() - started:.1f} s")
+        settings = Settings(
+            data_dir=Path(tmp) / "data", database_url=url, policy="observe", seed=args.seed
+        )
+        app = create_app(settings, database=database, clock=FrozenClock(NOW))
+        timings: list[float] = []
+        with (
+            LiveServer(app) as server,
+            httpx.Client(base_url=server.url, headers={"user-agent": CHROME}, timeout=60) as client,
+        ):
+            tokens = []
+            for persona in PERSONAS:
+                login = client.post(
+                    "/api/v1/sessions", json={"email": persona.email, "password": persona.password}
+                )
+                login.raise_for_status()
+                tokens.append(login.json()["access_token"])
+            for i in range(args.warmup + args.requests):
+                token = tokens[i % len(tokens)]
+                t0 = time.perf_counter()
+                answer = client.post(
+                    "/api/v1/help-me-decide", headers={"Authorization": f"Bearer {token}"}
+                )
+                elapsed = (time.perf_counter() - t0) * 1000
+                answer.raise_for_status()
+                if i >= args.warmup:
+                    timings.append(elapsed)
+        database.dispose()
+    timings.sort()
+    print(
+        f"POST /api/v1/help-me-decide, {args.products:,} products, {len(timings)} requests "
+        f"over {len(PERSONAS)} personas: "
+        f"p50 {percentile(timings, 0.50):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms, "
+        f"p99 {percentile(timings, 0.99):.1f} ms, mean {statistics.fmean(timings):.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
