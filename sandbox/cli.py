@@ -117,18 +117,6 @@ def seed(
     console.print(f"[green]Seeded {products:,} products.[/]")
 
 
-@app.command()
-def demo() -> None:
-    """Seed the store and serve it on a free port (the full demo arrives with the harness).
-
-    Example: sandbox demo
-    """
-    from sandbox.liveserver import free_port
-
-    port = free_port()
-    serve(host="127.0.0.1", port=port, policy_name=None, workers=1)
-
-
 for module in (policy, run, agent, probe, eval, workshop):
     module.register(app)
 

@@ -22,6 +22,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,8 +82,12 @@ def running_platform(
     admin_token: str = DEFAULT_ADMIN_TOKEN,
     template: Path | None = None,
     workdir: Path | None = None,
+    decide_config: Any = None,
 ) -> Iterator[Platform]:
-    """Serve a migrated, seeded platform with `policy` on a free loopback port until exit."""
+    """Serve a migrated, seeded platform with `policy` on a free loopback port until exit.
+
+    `decide_config` (a `marketplace.decide.config.DecideConfig`) overrides Help Me Decide's knobs.
+    """
     from marketplace.app import create_app
     from marketplace.core.settings import Settings
 
@@ -103,6 +108,8 @@ def running_platform(
             catalog_size=products,
         )
         app = create_app(settings)
+        if decide_config is not None:
+            app.state.decide_config = decide_config
         with LiveServer(app) as server:
             yield Platform(
                 url=server.url,

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from marketplace.accounts.cookies import SessionCookieMiddleware
 from marketplace.accounts.gate_hooks import account_resolver, status_setter
 from marketplace.accounts.routes import router as accounts_router
+from marketplace.admin.dashboard import router as dashboard_router
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
@@ -97,6 +98,7 @@ def create_app(
         decide_router,
         gate_router,
         admin_router,
+        dashboard_router,
         storefront_router,
     ):
         app.include_router(router)

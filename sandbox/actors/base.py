@@ -34,6 +34,7 @@ class ActorResult:
     succeeded: bool = False
     outcome: str = ""
     error: str | None = None
+    seconds: float = 0.0
 
     def note(self, answer: GateAnswer) -> None:
         """Count one gate answer."""
@@ -70,6 +71,7 @@ class ActorResult:
             "succeeded": self.succeeded,
             "outcome": self.outcome,
             "error": self.error,
+            "seconds": round(self.seconds, 1),
         }
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import httpx
 
 from sandbox.actors.base import ActorResult, RecordingClient
+from sandbox.eval_decide import parse_stated_query
 from sandbox.personas import Persona, ProductFacts, utility
 
 BROWSER_USER_AGENTS = (
@@ -151,7 +152,7 @@ class SimulatedShopper:
             self.result.outcome = "could not load the store"
             return
         register = self.page("/register")
-        email = f"shopper-{self.plan.seed}-{self.plan.index}@sim.nile.test"
+        email = f"shopper-{self.plan.seed}-{self.plan.index}@shoppers.nile.example"
         registered = self.submit(
             "/register",
             register,
@@ -162,8 +163,13 @@ class SimulatedShopper:
             return
         category = persona.main_category
         query = persona.query_for(category)
+        words, max_price = parse_stated_query(query)
+        # A person types the words and sets the price filter the search page offers.
+        params: dict[str, str] = {"q": words, "category": category}
+        if max_price is not None:
+            params["max_price"] = f"{max_price:g}"
         self.pause(0.5, 1.2)
-        results = self.page(f"/search?{urlencode({'q': query})}")
+        results = self.page(f"/search?{urlencode(params)}")
         found = [int(i) for i in dict.fromkeys(_PRODUCT_LINK.findall(results))][:12]
         if not found:
             self.result.outcome = f"found nothing for {query!r}"

@@ -16,8 +16,9 @@ from marketplace.core.errors import Conflict, Unauthorized
 from marketplace.core.security import hash_token, new_token
 from marketplace.history.models import HistoryEvent
 
-# argon2id with the library's RFC 9106 low-memory profile defaults.
-_hasher = PasswordHasher()
+# argon2id with OWASP's minimum profile (19 MiB, 2 passes, 1 lane): a login costs tens of
+# milliseconds, so thirty workshop participants logging in at once do not queue for seconds.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # Verifying against this keeps a login for an unknown email as slow as one for a known email.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 

@@ -4,40 +4,18 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
+from marketplace.core.admin import AdminDep
 from marketplace.core.deps import NowDep
-from marketplace.core.errors import Forbidden, Unauthorized
-from marketplace.core.security import SESSION_COOKIE, constant_time_equals
+from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.behaviour import BEACON_PATH, MAX_BEACON_BYTES, get_tracker
 from marketplace.gate.identity import get_identity
 from marketplace.gate.keys import DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH
 from marketplace.gate.partners import PartnerCreate, PartnerOut
 
 router = APIRouter()
-
-
-def require_admin(request: Request) -> None:
-    """The admin bearer token (SANDBOX_ADMIN_TOKEN), compared in constant time."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if not auth or scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "This is an admin endpoint: send 'Authorization: Bearer <SANDBOX_ADMIN_TOKEN>'.",
-            type_slug="admin-token-required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    expected: str = request.app.state.settings.admin_token
-    if not constant_time_equals(token.strip(), expected):
-        raise Forbidden(
-            "The admin token is wrong; use the value of SANDBOX_ADMIN_TOKEN the store runs with.",
-            type_slug="admin-token-wrong",
-        )
-
-
-AdminDep = Annotated[None, Depends(require_admin)]
 
 
 @router.get(

@@ -10,10 +10,10 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 
+from marketplace.core.admin import AdminDep
 from marketplace.core.deps import SessionDep
 from marketplace.core.errors import ProblemError, Unprocessable
 from marketplace.gate import service
-from marketplace.gate.identity_routes import AdminDep
 from marketplace.gate.models import GateDecision
 from marketplace.gate.policy import PRESET_NAMES, PolicyError
 from marketplace.gate.robots import render_robots

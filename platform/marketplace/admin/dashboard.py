@@ -1,0 +1,115 @@
+"""The live dashboard at /dashboard: readable on a projector, updated every two seconds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from marketplace.accounts.deps import ShopperDep
+from marketplace.admin import service
+from marketplace.admin.routes import rule_reasons
+from marketplace.core.admin import (
+    ADMIN_COOKIE,
+    ADMIN_COOKIE_MAX_AGE_S,
+    admin_cookie_value,
+    admin_token_valid,
+    has_admin_cookie,
+)
+from marketplace.core.deps import NowDep, SessionDep, SettingsDep
+from marketplace.gate.policy import PRESET_NAMES, PolicyError
+from marketplace.gate.routes import get_runtime
+from marketplace.storefront.rendering import CsrfDep, render
+
+router = APIRouter(include_in_schema=False)
+
+WINDOW_S = 120
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    shopper: ShopperDep,
+    now: NowDep,
+) -> Response:
+    if not has_admin_cookie(request):
+        return render(
+            request, "dashboard_login.html", settings=settings, shopper=shopper, session=None
+        )
+    runtime = get_runtime(request)
+    if runtime.decision_log is not None:
+        runtime.decision_log.flush()
+    stats = service.platform_stats(
+        session,
+        since=now - timedelta(seconds=WINDOW_S),
+        now=now,
+        reasons=rule_reasons(request),
+    )
+    return render(
+        request,
+        "dashboard.html",
+        settings=settings,
+        shopper=shopper,
+        session=None,
+        stats=stats,
+        window_s=WINDOW_S,
+        policy_name=runtime.compiled.name,
+        presets=PRESET_NAMES,
+    )
+
+
+@router.post("/dashboard/login", dependencies=[CsrfDep])
+def dashboard_login(
+    request: Request,
+    settings: SettingsDep,
+    shopper: ShopperDep,
+    token: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    if not token or not admin_token_valid(request, token):
+        return render(
+            request,
+            "dashboard_login.html",
+            settings=settings,
+            shopper=shopper,
+            session=None,
+            status_code=403,
+            error="That is not the admin token this store runs with (SANDBOX_ADMIN_TOKEN).",
+        )
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.set_cookie(
+        ADMIN_COOKIE,
+        admin_cookie_value(request),
+        max_age=ADMIN_COOKIE_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+    )
+    return response
+
+
+@router.post("/dashboard/policy", dependencies=[CsrfDep])
+def dashboard_policy(
+    request: Request,
+    settings: SettingsDep,
+    shopper: ShopperDep,
+    preset: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    if not has_admin_cookie(request):
+        return RedirectResponse("/dashboard", status_code=303)
+    try:
+        get_runtime(request).switch(preset=preset)
+    except (PolicyError, ValueError) as exc:
+        return render(
+            request,
+            "dashboard_login.html",
+            settings=settings,
+            shopper=shopper,
+            session=None,
+            status_code=422,
+            error=f"Could not switch the policy: {exc}",
+        )
+    return RedirectResponse("/dashboard", status_code=303)

@@ -1,0 +1,89 @@
+"""Sessions of the platform's own agent: a shopper asks the store's assistant to choose and buy.
+
+The agent signs every request with the platform's key (sandbox.firstparty), which is what lets it
+through the gate under every policy; the order it places is counted under its own channel.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from marketplace.catalog.taxonomy import category_spec
+from marketplace.core.settings import Settings
+from sandbox.actors.base import ActorResult
+from sandbox.firstparty import FirstPartyAgent, platform_client
+from sandbox.personas import Persona
+from shopbots.gate import parse_answer
+
+
+@dataclass(frozen=True)
+class FirstPartyPlan:
+    index: int
+    persona: Persona
+    seed: int
+
+
+def run_first_party_session(
+    target: str, plan: FirstPartyPlan, *, key_file: Path | None
+) -> ActorResult:
+    """Log in for the persona, ask the assistant to choose, add its pick, and place the order."""
+    result = ActorResult(
+        name=f"first-party-{plan.index} ({plan.persona.key})",
+        kind="first-party",
+        persona=plan.persona.key,
+    )
+    if key_file is None:
+        result.error = "the platform's signing key is only available for a platform started here"
+        result.outcome = "skipped"
+        return result
+
+    def record(response: httpx.Response) -> None:
+        response.read()
+        result.note(parse_answer(response))
+
+    settings = Settings(data_dir=key_file.parent, signing_key_file=key_file)
+    rng = random.Random(f"first-party:{plan.seed}:{plan.index}")
+    category = plan.persona.main_category
+    budget = plan.persona.profile.budgets.get(category)
+    noun = category_spec(category).name.lower()
+    ask = f"help me choose {noun}" + (f" under ${round(budget * 1.2)}" if budget else "")
+    try:
+        with platform_client(
+            target, settings=settings, event_hooks={"response": [record]}
+        ) as client:
+            agent = FirstPartyAgent(client)
+            agent.log_in(plan.persona.email, plan.persona.password)
+            conversation = f"session-{plan.seed}-{plan.index}"
+            advice = agent.say(ask, conversation_id=conversation)
+            recommendation = advice.get("recommendation") or {}
+            top = (recommendation.get("top_pick") or {}).get("product") or {}
+            result.hmd_used = bool(top)
+            result.hmd_top_pick = top.get("id")
+            role = (
+                "budget pick"
+                if rng.random() < 0.3 and recommendation.get("budget_pick")
+                else "top pick"
+            )
+            agent.say(f"add the {role} to my cart", conversation_id=conversation)
+            order = client.post(
+                "/api/v1/orders",
+                headers={"Idempotency-Key": str(uuid.UUID(int=rng.getrandbits(128)))},
+            )
+            if order.status_code in (200, 201):
+                body = order.json()
+                result.orders.append(int(body["id"]))
+                result.purchases += [int(item["product_id"]) for item in body.get("items", [])]
+                result.succeeded = True
+                result.outcome = f"ordered the {role} for {plan.persona.name}"
+            else:
+                result.refused_order_attempts += 1
+                result.outcome = f"order refused: {order.status_code}"
+    except httpx.HTTPError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.outcome = "failed"
+    return result

@@ -1,0 +1,229 @@
+"""Run a scenario: start (or reach) a platform, let the population loose, gather the figures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sandbox.actors.base import ActorResult
+from sandbox.actors.firstparty import FirstPartyPlan, run_first_party_session
+from sandbox.actors.humans import ShopperPlan, SimulatedShopper
+from sandbox.actors.outside import AgentPlan, run_outside_agent
+from sandbox.metrics import build_metrics
+from sandbox.personas import PERSONAS, Persona, ProductFacts, persona, utility
+from sandbox.scenario import Scenario
+
+SHOPPING_AGENTS = frozenset({"declared-shopper", "disguised-browser", "signed-partner"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """The platform a run talks to; `database_url` and `key_file` only for one started here."""
+
+    url: str
+    admin_token: str
+    database_url: str | None = None
+    key_file: Path | None = None
+
+
+def load_catalog(database_url: str) -> dict[int, ProductFacts]:
+    """Every in-stock product's facts: what the harness (not the platform) judges purchases by."""
+    from sqlalchemy import select
+
+    from marketplace.catalog.models import Category, Product
+    from marketplace.core.db import Database
+
+    database = Database(database_url, pool_size=1)
+    try:
+        with database.session() as session:
+            rows = session.execute(
+                select(Product, Category.slug)
+                .join(Category, Category.id == Product.category_id)
+                .where(Product.stock > 0)
+            ).all()
+            return {p.id: ProductFacts.from_row(p, slug) for p, slug in rows}
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def local_target(scenario: Scenario, workdir: Path | None = None) -> Iterator[Target]:
+    """A fresh platform for this scenario, seeded from its seed, on a free loopback port."""
+    from marketplace.decide.config import DecideConfig
+    from sandbox.testing import running_platform
+
+    admin_token = f"run-{scenario.name}-{os.getpid()}"
+    decide = DecideConfig()
+    decide = decide.model_copy(
+        update={
+            "weights": decide.weights.model_copy(
+                update={"house_brand_boost": scenario.house_brand_boost}
+            )
+        }
+    )
+    with running_platform(
+        scenario.policy,
+        products=scenario.catalog.products,
+        seed=scenario.seed,
+        admin_token=admin_token,
+        workdir=workdir,
+        decide_config=decide,
+    ) as platform:
+        yield Target(
+            url=platform.url,
+            admin_token=admin_token,
+            database_url=platform.database_url,
+            key_file=platform.data_dir / "platform-signing-key.pem",
+        )
+
+
+def _favourite(who: Persona, catalog: Mapping[int, ProductFacts], taken: set[int]) -> int | None:
+    options = [f for f in catalog.values() if f.category == who.main_category and f.id not in taken]
+    if not options:
+        return None
+    return max(options, key=lambda f: (utility(who.profile, f), -f.id)).id
+
+
+def plan_population(
+    scenario: Scenario, target: Target, catalog: Mapping[int, ProductFacts]
+) -> list[Callable[[], ActorResult]]:
+    """One callable per actor, fixed from the scenario and its seed before anything runs."""
+    population = scenario.population
+    keys = population.shoppers.personas or [p.key for p in PERSONAS]
+    jobs: list[Callable[[], ActorResult]] = []
+    for index in range(population.shoppers.count):
+        plan = ShopperPlan(
+            index=index,
+            persona=persona(keys[index % len(keys)]),
+            seed=scenario.seed,
+            buy_probability=population.shoppers.buy_probability,
+            use_help_me_decide=population.shoppers.use_help_me_decide,
+        )
+        jobs.append(SimulatedShopper(target.url, plan, catalog=catalog).run)
+
+    for index in range(population.first_party.sessions):
+        who = PERSONAS[index % len(PERSONAS)]
+        fp_plan = FirstPartyPlan(index=index, persona=who, seed=scenario.seed)
+        jobs.append(partial(run_first_party_session, target.url, fp_plan, key_file=target.key_file))
+
+    chromium = os.environ.get("SANDBOX_CHROMIUM") or shutil.which("chromium")
+    taken: set[int] = set()
+    counters: dict[str, int] = {}
+    for spec in population.agents:
+        for _ in range(spec.count):
+            index = counters.get(spec.name, 0)
+            counters[spec.name] = index + 1
+            who = PERSONAS[(len(jobs) + index) % len(PERSONAS)]
+            product: str | None = None
+            if spec.name in SHOPPING_AGENTS:
+                favourite = _favourite(who, catalog, taken)
+                if favourite is not None:
+                    taken.add(favourite)
+                product = str(favourite) if favourite else who.query_for(who.main_category)
+            agent_plan = AgentPlan(
+                name=spec.name,
+                index=index,
+                seed=scenario.seed,
+                pages=spec.pages,
+                stealth=spec.stealth,
+                email=who.email if spec.name in SHOPPING_AGENTS else None,
+                password=who.password if spec.name in SHOPPING_AGENTS else None,
+                product=product,
+                admin_token=target.admin_token if spec.name == "signed-partner" else None,
+                chromium=chromium,
+            )
+            jobs.append(partial(run_outside_agent, target.url, agent_plan))
+    return jobs
+
+
+def _timed(job: Callable[[], ActorResult]) -> ActorResult:
+    started = time.monotonic()
+    result = job()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def _run_jobs(
+    jobs: list[Callable[[], ActorResult]], progress: Progress | None
+) -> list[ActorResult]:
+    loop = asyncio.get_running_loop()
+    task_id = progress.add_task("visitors", total=len(jobs)) if progress else None
+    # One thread per actor: they are I/O-bound and each keeps its own pace like a real visitor.
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="actor") as pool:
+        futures = [loop.run_in_executor(pool, _timed, job) for job in jobs]
+        for future in asyncio.as_completed(futures):
+            await future
+            if progress is not None and task_id is not None:
+                progress.advance(task_id)
+        return [f.result() for f in futures]
+
+
+def fetch_platform_stats(target: Target, since: datetime) -> dict[str, Any]:
+    """The platform's own figures for the run (the admin stats endpoint)."""
+    response = httpx.get(
+        f"{target.url}/api/v1/admin/stats",
+        params={"since": since.isoformat()},
+        headers={"authorization": f"Bearer {target.admin_token}"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    stats: dict[str, Any] = response.json()
+    return stats
+
+
+def run_against(
+    scenario: Scenario, target: Target, *, show_progress: bool = True
+) -> dict[str, Any]:
+    """Run `scenario`'s population against `target` and return its metrics."""
+    catalog = load_catalog(target.database_url) if target.database_url else {}
+    jobs = plan_population(scenario, target, catalog)
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    progress = (
+        Progress(
+            TextColumn(f"[bold]{scenario.name}[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        if show_progress
+        else None
+    )
+    if progress is not None:
+        with progress:
+            results = asyncio.run(_run_jobs(jobs, progress))
+    else:
+        results = asyncio.run(_run_jobs(jobs, None))
+    stats = fetch_platform_stats(target, started)
+    return build_metrics(scenario, stats, results, catalog, seconds=time.monotonic() - clock)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    target_url: str | None = None,
+    admin_token: str | None = None,
+    workdir: Path | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Run `scenario` on a platform of its own, or against a running one at `target_url`."""
+    if target_url:
+        token = admin_token or os.environ.get("SANDBOX_ADMIN_TOKEN", "")
+        target = Target(url=target_url.rstrip("/"), admin_token=token)
+        return run_against(scenario, target, show_progress=show_progress)
+    with local_target(scenario, workdir) as target:
+        return run_against(scenario, target, show_progress=show_progress)
