@@ -66,6 +66,19 @@ def test_every_word_of_the_query_must_match(client: TestClient, database: Databa
     assert {i["id"] for i in organic(search(client, q="marmoset"))} == {5, 6}
 
 
+def test_when_no_product_has_every_word_any_word_matches(
+    client: TestClient, database: Database
+) -> None:
+    set_text(database, 5, title=field_of(database, 5, "title") + " Marmoset")
+    set_text(database, 6, title=field_of(database, 6, "title") + " Marmoset Tamarin")
+    exact = search(client, q="marmoset tamarin")
+    assert exact["matched_all_words"] is True
+    relaxed = search(client, q="marmoset quokka")
+    assert relaxed["matched_all_words"] is False
+    assert {i["id"] for i in organic(relaxed)} == {5, 6}
+    assert search(client, q="quokka wallaby")["total"] == 0
+
+
 def test_plural_and_singular_forms_match(client: TestClient) -> None:
     plural = search(client, q="tents", page_size=100)
     singular = search(client, q="tent", page_size=100)

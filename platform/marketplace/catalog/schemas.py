@@ -91,6 +91,10 @@ class SearchPage(BaseModel):
     query_terms: list[str] = Field(
         default_factory=list, description="The words that were searched for, after cleaning."
     )
+    matched_all_words: bool = Field(
+        default=True,
+        description="False when no product had every word and results match any of them.",
+    )
 
 
 class Specification(BaseModel):

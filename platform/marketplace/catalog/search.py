@@ -85,9 +85,10 @@ def search_terms(q: str | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ProductFilter:
-    """What a search matches: words (all must match) and the structured filters."""
+    """What a search matches: words (all of them, or any with `any_term`) and the filters."""
 
     terms: tuple[str, ...] = ()
+    any_term: bool = False
     category_id: int | None = None
     min_price: float | None = None
     max_price: float | None = None
@@ -113,9 +114,9 @@ class _Matcher:
         if flt.terms:
             dialect = session.get_bind().dialect.name
             if dialect == "sqlite":
-                self._sqlite(flt.terms)
+                self._sqlite(flt.terms, flt.any_term)
             elif dialect == "postgresql":
-                self._postgres(flt.terms)
+                self._postgres(flt.terms, flt.any_term)
             else:  # pragma: no cover - only the two supported databases
                 raise RuntimeError(f"full-text search is not implemented for {dialect}")
         if flt.category_id is not None:
@@ -127,19 +128,25 @@ class _Matcher:
         if flt.min_rating is not None:
             self.conditions.append(products.c.rating >= flt.min_rating)
 
-    def _sqlite(self, terms: tuple[str, ...]) -> None:
+    def _sqlite(self, terms: tuple[str, ...], any_term: bool) -> None:
         # Each term as an FTS5 string literal; terms hold only letters and digits, so the
         # quotes cannot be broken out of, and NEAR/AND/OR/NOT become plain words.
-        expression = " ".join(f'"{term}"' for term in terms)
+        expression = (" OR " if any_term else " ").join(f'"{term}"' for term in terms)
         self.source = _fts.join(products, products.c.id == _fts.c.rowid)
         self.conditions.append(
             text("products_fts MATCH :fts_expression").bindparams(fts_expression=expression)
         )
         self.score = func.bm25(literal_column("products_fts"), *_BM25_WEIGHTS)
 
-    def _postgres(self, terms: tuple[str, ...]) -> None:
+    def _postgres(self, terms: tuple[str, ...], any_term: bool) -> None:
         vector: ColumnElement[Any] = literal_column("products.search_vector")
-        query = func.plainto_tsquery(literal_column("'english'::regconfig"), " ".join(terms))
+        english: ColumnElement[Any] = literal_column("'english'::regconfig")
+        query = (
+            # websearch syntax reads a lone `or` as the OR operator; the terms are plain words.
+            func.websearch_to_tsquery(english, " or ".join(terms))
+            if any_term
+            else func.plainto_tsquery(english, " ".join(terms))
+        )
         self.conditions.append(vector.op("@@")(query))
         # Normalisation 1 divides by the log of the document length, like bm25's length term.
         self.score = -func.ts_rank(vector, query, 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -73,6 +74,10 @@ def search_products(
     sort = params.effective_sort
     offset = (params.page - 1) * params.page_size
     hits = search.search_ids(session, flt, sort=sort, limit=params.page_size, offset=offset)
+    if hits.total == 0 and len(terms) > 1:
+        # Like a store's search box: when no product has every word, rank those with any.
+        flt = replace(flt, any_term=True)
+        hits = search.search_ids(session, flt, sort=sort, limit=params.page_size, offset=offset)
 
     ad_ids: list[int] = []
     slots = len(SPONSORED_SLOTS)
@@ -126,6 +131,7 @@ def search_products(
         page_size=params.page_size,
         sort=sort,
         query_terms=list(terms),
+        matched_all_words=not flt.any_term,
     )
 
 
