@@ -316,3 +316,47 @@ def test_redis_store_shares_state(redis_url, tmp_path, clock):
         a.close()
         b.close()
         database.dispose()
+
+
+def test_redis_store_logic_against_fakeredis(clock):
+    """The Redis store's commands and Lua merge, where fakeredis (+ lupa) is installed."""
+    fakeredis = pytest.importorskip("fakeredis")
+    pytest.importorskip("lupa")
+    from marketplace.gate import state as state_module
+
+    server = fakeredis.FakeServer()
+
+    class FakeStore(state_module.RedisStore):
+        def __init__(self) -> None:
+            self.redis = fakeredis.FakeRedis(server=server, decode_responses=True)
+            self._merge = self.redis.register_script(state_module._REDIS_MERGE)
+
+    a = SharedState(FakeStore(), clock=clock, background=False)
+    b = SharedState(FakeStore(), clock=clock, background=False)
+    assert a.nonce_seen("r:n", 60) is False
+    assert b.nonce_seen("r:n", 60) is True
+    a.hit("x", 60)
+    a.hit("x", 60)
+    a.flush()
+    assert b.hit("x", 60) == 1  # write-behind: b has not read the store yet
+    b.flush()
+    assert b.hit("x", 60) == 4
+    a.update_session_signals("s", SessionSignals(pages=2, first_seen=T, last_seen=T))
+    b.update_session_signals(
+        "s", SessionSignals(assets=1, first_seen=T - 1, last_seen=T + 1, first_interaction_ms=500)
+    )
+    a.flush()
+    b.flush()
+    a.get_session_signals("s")
+    a.flush()
+    merged = a.get_session_signals("s")
+    assert (merged.pages, merged.assets, merged.first_seen, merged.last_seen) == (
+        2,
+        1,
+        T - 1,
+        T + 1,
+    )
+    assert merged.first_interaction_ms == 500
+    assert a.set_active_policy("p") == 1
+    b.flush()
+    assert b.get_active_policy() == (1, "p")
