@@ -151,7 +151,7 @@ def _preference_reason(
             return None
         word = "more" if pref.preferred > 0 else "less"
         if spec.kind == "choice":
-            text = f"{label} {shown(p, spec)}: better than {share}% of in-stock {noun}"
+            text = f"{spec.label} {shown(p, spec)}: better than {share}% of in-stock {noun}"
         else:
             text = f"{shown(p, spec)} {label}: {word} than {share}% of in-stock {noun}"
         return Reason(

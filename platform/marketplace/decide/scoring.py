@@ -234,6 +234,7 @@ def learn_profile(
     stats: CategoryStats,
     *,
     category_words: Sequence[str] = (),
+    constraint_words: Sequence[str] = (),
 ) -> LearnedProfile:
     """The shopper's revealed preferences for one category, from their own signal only."""
     inter = [i for i in signal.interactions if i.weight > 0]
@@ -326,7 +327,8 @@ def learn_profile(
     for brand, count in signal.brands_bought.items():
         brand_weight[brand] += 1.5 * count
 
-    skip = set(STOPWORDS) | {t for w in category_words for t in tokens(w)}
+    # Words already enforced as hard constraints ("4 person") would only score twice.
+    skip = set(STOPWORDS) | {t for w in (*category_words, *constraint_words) for t in tokens(w)}
     terms: list[str] = []
     for search in signal.searches:
         for tok in tokens(search.query):

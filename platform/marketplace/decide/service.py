@@ -392,11 +392,17 @@ def rank_and_pick(
         )
     co_viewers = co_viewers or {}
     stats = category_stats(pool, specs)
-    profile = learn_profile(signal, specs, stats, category_words=category_words)
     brands = sorted({p.brand for p in pool}, key=lambda b: (-len(b), b))
     constraints = revealed_constraints(signal.searches, specs, brands=brands)
     kept, applied, relaxed = apply_constraints(
         pool, constraints, minimum=config.min_candidates_after_constraints
+    )
+    profile = learn_profile(
+        signal,
+        specs,
+        stats,
+        category_words=category_words,
+        constraint_words=[c.source for c in applied if c.op not in ("brand",)],
     )
     notes: list[str] = []
     if applied:
