@@ -72,23 +72,25 @@ class _NoAliasComposer(yaml.SafeLoader):
 
 
 def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int | None:
-    """The line of the deepest node along a pydantic error location."""
+    """The line that names the field at a pydantic error location (its key, or its list item)."""
     node: yaml.Node | None = root
     line = root.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if match is None:
-                key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
-                return key.start_mark.line + 1 if key is not None else line
-            node = match
+            entry = next(
+                ((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None
+            )
+            if entry is None:
+                return line
+            line = entry[0].start_mark.line + 1
+            node = entry[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             if part >= len(node.value):
                 return line
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             return line
-        line = node.start_mark.line + 1
     return line
 
 
@@ -108,7 +110,13 @@ def load_yaml_text(text: str, model: type[M], source: str = "<yaml>") -> M:
     if root is None:
         raise YamlModelError(source, [FieldProblem("(document)", 1, "the file is empty")])
     _check_shape(root, source)
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # e.g. a !!python/object tag, which safe loading refuses
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise YamlModelError(source, [FieldProblem("(syntax)", line, str(problem))]) from exc
     if not isinstance(data, dict):
         raise YamlModelError(
             source, [FieldProblem("(document)", 1, "the top level must be a mapping of fields")]
