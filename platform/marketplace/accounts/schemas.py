@@ -22,6 +22,9 @@ class AccountOut(BaseModel):
     email: str
     name: str
     status: str = Field(description="`active`, `warned` or `suspended`.")
+    status_reason: str | None = Field(
+        default=None, description="Why the account was warned or suspended, for the shopper."
+    )
     created_at: datetime
 
 

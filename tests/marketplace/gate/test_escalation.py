@@ -211,3 +211,4 @@ def test_disguised_api_checkout_gets_the_account_warned_then_suspended(
         me = person.get("/api/v1/me")
         assert me.status_code == 200, me.text
         assert me.json()["status"] == "suspended"
+        assert "automated agent" in me.json()["status_reason"]
