@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import column, func, or_, select, table
 
 from marketplace.core.admin import AdminDep
 from marketplace.core.deps import SessionDep
@@ -20,6 +20,10 @@ from marketplace.gate.robots import render_robots
 from marketplace.gate.runtime import GateRuntime
 
 router = APIRouter()
+
+# The accounts table seen from the gate: only the columns a team filter needs. The gate imports no
+# other domain, so it names the table rather than the accounts model.
+_ACCOUNTS = table("accounts", column("id"), column("team"))
 
 
 def get_runtime(request: Request) -> GateRuntime:
@@ -193,17 +197,19 @@ def list_decisions(
     if runtime.decision_log is not None:
         runtime.decision_log.flush()  # include what is still queued: the admin sees everything
     conditions = []
-    for column, value in (
+    for field, value in (
         (GateDecision.visitor_class, visitor_class),
         (GateDecision.action, action),
         (GateDecision.route_class, route_class),
         (GateDecision.rule, rule),
         (GateDecision.account_id, account_id),
-        (GateDecision.team, team),
         (GateDecision.agent, agent),
     ):
         if value is not None:
-            conditions.append(column == value)
+            conditions.append(field == value)
+    if team is not None:
+        members = select(_ACCOUNTS.c.id).where(_ACCOUNTS.c.team == team)
+        conditions.append(or_(GateDecision.team == team, GateDecision.account_id.in_(members)))
     if since is not None:
         if since.tzinfo is None:
             raise Unprocessable(

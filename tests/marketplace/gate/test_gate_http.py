@@ -345,3 +345,25 @@ def test_a_switch_reaches_every_worker_within_a_second(
             assert time.monotonic() - started < 1.0, "the second worker did not switch in 1 s"
             time.sleep(0.05)
         assert second.get("/api/v1/policy", headers=ADMIN).json()["name"] == "open"
+
+
+def test_decisions_by_account_and_team(client: TestClient, database: Database) -> None:
+    from sqlalchemy import update
+
+    from marketplace.accounts.models import Account
+    from tests.conftest import register_and_login
+
+    token = register_and_login(client, "team-member@example.com")
+    client.cookies.clear()
+    account_id = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()["id"]
+    with database.session() as session:
+        session.execute(update(Account).where(Account.id == account_id).values(team="red"))
+    client.get("/api/v1/cart", headers={"Authorization": f"Bearer {token}"})
+    mine = client.get("/api/v1/decisions", params={"account_id": account_id}, headers=ADMIN).json()
+    assert mine["total"] >= 2
+    assert {i["account_id"] for i in mine["items"]} == {account_id}
+    team = client.get("/api/v1/decisions", params={"team": "red"}, headers=ADMIN).json()
+    assert team["total"] == mine["total"]
+    assert (
+        client.get("/api/v1/decisions", params={"team": "blue"}, headers=ADMIN).json()["total"] == 0
+    )
