@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from marketplace.catalog.models import Category, Product
+from marketplace.catalog.models import AdImpression, Category, Product
 from marketplace.core.db import Database
 from marketplace.core.security import SESSION_COOKIE
 from tests.conftest import CHROME_UA
@@ -115,7 +115,7 @@ def test_search_filters_sort_and_paginate(client: TestClient, database: Database
     assert re.search(r"[0-9,]+ results?", page)
     # Sponsored slots are marked, and the organic results keep the requested order.
     organic_html = re.sub(
-        r'<article class="card product-card is-sponsored">.*?</article>', "", page, flags=re.S
+        r'<article class="card product-card is-sponsored[^"]*">.*?</article>', "", page, flags=re.S
     )
     organic_prices = prices(organic_html)
     assert organic_prices == sorted(organic_prices)
@@ -150,6 +150,54 @@ def test_search_pages_link_to_each_other(client: TestClient) -> None:
     assert parse_qs(urlsplit(href.group(1).replace("&amp;", "&")).query)["page"] == ["2"]
 
 
+def test_html_searches_are_recorded_with_their_ad_impressions(
+    client: TestClient, database: Database
+) -> None:
+    response = client.get("/search", params={"q": "tent", "category": "tents"})
+    assert response.status_code == 200
+    history = client.get("/api/v1/me/history", params={"kind": "search"}).json()["items"]
+    assert history[0]["query"] == "tent"
+    assert history[0]["category"] == "tents"
+    with database.session() as session:
+        shown = session.scalars(select(AdImpression)).all()
+    served = response.text.count("is-sponsored")
+    assert len(shown) == served
+    assert {impression.visitor_class for impression in shown} <= {
+        response.headers["x-visitor-class"]
+    }
+
+
+def test_help_me_decide_is_offered_after_several_views_and_shows_picks(
+    client: TestClient,
+) -> None:
+    listing = client.get("/search", params={"category": "headphones", "sort": "rating"})
+    ids = re.findall(r'<a href="/products/(\d+)">', listing.text)
+    distinct = list(dict.fromkeys(ids))
+    first = client.get(f"/products/{distinct[0]}")
+    assert "Help Me Decide" not in first.text
+    for product_id in distinct[1:4]:
+        page = client.get(f"/products/{product_id}")
+    assert 'action="/help-me-decide"' in page.text
+    picks = client.post(
+        "/help-me-decide",
+        data={"csrf_token": csrf_of(page.text), "category": hidden(page.text, "category")},
+    )
+    assert picks.status_code == 200
+    assert "Our pick for you" in picks.text
+    assert '<ul class="reasons">' in picks.text
+    assert 'action="/cart/items"' in picks.text
+
+
+def test_help_me_decide_without_enough_views_explains_what_to_do(client: TestClient) -> None:
+    page = client.get("/login")
+    response = client.post(
+        "/help-me-decide", data={"csrf_token": csrf_of(page.text), "category": "tents"}
+    )
+    assert response.status_code == 200
+    assert "Our pick for you" not in response.text
+    assert "View at least" in response.text
+
+
 def test_product_page_shows_details_and_a_cart_form(client: TestClient, database: Database) -> None:
     product_id, title = in_stock_product(database)
     response = client.get(f"/products/{product_id}", headers=HTML)
@@ -158,7 +206,7 @@ def test_product_page_shows_details_and_a_cart_form(client: TestClient, database
     assert title.replace("&", "&amp;").replace('"', "&#34;") in page or title in page
     assert "Specifications" in page
     assert '<th scope="row">' in page
-    assert "reviews)" in page
+    assert re.search(r"\([0-9,]+ reviews?\)|No reviews yet", page)
     assert "Sold by" in page
     assert 'action="/cart/items"' in page
     assert 'name="quantity"' in page

@@ -49,6 +49,7 @@ class ProductCard:
     rating: float
     review_count: int
     sponsored: bool = False
+    in_stock: bool = True
 
     @property
     def category_icon(self) -> str:
@@ -102,6 +103,7 @@ def card_of(item: ProductSummary, names: dict[str, str]) -> ProductCard:
         rating=item.rating,
         review_count=item.review_count,
         sponsored=item.sponsored,
+        in_stock=item.in_stock,
     )
 
 
@@ -115,6 +117,7 @@ def page_of(detail: ProductDetail) -> ProductPage:
         price=detail.price,
         rating=detail.rating,
         review_count=detail.review_count,
+        in_stock=detail.in_stock,
         description=detail.description,
         stock=detail.stock,
         seller=detail.seller,
@@ -402,6 +405,7 @@ def _pick_view(kind: str, label: str, pick: Pick, category_name: str) -> PickVie
         price=product.price,
         rating=product.rating,
         review_count=product.review_count,
+        in_stock=product.stock > 0,
     )
     return PickView(kind=kind, label=label, product=card, reasons=tuple(pick.reasons))
 
