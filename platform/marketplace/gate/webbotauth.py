@@ -60,10 +60,17 @@ class SignatureCheck:
     agent: str | None = None  # the Signature-Agent value, when present
     reason: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
+    # Names of the covered components (e.g. "@authority", "crawler-exact-price"), when valid:
+    # a header the caller relies on (a price accepted, say) counts only if it is covered here.
+    covered: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
         return self.status == "valid"
+
+    def covers(self, component: str) -> bool:
+        """True when the valid signature covers `component` (a lower-case header name or @-name)."""
+        return self.status == "valid" and component.lower() in self.covered
 
 
 def _invalid(reason: str, **kwargs: Any) -> SignatureCheck:
@@ -319,6 +326,7 @@ def _verify(
         owner=entry.owner,
         agent=_agent_value(agent_header, sig_input),
         params=params,
+        covered=tuple(n for n in (_component_name(i) for i in sig_input) if n is not None),
     )
 
 

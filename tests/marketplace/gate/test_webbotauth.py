@@ -94,6 +94,9 @@ def test_independently_signed_request_is_valid(partner_key, keyring):
     assert result.owner == "acme"
     assert result.keyid == thumbprint(partner_key)
     assert result.params["tag"] == "web-bot-auth"
+    assert result.covered == ("@authority", "@method", "@path")
+    assert result.covers("@authority")
+    assert not result.covers("crawler-exact-price")
 
 
 def test_unsigned_request_is_absent(keyring):
