@@ -54,12 +54,14 @@ def search_products(
     visitor_class: str,
     now: datetime,
     record_history: bool = True,
+    placement: str = "search",
 ) -> SearchPage:
     """One page of ranked results with sponsored products in their slots.
 
     Records a `search` event in the shopper's history and one `AdImpression` per sponsored
-    product served (with `visitor_class`). Unknown categories and inverted price ranges are
-    refused with a 422 that says what to change.
+    product served (with `visitor_class` and `placement`, e.g. "home" for a storefront
+    shelf). Pass `record_history=False` for listings the shopper did not ask for. Unknown
+    categories and inverted price ranges are refused with a 422 that says what to change.
     """
     category = resolve_category(session, params.category)
     _check_price_range(params)
@@ -104,7 +106,7 @@ def search_products(
             AdImpression(
                 product_id=product.id,
                 bid=product.sponsored_bid,
-                placement="search",
+                placement=placement,
                 position=position,
                 query=query_text,
                 visitor_class=visitor_class,
