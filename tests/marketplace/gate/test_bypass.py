@@ -172,3 +172,42 @@ def test_logged_route_class_is_the_canonical_one(client: TestClient) -> None:
     ).json()
     assert log["total"] == len(VARIANTS)
     assert {item["route_class"] for item in log["items"]} <= set(RULE_OF_ROUTE)
+
+
+RAW_TARGETS = [
+    b"//api/v1/cart",
+    b"///api/v1/orders",
+    b"/api\\v1\\cart",
+    b"/api/v1/cart%2F",
+    b"/api/v1/%2e%2e/v1/cart",
+    b"/API/V1/ORDERS?x=1",
+    b"/api/v1/cart/%2e%2e/cart",
+    b"/./api/v1/orders",
+]
+
+
+def raw_request(url: str, method: bytes, target: bytes, extra: bytes = b"") -> str:
+    """Send a request line exactly as given, bypassing any client-side URL clean-up."""
+    import socket
+
+    host, port = url.split("//", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            method + b" " + target + b" HTTP/1.1\r\nHost: shop.test\r\n"
+            b"User-Agent: curl/8.5.0\r\nContent-Length: 0\r\n"
+            + extra
+            + b"Connection: close\r\n\r\n"
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+
+
+def test_raw_request_lines_on_the_wire(live_server: object) -> None:
+    url = live_server.url  # type: ignore[attr-defined]
+    for target in RAW_TARGETS:
+        for method, extra in ((b"GET", b""), (b"POST", b"X-HTTP-Method-Override: GET\r\n")):
+            head = raw_request(url, method, target, extra)
+            assert head.startswith("HTTP/1.1 403"), (target, head)
+            assert "x-policy-rule: outside-agents-no-transactions" in head.lower(), (target, head)
