@@ -116,7 +116,7 @@ def _attempt(mission: Mission, call: Call) -> Generator[Call, Observation, Obser
 
 def _refusal(result: Observation) -> str:
     gate = result.get("gate") or {}
-    reason = gate.get("reason") or result.get("error") or "no reason given"
+    reason = str(gate.get("reason") or result.get("error") or "no reason given").rstrip(".")
     return (
         f"{gate.get('status')} {gate.get('decision') or ''} by rule {gate.get('rule') or '?'} "
         f"as {gate.get('visitor_class') or '?'}: {reason}"
@@ -357,6 +357,19 @@ def make_brain(mission: Mission, *, seed: int = 0, llm: str | None = None) -> Ba
     choice = llm or llm_setting()
     if choice == "scripted":
         return ScriptedBrain(mission=mission, seed=seed)
+    if ":" not in choice:
+        raise ValueError(
+            f"SANDBOX_LLM={choice!r} is neither 'scripted' nor a 'provider:model' string "
+            "(e.g. openai:gpt-4o-mini)"
+        )
     from langchain.chat_models import init_chat_model
 
-    return init_chat_model(choice, temperature=0)
+    try:
+        return init_chat_model(choice, temperature=0)
+    except ImportError as exc:
+        raise ValueError(
+            f"SANDBOX_LLM={choice!r} needs the provider's LangChain package: {exc}"
+        ) from exc
+    except ValueError as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ValueError(f"SANDBOX_LLM={choice!r} cannot be loaded: {first_line}") from exc

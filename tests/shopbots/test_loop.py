@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
 
-from shopbots.brains import Mission, ScriptedBrain
+from shopbots.brains import Mission, ScriptedBrain, make_brain
 from shopbots.roster import RunOptions, run_agent
 from tests.shopbots.fakeplatform import FakePlatform
 
@@ -146,3 +147,14 @@ def test_scripted_brain_replays_to_the_same_next_call() -> None:
     first = brain.invoke("go")
     assert first.tool_calls[0]["name"] == "fetch_robots"
     assert brain.invoke("go").tool_calls == first.tool_calls
+
+
+def test_sandbox_llm_selects_the_brain(monkeypatch: pytest.MonkeyPatch) -> None:
+    mission = Mission(agent="declared-shopper", character="declared-shopper")
+    monkeypatch.delenv("SANDBOX_LLM", raising=False)
+    assert isinstance(make_brain(mission), ScriptedBrain)
+    monkeypatch.setenv("SANDBOX_LLM", "gpt-without-provider")
+    with pytest.raises(ValueError, match="provider:model"):
+        make_brain(mission)
+    with pytest.raises(ValueError, match="SANDBOX_LLM"):
+        make_brain(mission, llm="no-such-provider-xyz:some-model")

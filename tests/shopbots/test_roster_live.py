@@ -88,7 +88,6 @@ def test_cli_prints_each_step_and_exits_non_zero_when_refused(
     assert result.exit_code == 1, result.output
     assert "ai-agents-out" in result.output
     assert "goal failed" in result.output
-    assert "password=***" in result.output
     assert SHOPPER_PASSWORD not in result.output
 
 
@@ -130,3 +129,25 @@ def test_polite_crawler_pays_per_crawl_with_a_registered_key(
     assert paying.succeeded, paying.final
     assert len(paying.record.payments) >= 5
     assert any(step.answer.crawler_charged for step in paying.steps)
+
+
+def test_printed_thoughts_never_show_the_password() -> None:
+    from langchain_core.messages import AIMessage
+
+    from sandbox.commands import agent as agent_command
+
+    message = AIMessage(
+        content="logging in",
+        tool_calls=[
+            {
+                "name": "login",
+                "args": {"email": SHOPPER_EMAIL, "password": SHOPPER_PASSWORD},
+                "id": "c1",
+                "type": "tool_call",
+            }
+        ],
+    )
+    with agent_command.console.capture() as captured:
+        agent_command.print_thought(message)
+    assert "password=***" in captured.get()
+    assert SHOPPER_PASSWORD not in captured.get()
