@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated
+from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -19,7 +21,40 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def get_session(request: Request) -> Iterator[Session]:
+# Request transactions that may be open at once on PostgreSQL: below the connection pool (30)
+# and half of anyio's worker threads (40), so open transactions always find a thread to finish in.
+POSTGRES_CONCURRENT_SESSIONS = 20
+
+
+async def database_turn(request: Request) -> AsyncIterator[None]:
+    """Queue for a database session in the event loop rather than in a worker thread.
+
+    A request that waits for a lock (SQLite's write lock, which every transaction takes up
+    front; a PostgreSQL row lock) or for a pooled connection blocks its worker thread. With
+    enough such waiters anyio's 40 threads are all taken, and the request holding the lock
+    gets no thread to commit in until timeouts fail the rest. Waiting here holds no thread:
+    SQLite gets one turn at a time (its writers are serial anyway), PostgreSQL a bounded number.
+    """
+    # One queue per event loop: an asyncio primitive belongs to the loop it first waited in, and
+    # one app can be served by several loops over its life (e.g. successive test clients).
+    queues: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = getattr(
+        request.app.state, "database_turns", None
+    )
+    if queues is None:
+        queues = request.app.state.database_turns = WeakKeyDictionary()
+    loop = asyncio.get_running_loop()
+    turns = queues.get(loop)
+    if turns is None:
+        sqlite = get_database(request).dialect == "sqlite"
+        turns = queues[loop] = asyncio.Semaphore(1 if sqlite else POSTGRES_CONCURRENT_SESSIONS)
+    async with turns:
+        yield
+
+
+def get_session(
+    request: Request,
+    _turn: Annotated[None, Depends(database_turn, scope="function")],
+) -> Iterator[Session]:
     """One session per request, committed here and nowhere else, before the response is sent."""
     with get_database(request).session() as session:
         yield session
