@@ -62,8 +62,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database = Database(url)
     try:
         seed_database(database, now=TEST_NOW)
-        with database.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Outside any transaction: every SQLAlchemy transaction here starts with BEGIN
+        # IMMEDIATE, and SQLite refuses a checkpoint inside one ("database table is locked").
+        raw = database.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
     finally:
         database.dispose()
     return path
