@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from marketplace.accounts.models import Account
 from marketplace.accounts.service import register
 from marketplace.cart import service as cart_service
@@ -26,8 +29,6 @@ from marketplace.catalog.taxonomy import AttributeSpec, category_spec
 from marketplace.core.db import Database
 from marketplace.history.service import record_event
 from marketplace.orders import service as orders_service
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 PERSONA_PASSWORD = "persona-pass-1"  # noqa: S105 - the documented password of the demo accounts
 PERSONA_DOMAIN = "personas.nile.test"
@@ -341,7 +342,7 @@ PERSONAS: tuple[Persona, ...] = (
                 "vacuum-cleaners": {
                     "cordless": P(0.35),
                     "hepa_filter": P(0.35),
-                    "runtime_min": P(0.3),
+                    "noise_db": P(0.3),
                 },
             },
             price_sensitivity=0.35,
@@ -541,7 +542,9 @@ class _Seeder:
     def search(self, at: datetime, category: str, *, with_budget: bool) -> None:
         filters: dict[str, Any] = {"category": category}
         if with_budget:
-            filters["max_price"] = round(self.persona.profile.budgets.get(category, 0.0) * 1.2)
+            filters["max_price"] = float(
+                round(self.persona.profile.budgets.get(category, 0.0) * 1.2)
+            )
         record_event(
             self.session,
             kind="search",
