@@ -158,3 +158,25 @@ def test_sandbox_llm_selects_the_brain(monkeypatch: pytest.MonkeyPatch) -> None:
         make_brain(mission)
     with pytest.raises(ValueError, match="SANDBOX_LLM"):
         make_brain(mission, llm="no-such-provider-xyz:some-model")
+
+
+def test_scripted_brain_also_drives_langchains_create_agent() -> None:
+    # It is an ordinary chat model: LangChain's own agent runtime can run it with the same tools.
+    from langchain.agents import create_agent
+
+    from shopbots.brains import CHARACTERS
+    from shopbots.roster import build_client, mission_for
+    from shopbots.tools import ToolContext, build_http_tools
+
+    platform = FakePlatform()
+    run_options = options(platform)
+    context = ToolContext(build_client("declared-shopper", run_options))
+    mission = mission_for("declared-shopper", run_options)
+    graph = create_agent(
+        ScriptedBrain(mission=mission),
+        build_http_tools(context),
+        system_prompt=CHARACTERS["declared-shopper"],
+    )
+    state = graph.invoke({"messages": [{"role": "user", "content": mission.prompt()}]})
+    assert state["messages"][-1].content == "placed order 1 for product 3."
+    assert context.record.orders == platform.orders
