@@ -130,7 +130,7 @@ def test_read_helpers_return_only_the_owners_events(database: Database) -> None:
     """The helpers Help Me Decide reads with: per owner, windowed, by kind and category."""
     student, audiophile = PERSONAS[0], PERSONAS[1]
     with database.session() as session:
-        ids = {email: id_ for email, id_ in session.execute(select(Account.email, Account.id))}
+        ids = dict(session.execute(select(Account.email, Account.id)).all())
         a_id, b_id = ids[student.email], ids[audiophile.email]
 
         recent = recent_events(
