@@ -30,6 +30,11 @@ class ScoringWeights(BaseModel):
         default=0.03, ge=0, description="Item-to-item similarity from all shoppers' co-views."
     )
     availability: float = Field(default=0.03, ge=0, description="Enough stock to ship now.")
+    interest: float = Field(
+        default=0.1,
+        ge=0,
+        description="The shopper's own attention to the product: repeat views, a kept cart line.",
+    )
     house_brand_boost: float = Field(
         default=0.0,
         ge=0,

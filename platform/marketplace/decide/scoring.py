@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from marketplace.decide.config import DecideConfig
-from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
+from marketplace.decide.domain import AttrSpec, Interaction, ProductFacts, ShopperSignal
 
 PrefKind = Literal["bool", "choice", "directed", "target"]
 
@@ -118,6 +118,14 @@ class CategoryStats:
     true_rate: Mapping[str, float]
     choice_rate: Mapping[str, Mapping[str, float]]
     mean_rating: float
+    prices: tuple[float, ...] = ()
+
+    def price_percentile(self, price: float) -> float:
+        if not self.prices:
+            return 0.5
+        lo = bisect.bisect_left(self.prices, price)
+        hi = bisect.bisect_right(self.prices, price)
+        return (lo + 0.5 * (hi - lo)) / len(self.prices)
 
     def below(self, key: str, value: float) -> int:
         """How many products of the category have a strictly lower value."""
@@ -160,6 +168,7 @@ def category_stats(products: Sequence[ProductFacts], specs: Sequence[AttrSpec]) 
         true_rate=true_rate,
         choice_rate=choice_rate,
         mean_rating=sum(ratings) / len(ratings) if ratings else 4.0,
+        prices=tuple(sorted(p.price for p in products)),
     )
 
 
@@ -202,6 +211,9 @@ class PriceBand:
     cheapest_seen: float
     dearest_seen: float
     seen: int
+    # 0..1: how strongly the shopper keeps to the cheap end of the category (revealed by the
+    # price percentiles of what they looked at).
+    sensitivity: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -215,6 +227,8 @@ class LearnedProfile:
     brands_bought: Mapping[str, int]
     terms: tuple[str, ...]
     queries: tuple[str, ...]
+    # The shopper's own attention per product (views, a kept cart line, purchases).
+    interest: Mapping[int, float] = field(default_factory=dict)
 
 
 def _weighted_quantile(pairs: Sequence[tuple[float, float]], q: float) -> float:
@@ -226,6 +240,29 @@ def _weighted_quantile(pairs: Sequence[tuple[float, float]], q: float) -> float:
         if acc >= q * total - 1e-12:
             return value
     return ordered[-1][0]
+
+
+def _choice_taste(
+    spec: AttrSpec,
+    have: Sequence[tuple[Interaction, Any]],
+    total_w: float,
+    stats: CategoryStats,
+) -> Preference | None:
+    """A choice the shopper picked more often than the category offers it ("over-ear")."""
+    if len(have) < 2 or total_w <= 0:
+        return None
+    shares: dict[str, float] = defaultdict(float)
+    for i, v in have:
+        shares[str(v)] += i.weight / total_w
+    top_value, top_share = max(shares.items(), key=lambda kv: (kv[1], kv[0]))
+    base = stats.choice_rate.get(spec.key, {}).get(top_value, 0.0)
+    if top_share < 0.5 or base >= 1:
+        return None
+    imp = max(0.0, (top_share - base) / (1 - base))
+    if imp <= 0.05:
+        return None
+    matching = sum(1 for _, v in have if str(v) == top_value)
+    return Preference(spec, "choice", imp, top_value, matching, len(have), dict(shares))
 
 
 def learn_profile(
@@ -262,61 +299,57 @@ def learn_profile(
                 prefs.append(Preference(spec, "bool", 0.2, True, personal=False))
             elif spec.better == "lower":
                 prefs.append(Preference(spec, "bool", 0.2, False, personal=False))
-        elif spec.kind == "choice" and not is_ordered(spec):
-            if n < 2 or total_w <= 0:
+            continue
+        if spec.kind == "choice":
+            taste = _choice_taste(spec, have, total_w, stats)
+            if taste is not None:
+                prefs.append(taste)
+                if is_ordered(spec) and taste.preferred != spec.choices[-1]:
+                    continue  # a specific value ("3-season"), not "the higher the better"
+            if not is_ordered(spec):
                 continue
-            shares: dict[str, float] = defaultdict(float)
-            for i, v in have:
-                shares[str(v)] += i.weight / total_w
-            top_value, top_share = max(shares.items(), key=lambda kv: (kv[1], kv[0]))
-            base = stats.choice_rate.get(spec.key, {}).get(top_value, 0.0)
-            if top_share >= 0.5 and base < 1:
-                imp = max(0.0, (top_share - base) / (1 - base))
-                if imp > 0.05:
-                    matching = sum(1 for _, v in have if str(v) == top_value)
-                    prefs.append(
-                        Preference(spec, "choice", imp, top_value, matching, n, dict(shares))
-                    )
-        else:
-            numbers = [(i, value_number(i.product, spec)) for i in inter]
-            pairs = [(stats.percentile(spec.key, v), i.weight) for i, v in numbers if v is not None]
-            if spec.better in ("higher", "lower"):
-                direction = 1 if spec.better == "higher" else -1
-                lean = 0.0
-                if len(pairs) >= 2:
-                    mean = sum(p * w for p, w in pairs) / sum(w for _, w in pairs)
-                    lean = max(0.0, (mean - 0.5) * 2 * direction)
-                prefs.append(
-                    Preference(
-                        spec,
-                        "directed",
-                        0.25 + 0.75 * lean,
-                        direction,
-                        0,
-                        len(pairs),
-                        personal=lean > 0,
-                    )
+        numbers = [(i, value_number(i.product, spec)) for i in inter]
+        pairs = [(stats.percentile(spec.key, v), i.weight) for i, v in numbers if v is not None]
+        if spec.better in ("higher", "lower"):
+            direction = 1 if spec.better == "higher" else -1
+            lean = 0.0
+            if len(pairs) >= 2:
+                mean = sum(p * w for p, w in pairs) / sum(w for _, w in pairs)
+                lean = max(0.0, (mean - 0.5) * 2 * direction)
+            prefs.append(
+                Preference(
+                    spec,
+                    "directed",
+                    0.25 + 0.75 * lean,
+                    direction,
+                    0,
+                    len(pairs),
+                    personal=lean > 0,
                 )
-            elif len(pairs) >= 2:
-                values = [(v, i.weight) for i, v in numbers if v is not None]
-                target = _weighted_quantile(values, 0.5)
-                total = sum(w for _, w in pairs)
-                mean = sum(p * w for p, w in pairs) / total
-                spread = math.sqrt(sum(w * (p - mean) ** 2 for p, w in pairs) / total)
-                imp = max(0.0, 1.0 - spread / 0.29)
-                if imp > 0.05:
-                    matching = sum(1 for v, _ in values if abs(v - target) < 1e-9)
-                    prefs.append(Preference(spec, "target", imp, target, matching, len(pairs)))
+            )
+        elif len(pairs) >= 2:
+            values = [(v, i.weight) for i, v in numbers if v is not None]
+            target = _weighted_quantile(values, 0.5)
+            total = sum(w for _, w in pairs)
+            mean = sum(p * w for p, w in pairs) / total
+            spread = math.sqrt(sum(w * (p - mean) ** 2 for p, w in pairs) / total)
+            imp = max(0.0, 1.0 - spread / 0.29)
+            if imp > 0.05:
+                matching = sum(1 for v, _ in values if abs(v - target) < 1e-9)
+                prefs.append(Preference(spec, "target", imp, target, matching, len(pairs)))
 
     band = None
     priced = [(i.product.price, i.weight) for i in inter]
     if len(priced) >= 2:
+        total = sum(w for _, w in priced)
+        mean_pct = sum(stats.price_percentile(p) * w for p, w in priced) / total
         band = PriceBand(
             low=_weighted_quantile(priced, 0.2) * 0.9,
             high=_weighted_quantile(priced, 0.8) * 1.1,
             cheapest_seen=min(p for p, _ in priced),
             dearest_seen=max(p for p, _ in priced),
             seen=len(priced),
+            sensitivity=min(0.7, max(0.0, 1.0 - 2.0 * mean_pct)),
         )
     brand_weight: dict[str, float] = defaultdict(float)
     brand_views: Counter[str] = Counter()
@@ -342,6 +375,7 @@ def learn_profile(
         brands_bought=dict(signal.brands_bought),
         terms=tuple(terms),
         queries=tuple(s.query for s in signal.searches),
+        interest={i.product.id: i.weight for i in inter},
     )
 
 
@@ -365,10 +399,18 @@ def product_text_tokens(product: ProductFacts, specs: Sequence[AttrSpec]) -> set
     return out
 
 
-def price_fit(price: float, band: PriceBand | None) -> float:
-    """1 inside the shopper's band (slightly more for cheaper), falling off outside it."""
+def price_fit(price: float, band: PriceBand | None, percentile: float = 0.5) -> float:
+    """Fit to the shopper's band, leaning to cheaper as far as they revealed price sensitivity.
+
+    `percentile` is the price's place in the category (0 = cheapest).
+    """
     if band is None:
         return 0.5
+    return (1 - band.sensitivity) * _band_fit(price, band) + band.sensitivity * (1 - percentile)
+
+
+def _band_fit(price: float, band: PriceBand) -> float:
+    """1 inside the shopper's band (slightly more for cheaper), falling off outside it."""
     if band.low <= price <= band.high:
         span = max(band.high - band.low, 1e-9)
         return 1.0 - 0.15 * (price - band.low) / span
@@ -409,7 +451,8 @@ def score_products(
     co_max = max(co_view.values(), default=0.0)
     brand_max = max(profile.brand_weight.values(), default=0.0)
     stars = {p.id: bayes_rating(p, stats.mean_rating, config.rating_prior_count) for p in pool}
-    lo, hi = min(stars.values(), default=0.0), max(stars.values(), default=0.0)
+    interest = profile.interest
+    interest_max = max(interest.values(), default=0.0)
     out: list[Scored] = []
     for p in pool:
         attr_scores: dict[str, float] = {}
@@ -426,8 +469,11 @@ def score_products(
         factors = {
             "attribute_fit": num / den if den else 0.5,
             "search_match": len(matched) / len(profile.terms) if profile.terms else 0.5,
-            "quality": (stars[p.id] - lo) / (hi - lo) if hi > lo else 1.0,
-            "price_fit": price_fit(p.price, profile.band),
+            # On a fixed scale (3 stars = 0, 5 stars = 1), so a tenth of a star between two
+            # good products stays a small difference however close the candidates are.
+            "quality": min(1.0, max(0.0, (stars[p.id] - 3.0) / 2.0)),
+            "price_fit": price_fit(p.price, profile.band, stats.price_percentile(p.price)),
+            "interest": interest.get(p.id, 0.0) / interest_max if interest_max else 0.0,
             "brand_affinity": profile.brand_weight.get(p.brand, 0.0) / brand_max
             if brand_max
             else 0.0,
@@ -442,6 +488,7 @@ def score_products(
             + w.brand_affinity * factors["brand_affinity"]
             + w.co_view * factors["co_view"]
             + w.availability * factors["availability"]
+            + w.interest * factors["interest"]
         )
         if w.house_brand_boost:
             factors["house_brand"] = 1.0 if p.is_house_brand else 0.0
