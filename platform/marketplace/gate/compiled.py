@@ -37,6 +37,7 @@ class RouteMatcher:
         self._root = _Node()
         self._home: str | None = None
         self.query_params: set[str] = set()
+        self._cache: dict[tuple[str, frozenset[str]], str] = {}
         for route_class, patterns in routes.items():
             for pattern in patterns:
                 path, _, param = pattern.lower().partition("?")
@@ -57,10 +58,24 @@ class RouteMatcher:
 
     def match(self, path: str, query: str = "") -> str:
         """The route class of `path` (canonical form), `other` when no pattern covers it."""
+        present = (
+            frozenset(p for p in self.query_params if has_query_param(query, p))
+            if query and self.query_params
+            else frozenset()
+        )
+        key = (path, present)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._walk(path, present)
+            if len(self._cache) >= 16_384:
+                self._cache.clear()  # product ids are unbounded; a full reset is cheap and rare
+            self._cache[key] = cached
+        return cached
+
+    def _walk(self, path: str, present: frozenset[str]) -> str:
         if path == "/":
             return self._home or "other"
         segments = path[1:].split("/")
-        present = {p for p in self.query_params if has_query_param(query, p)} if query else set()
         best: tuple[int, int, int] = (-1, -1, -1)
         best_class = "other"
         stack: list[tuple[_Node, int, int]] = [(self._root, 0, 0)]

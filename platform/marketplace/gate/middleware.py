@@ -39,22 +39,22 @@ def _session_cookie(cookie_header: str | None) -> str | None:
 
 def build_facts(scope: Scope, runtime: GateRuntime) -> RequestFacts:
     """RequestFacts from an ASGI scope: normalised path, route class, every header kept."""
-    headers = tuple(
-        (name.decode("latin-1").lower(), value.decode("latin-1"))
-        for name, value in scope.get("headers", ())
-    )
+    headers: list[tuple[str, str]] = []
+    cookie = None
+    authority = ""
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers.append((name, value))
+        if name == "cookie":
+            cookie = _session_cookie(value) or cookie
+        elif name == "host" and not authority:
+            authority = value
     raw_path_bytes = scope.get("raw_path")
     raw_path = raw_path_bytes.decode("latin-1") if raw_path_bytes else str(scope.get("path", "/"))
     query = scope.get("query_string", b"").decode("latin-1")
     path = normalize_path(raw_path)
     route_class = runtime.compiled.routes.match(path, query)
-    cookie = None
-    authority = ""
-    for name, value in headers:
-        if name == "cookie":
-            cookie = _session_cookie(value) or cookie
-        elif name == "host" and not authority:
-            authority = value
     if not authority:
         server = scope.get("server")
         authority = f"{server[0]}:{server[1]}" if server else ""
@@ -66,7 +66,7 @@ def build_facts(scope: Scope, runtime: GateRuntime) -> RequestFacts:
         query=query,
         authority=authority,
         scheme=str(scope.get("scheme", "http")),
-        headers=headers,
+        headers=tuple(headers),
         client_ip=client[0] if client else None,
         session_id=cookie,
         route_class=route_class,
