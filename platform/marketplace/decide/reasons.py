@@ -253,6 +253,17 @@ def _brand_reason(p: ProductFacts, signal: ShopperSignal, noun: str) -> Reason |
     return None
 
 
+def _interest_reason(p: ProductFacts, signal: ShopperSignal) -> Reason | None:
+    views = next((i.views for i in signal.interactions if i.product.id == p.id), 0)
+    if views < 2:
+        return None
+    return Reason(
+        "interest",
+        f"You came back to this one: viewed {views} times",
+        {"product_id": p.id, "views": views},
+    )
+
+
 def _co_view_reason(p: ProductFacts, co_viewers: int, noun: str) -> Reason | None:
     if co_viewers < 2:
         return None
@@ -292,6 +303,7 @@ def top_reasons(
         _house_reason(p, house_brand_boost),
         *personal[:2],
         quality_reason(p),
+        _interest_reason(p, signal),
         _search_reason(s, profile),
         _price_reason(p, signal, noun),
         _brand_reason(p, signal, noun),

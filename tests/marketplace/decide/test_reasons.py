@@ -142,6 +142,15 @@ def check_evidence(
         if kind in ("tradeoff", "upgrade") and "top_value" in data:
             assert data["value"] == row.attributes.get(data["attribute"])
             assert data["top_value"] == top["product"]["attributes"].get(data["attribute"])
+        if kind == "interest":
+            views = session.scalars(
+                select(HistoryEvent.id).where(
+                    HistoryEvent.account_id == account_id,
+                    HistoryEvent.kind == "view",
+                    HistoryEvent.product_id == row.id,
+                )
+            ).all()
+            assert data["views"] == len(views)
         if kind == "brand":
             assert data["brand"] == row.brand
             if "viewed_matching" in data:
