@@ -454,6 +454,7 @@ class SharedState:
         self._counts_flushing: dict[tuple[str, int], int] = {}
         self._counts_total: dict[tuple[str, int], int] = {}
         self._counts_expires: dict[tuple[str, int], float] = {}
+        self._counts_last_batch: set[tuple[str, int]] = set()
         # Session signals: stored totals (LRU), in-flight and pending deltas.
         self._signals_total: OrderedDict[str, SessionSignals] = OrderedDict()
         self._signals_pending: dict[str, SessionSignals] = {}
@@ -615,9 +616,10 @@ class SharedState:
 
     def _flush_counts(self) -> None:
         with self._lock:
-            # Counters of the current windows are re-read even when idle here, so a worker's
-            # view of the others' traffic is never more than one tick old.
-            known = [k for k in self._counts_total if k not in self._counts_pending]
+            # Counters this worker used in the previous tick are re-read once more, so its next
+            # hit after a pause starts from the others' counts; idle counters cost nothing.
+            known = [k for k in self._counts_last_batch if k not in self._counts_pending]
+            self._counts_last_batch = set(self._counts_pending)
             if not self._counts_pending and not known:
                 return
             batch = self._counts_pending
