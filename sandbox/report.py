@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -135,10 +136,15 @@ def print_side_by_side(console: Console, runs: Sequence[Mapping[str, Any]]) -> N
 # --- HTML ----------------------------------------------------------------------------------
 
 
+_COMMENT = re.compile(r"<!--.*?-->|<script\b.*?</script>", re.DOTALL)
+
+
 def _svg(chart: Any) -> str:
     svg: str = chart.render(is_unicode=True)
-    # Drop the XML prolog so the SVG can sit inline in HTML.
-    return svg.split("?>", 1)[1] if svg.startswith("<?xml") else svg
+    # Drop the XML prolog (the SVG sits inline in HTML), the generator's comments (a date and
+    # links) and its tooltip script: the report is a static, offline file without scripts.
+    svg = svg.split("?>", 1)[1] if svg.startswith("<?xml") else svg
+    return _COMMENT.sub("", svg)
 
 
 def _chart(kind: type[Any], title: str, **config: Any) -> Any:

@@ -171,6 +171,15 @@ async def _run_jobs(
         return [f.result() for f in futures]
 
 
+def _run_population(
+    jobs: list[Callable[[], ActorResult]], progress: Progress | None
+) -> list[ActorResult]:
+    """Run the actors on an event loop of their own thread, so a caller that already runs one
+    (a notebook, Playwright's sync API) can start a scenario too."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario") as runner:
+        return runner.submit(asyncio.run, _run_jobs(jobs, progress)).result()
+
+
 def fetch_platform_stats(target: Target, since: datetime) -> dict[str, Any]:
     """The platform's own figures for the run (the admin stats endpoint)."""
     response = httpx.get(
@@ -205,9 +214,9 @@ def run_against(
     )
     if progress is not None:
         with progress:
-            results = asyncio.run(_run_jobs(jobs, progress))
+            results = _run_population(jobs, progress)
     else:
-        results = asyncio.run(_run_jobs(jobs, None))
+        results = _run_population(jobs, None)
     stats = fetch_platform_stats(target, started)
     return build_metrics(scenario, stats, results, catalog, seconds=time.monotonic() - clock)
 
