@@ -4,6 +4,11 @@ A policy switched through any worker is written to the shared state; every worke
 shared version with its own at most every `POLL_INTERVAL_S` and recompiles when it changed. The
 version check is a memory read (the shared state polls the store in the background), so requests
 do not wait on the database for it.
+
+A (re)start applies the configured policy (SANDBOX_POLICY): versions stored before the app was
+built are the baseline, and only switches made after it are adopted. So `sandbox serve --policy
+open` serves `open` even if an earlier run switched the same database to `closed`; the workers of
+one server, built together, share the baseline and follow every switch.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class GateRuntime:
         state: Any,
         startup_text: str,
         startup_source: str,
+        baseline_version: int = 0,
     ) -> None:
         self.engine = engine
         self.decision_log = decision_log
@@ -51,6 +57,7 @@ class GateRuntime:
         self.startup_source = startup_source
         self.active_text = startup_text
         self.active_source = startup_source
+        self.baseline_version = baseline_version
         self._next_poll = 0.0
         self._lock = threading.Lock()
 
@@ -76,13 +83,13 @@ class GateRuntime:
         except Exception:
             log.exception("could not read the shared policy version; keeping the current policy")
             return
-        if version == self.compiled.version:
+        if version <= self.baseline_version or version == self.compiled.version:
             return
         self._apply(version, text)
 
     def _apply(self, version: int, text: str | None) -> None:
         with self._lock:
-            if version == self.compiled.version:
+            if version <= self.baseline_version or version == self.compiled.version:
                 return
             source = self.startup_source if text is None else f"runtime v{version}"
             try:

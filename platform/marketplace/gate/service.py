@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,6 +14,8 @@ from marketplace.gate.metrics import GateMetrics
 from marketplace.gate.policy import METHODS, ROUTE_CLASSES, VISITOR_CLASSES
 from marketplace.gate.registry import default_registry
 from marketplace.gate.runtime import GateRuntime
+
+log = logging.getLogger(__name__)
 
 # Methods shown in a table cell when they differ from GET (HEAD is GET for the gate).
 CELL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -39,6 +42,18 @@ def cell(compiled: CompiledPolicy, visitor: str, route: str) -> str:
 def decision_table(compiled: CompiledPolicy) -> dict[str, dict[str, str]]:
     """visitor class -> route class -> cell text, for every class of the vocabulary."""
     return {v: {r: cell(compiled, v, r) for r in ROUTE_CLASSES} for v in VISITOR_CLASSES}
+
+
+def _stored_policy_version(state: Any) -> int:
+    """The shared policy version now, read from the store without starting its background tick."""
+    if state is None:
+        return 0
+    try:
+        versions: dict[str, int] = state.store.read_versions()
+    except Exception:  # an unmigrated or unreachable store: nothing was switched there yet
+        log.warning("could not read the shared policy version; starting from 0", exc_info=True)
+        return 0
+    return int(versions.get("policy", 0))
 
 
 def install_gate(app: FastAPI) -> GateRuntime:
@@ -69,6 +84,8 @@ def install_gate(app: FastAPI) -> GateRuntime:
         resolve_account=escalator.resolve_account if escalator is not None else None,
     )
     app.state.shutdown_hooks.append(decision_log.close)
+    baseline = _stored_policy_version(state)
+    engine.compiled = CompiledPolicy(compiled.policy, version=baseline, source=source)
     runtime = GateRuntime(
         engine,
         decision_log=decision_log,
@@ -76,6 +93,7 @@ def install_gate(app: FastAPI) -> GateRuntime:
         state=state,
         startup_text=text,
         startup_source=source,
+        baseline_version=baseline,
     )
     app.state.gate = runtime
     app.add_middleware(GateMiddleware, runtime=runtime)

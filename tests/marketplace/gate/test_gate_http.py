@@ -367,3 +367,20 @@ def test_decisions_by_account_and_team(client: TestClient, database: Database) -
     assert (
         client.get("/api/v1/decisions", params={"team": "blue"}, headers=ADMIN).json()["total"] == 0
     )
+
+
+def test_a_restart_applies_the_configured_policy(
+    app: FastAPI, settings: object, database: Database, clock: object
+) -> None:
+    from marketplace.app import create_app
+
+    gpt = {"user-agent": GPTBOT}
+    with TestClient(app) as first:
+        assert (
+            first.put("/api/v1/policy", json={"preset": "open"}, headers=ADMIN).status_code == 200
+        )
+        assert first.get("/api/v1/products/1", headers=gpt).status_code == 200
+    restarted = create_app(settings, database=database, clock=clock)  # type: ignore[arg-type]
+    with TestClient(restarted) as again:
+        assert again.get("/api/v1/policy", headers=ADMIN).json()["name"] == "closed"
+        assert again.get("/api/v1/products/1", headers=gpt).status_code == 403
