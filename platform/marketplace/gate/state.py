@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, create_engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -152,6 +152,18 @@ class DatabaseStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.read_engine = engine
+        database = engine.url.database
+        if self.dialect == "sqlite" and database not in (None, "", ":memory:"):
+            # The platform's SQLite engine opens every transaction with BEGIN IMMEDIATE (the
+            # write lock). The tick's polls only read, so they use a plain engine: WAL readers
+            # take no lock and never queue behind, or in front of, request writers.
+            self.read_engine = create_engine(
+                engine.url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=2,
+                max_overflow=2,
+            )
 
     def _insert(self, table: Any) -> Any:
         if self.dialect == "postgresql":
@@ -245,7 +257,7 @@ class DatabaseStore:
     def fetch_signals(self, ids: Sequence[str]) -> dict[str, SessionSignals]:
         if not ids:
             return {}
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             return self._select_signals(conn, ids)
 
     def _select_signals(self, conn: Any, ids: Sequence[str]) -> dict[str, SessionSignals]:
@@ -263,12 +275,12 @@ class DatabaseStore:
         return out
 
     def read_versions(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             rows = conn.execute(select(GateKV.name, GateKV.version))
             return {name: int(version) for name, version in rows}
 
     def read_value(self, name: str) -> tuple[int, str | None]:
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             row = conn.execute(
                 select(GateKV.version, GateKV.value).where(GateKV.name == name)
             ).first()
@@ -297,7 +309,8 @@ class DatabaseStore:
             )
 
     def close(self) -> None:
-        return None
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 _REDIS_MERGE = """
