@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -361,6 +362,22 @@ def test_form_posts_without_the_csrf_token_are_refused(
     logout = client.post("/logout", data={}, follow_redirects=False)
     assert logout.status_code == 403
     assert "Log out" in client.get("/").text
+
+
+def test_every_storefront_form_post_checks_the_csrf_token(client: TestClient) -> None:
+    from marketplace.storefront.routes import router
+
+    register(client, "every@example.com")
+    posts = [
+        route.path.replace("{product_id}", "1")
+        for route in router.routes
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    ]
+    assert {"/login", "/register", "/logout", "/cart/items", "/checkout"} <= set(posts)
+    for path in posts:
+        response = client.post(path, data={"quantity": 1, "product_id": 1}, headers=HTML)
+        assert response.status_code == 403, path
+        assert "security token" in response.text
 
 
 def test_a_token_from_another_session_is_refused(client: TestClient, app: FastAPI) -> None:

@@ -149,11 +149,22 @@ class LoginRequired(Exception):
         self.message = message
 
 
+def _back_to(request: Request) -> str:
+    """Where to return after logging in: the page itself for a GET; for a form post, the page
+    the form was on (a GET of the form's own URL would not work)."""
+    if request.method == "GET":
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = request.headers.get("referer", "")
+    origin = str(request.base_url)
+    if referer.startswith(origin):
+        return safe_next("/" + referer[len(origin) :])
+    return "/"
+
+
 def require_html_account(request: Request, shopper: ShopperDep) -> Account:
     """The logged-in account; anonymous visitors are sent to log in and brought back after."""
     if shopper.account is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target, "Log in to see that page.")
+        raise LoginRequired(_back_to(request), "Log in to see that page.")
     return shopper.account
 
 
