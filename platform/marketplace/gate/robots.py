@@ -41,15 +41,23 @@ def _group_rules(compiled: CompiledPolicy, visitor_class: str) -> list[str]:
     allowed.update(ALWAYS_OPEN)
     lines: list[str] = []
     if "other" in allowed:
-        # Open by default; close the route classes this class may not fetch.
+        # Open by default; close the route classes this class may not fetch, and re-open only
+        # what lies below a closed pattern (e.g. /products/* under a closed /products/).
+        closed: list[str] = []
         for route_class in ROUTE_CLASSES:
             if route_class not in allowed:
                 for pattern in routes.get(route_class, []):  # type: ignore[call-overload]
-                    lines.extend(f"Disallow: {p}" for p in _robots_patterns(pattern))
+                    closed.extend(_robots_patterns(pattern))
+        lines.extend(f"Disallow: {p}" for p in closed)
+        prefixes = [c.rstrip("$*") for c in closed]
         for route_class in ROUTE_CLASSES:
             if route_class in allowed and route_class != "other":
                 for pattern in routes.get(route_class, []):  # type: ignore[call-overload]
-                    lines.extend(f"Allow: {p}" for p in _robots_patterns(pattern))
+                    lines.extend(
+                        f"Allow: {p}"
+                        for p in _robots_patterns(pattern)
+                        if any(p.startswith(prefix) and p != prefix for prefix in prefixes)
+                    )
     else:
         lines.append("Disallow: /")
         for route_class in ROUTE_CLASSES:
