@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
@@ -16,9 +18,14 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Alembic's command API keeps its context in module globals: one migration at a time per process.
+_ALEMBIC_LOCK = threading.Lock()
+
+
 def upgrade(url: str) -> None:
     """Bring the database at `url` to the newest schema; a no-op when it is already there."""
-    command.upgrade(alembic_config(url), "head")
+    with _ALEMBIC_LOCK:
+        command.upgrade(alembic_config(url), "head")
 
 
 def is_empty(url: str) -> bool:
@@ -35,4 +42,5 @@ def is_empty(url: str) -> bool:
 
 def downgrade_to_base(url: str) -> None:
     """Drop every table the migrations created (used by `sandbox seed --reset`)."""
-    command.downgrade(alembic_config(url), "base")
+    with _ALEMBIC_LOCK:
+        command.downgrade(alembic_config(url), "base")
