@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
 from marketplace.app import create_app
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
 from marketplace.core.settings import Settings
-from sqlalchemy import create_engine, text
-
 from sandbox.liveserver import LiveServer
 from tests.support.postgres import PostgresServer, find_pg_bin
 

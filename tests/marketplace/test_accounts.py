@@ -17,7 +17,8 @@ def test_register_returns_the_account_without_secrets(client: TestClient) -> Non
     body = response.json()
     assert body["email"] == "ada@example.com"
     assert body["status"] == "active"
-    assert "password" not in response.text and "hash" not in response.text
+    assert "password" not in response.text
+    assert "hash" not in response.text
 
 
 def test_duplicate_email_is_refused_with_a_hint(client: TestClient) -> None:
@@ -62,13 +63,15 @@ def test_login_sets_an_httponly_cookie_and_returns_a_bearer_token(client: TestCl
     assert login.json()["token_type"] == "bearer"
     cookie = login.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=")
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
     assert client.get("/api/v1/me").json()["email"] == "bob@example.com"
 
     token = login.json()["access_token"]
     client.cookies.clear()
     me = client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
-    assert me.status_code == 200 and me.json()["email"] == "bob@example.com"
+    assert me.status_code == 200
+    assert me.json()["email"] == "bob@example.com"
 
 
 def test_wrong_password_and_unknown_email_look_the_same(client: TestClient) -> None:
@@ -91,7 +94,8 @@ def test_login_starts_a_new_session_instead_of_adopting_the_old_cookie(
     assert before
     register_and_login(client, "dave@example.com")
     after = client.cookies.get(SESSION_COOKIE)
-    assert after and after != before
+    assert after
+    assert after != before
 
 
 def test_logout_ends_the_session(client: TestClient) -> None:
