@@ -151,6 +151,17 @@ def test_search_pages_link_to_each_other(client: TestClient) -> None:
     assert parse_qs(urlsplit(href.group(1).replace("&amp;", "&")).query)["page"] == ["2"]
 
 
+def test_odd_urls_get_store_pages_rather_than_errors(client: TestClient) -> None:
+    past = client.get("/search", params={"category": "tents", "page": "999"})
+    assert past.status_code == 200
+    assert "Go to the last page" in past.text
+    for path in ("/products/not-a-number", "/products/0"):
+        response = client.get(path, headers=HTML)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("text/html")
+        assert '<main id="main"' in response.text
+
+
 def test_html_searches_are_recorded_with_their_ad_impressions(
     client: TestClient, database: Database
 ) -> None:
