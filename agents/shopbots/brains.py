@@ -149,21 +149,37 @@ def crawler(mission: Mission, rng: random.Random) -> Plan:
             return f"refused at {start}: {_refusal(result)}; stopping."
     if mission.character == "stealth-crawler":
         rng.shuffle(frontier)
+    listings: list[str] = []
+    seen = set(frontier)
+    visited_listings = 0
     fetched = 0
     refusals = 0
-    for path in frontier:
-        if fetched >= mission.pages:
+    while fetched < mission.pages:
+        # Product pages first; a listing page (category, next page) only to find more of them.
+        if frontier:
+            path, is_listing = frontier.pop(0), False
+        elif listings and visited_listings < 10:
+            path, is_listing = listings.pop(0), True
+            visited_listings += 1
+        else:
             break
         if polite:
             check = yield Call("check_robots", {"path": path}, f"may I fetch {path}?")
             if not check.get("allowed"):
                 continue
-        result = yield from _attempt(
-            mission, Call("crawl_page", {"path": path}, f"crawling {path}")
-        )
+        why = f"looking for more product links on {path}" if is_listing else f"crawling {path}"
+        result = yield from _attempt(mission, Call("crawl_page", {"path": path}, why))
         if result.get("ok"):
-            fetched += 1
+            fetched += 0 if is_listing else 1
             refusals = 0
+            links = [link for link in result.get("product_links", []) if link not in seen]
+            more = [link for link in result.get("listing_links", []) if link not in seen]
+            if mission.character == "stealth-crawler":
+                rng.shuffle(links)
+                rng.shuffle(more)
+            seen.update(links, more)
+            frontier.extend(links)
+            listings.extend(more)
             continue
         refusals += 1
         if polite:
@@ -172,26 +188,32 @@ def crawler(mission: Mission, rng: random.Random) -> Plan:
             break
     if mission.character == "rogue-crawler" and fetched < mission.pages:
         # The HTML was refused (or had nothing): harvest the same data through the JSON API.
-        found = yield Call(
-            "search_products", {"query": query}, "the pages were refused; trying the JSON API"
-        )
-        if not found.get("ok"):
-            return f"the JSON API refused me too: {_refusal(found)}; giving up."
-        for item in found.get("items", []):
-            if fetched >= mission.pages:
-                break
-            viewed = yield Call(
-                "view_product", {"product_id": str(item["id"])}, "reading it via the API"
+        for page in range(1, 4):
+            found = yield Call(
+                "search_products",
+                {"query": query, "page": page},
+                "the pages were refused; trying the JSON API",
             )
-            if viewed.get("ok"):
-                fetched += 1
-            else:
-                return f"the JSON API refused me: {_refusal(viewed)}; giving up."
+            if not found.get("ok"):
+                return f"the JSON API refused me too: {_refusal(found)}; giving up."
+            items = found.get("items", [])
+            for item in items:
+                if fetched >= mission.pages:
+                    break
+                viewed = yield Call(
+                    "view_product", {"product_id": str(item["id"])}, "reading it via the API"
+                )
+                if viewed.get("ok"):
+                    fetched += 1
+                else:
+                    return f"the JSON API refused me: {_refusal(viewed)}; giving up."
+            if fetched >= mission.pages or not items:
+                break
         return f"collected {fetched} products."
     if refusals >= mission.max_refusals:
         return f"refused {refusals} times in a row; giving up."
-    if not frontier:
-        return "found no product links to crawl."
+    if not fetched:
+        return "found no product pages I could crawl."
     return f"crawled {fetched} product pages."
 
 

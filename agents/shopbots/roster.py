@@ -117,7 +117,8 @@ class RunOptions:
     stealth: int = 0
     admin_token: str | None = None
     key_file: Path | None = None
-    partner_name: str = "signed-partner"
+    # The name its key is registered under; default: the agent's own name.
+    partner_name: str | None = None
     llm: str | None = None
     max_turns: int = 60
     # Skip real pauses (tests, quick demos); the pauses are still computed and reported.
@@ -242,7 +243,7 @@ def register_partner(
     signer = client.signer
     assert signer is not None
     jwk = dict(signer.jwk)
-    name = name or options.partner_name
+    name = options.partner_name or name or "signed-partner"
     if not options.admin_token:
         note(
             "no admin token: not registering. Ask the platform's admin to register this key "
@@ -335,10 +336,10 @@ def run_agent(name: str, options: RunOptions) -> AgentRun:
         client = build_client(name, options)
         try:
             if name == "signed-partner":
-                register_partner(client, options, note)
+                register_partner(client, options, note, name=name)
             elif name == "polite-crawler" and options.admin_token:
                 # Its key is only good for paying once the platform knows it.
-                register_partner(client, options, note, name="polite-crawler")
+                register_partner(client, options, note, name=name)
             context = ToolContext(client, max_wait_s=options.max_wait_s)
             loop = run_loop(
                 brain,

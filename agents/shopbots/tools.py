@@ -4,6 +4,7 @@ exception: it carries the gate's decision, rule, visitor class, sentence, Retry-
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
@@ -17,6 +18,7 @@ from shopbots.client import AgentClient, Exchange
 from shopbots.gate import GateAnswer
 
 _PRODUCT_LINK = re.compile(r"""href=["'](?:https?://[^/"']+)?(/products/(\d+))["'/?#]""")
+_LISTING_LINK = re.compile(r"""href=["'](/search\?[^"'#]+)["']""")
 # Route samples `fetch_robots` reports on, one per route class an agent cares about.
 ROBOTS_SAMPLES = ("/", "/search", "/products/1", "/api/v1/products", "/cart", "/checkout")
 
@@ -91,6 +93,14 @@ def _result(exchange: Exchange, ctx: ToolContext, **data: Any) -> str:
     return json.dumps(payload, default=str)
 
 
+def listing_links(html_text: str) -> list[str]:
+    """Same-site search and category listing links (they lead to more product pages)."""
+    seen: dict[str, None] = {}
+    for match in _LISTING_LINK.finditer(html_text):
+        seen.setdefault(html.unescape(match.group(1)), None)
+    return list(seen)
+
+
 def product_links(html_text: str) -> list[str]:
     """Product page paths linked from an HTML page, in page order, without repeats."""
     seen: dict[str, None] = {}
@@ -149,13 +159,17 @@ def build_http_tools(ctx: ToolContext) -> list[BaseTool]:
         if exchange.answer.crawler_charged:
             ctx.record.payments.append(exchange.answer.crawler_charged)
         links: list[str] = []
+        listings: list[str] = []
         if exchange.answer.ok and not exchange.answer.refused:
             links = product_links(exchange.text)
+            listings = listing_links(exchange.text)
             if re.fullmatch(r"/products/\d+/?", path.split("?")[0]):
                 ctx.record.product_pages.add(path.rstrip("/"))
         if exchange.answer.status == 402 and exchange.answer.crawler_price:
             ctx.prices[path] = exchange.answer.crawler_price
-        return _result(exchange, ctx, path=path, product_links=links[:20])
+        return _result(
+            exchange, ctx, path=path, product_links=links[:20], listing_links=listings[:20]
+        )
 
     def pay_for_crawl(path: str, max_price: float) -> str:
         """Fetch `path` again, signed, accepting the quoted crawler-price (up to max_price)."""
@@ -173,16 +187,18 @@ def build_http_tools(ctx: ToolContext) -> list[BaseTool]:
             currency = price.split()[0] if " " in price else ""
             ctx.standing_offer = f"{currency} {max_price:g}".strip()
             links = product_links(exchange.text)
+            listings = listing_links(exchange.text)
             if re.fullmatch(r"/products/\d+/?", path.split("?")[0]):
                 ctx.record.product_pages.add(path.rstrip("/"))
         else:
-            links = []
+            links, listings = [], []
         return _result(
             exchange,
             ctx,
             path=path,
             paid=exchange.answer.crawler_charged or None,
             product_links=links[:20],
+            listing_links=listings[:20],
         )
 
     def search_products(query: str, page: int = 1) -> str:
@@ -197,7 +213,7 @@ def build_http_tools(ctx: ToolContext) -> list[BaseTool]:
             ctx,
             query=query,
             total=body.get("total") if isinstance(body, dict) else None,
-            items=[_summarise_product(item) for item in items[:5]],
+            items=[_summarise_product(item) for item in items[:10]],
         )
 
     def view_product(product_id: str) -> str:
