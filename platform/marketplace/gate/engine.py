@@ -10,7 +10,6 @@ benchmarkable on its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -19,13 +18,13 @@ from typing import Any, Protocol
 from marketplace.core.clock import Clock, system_clock
 from marketplace.gate.compiled import AnyRule, CompiledPolicy, format_price
 from marketplace.gate.facts import RequestFacts
+from marketplace.gate.keys import PLATFORM_OWNER
 from marketplace.gate.normalize import normalize_method
 from marketplace.gate.policy import VISITOR_CLASSES, Policy
-from marketplace.gate.registry import AI_CATEGORIES, Registry, default_registry, looks_like_browser
+from marketplace.gate.registry import Registry, default_registry, looks_like_browser
 
 log = logging.getLogger(__name__)
 
-PLATFORM_OWNER = "platform"
 UNIDENTIFIED = "unidentified"
 STATUS_OF_ACTION = {"allow": 200, "block": 403, "challenge": 403, "throttle": 429, "pay": 402}
 TITLE_OF_ACTION = {
@@ -38,20 +37,6 @@ SIGN_HOW = (
     "sign your requests with Web Bot Auth (RFC 9421 HTTP Message Signatures, Ed25519, "
     'tag="web-bot-auth", covering @authority) using a key registered through POST /api/v1/partners'
 )
-
-
-class SignatureResult(Protocol):
-    status: str
-    keyid: str | None
-    owner: str | None
-    agent: str | None
-    reason: str
-
-
-class ScoreResult(Protocol):
-    score: int
-    band: str
-    reasons: tuple[str, ...]
 
 
 class IdentityLike(Protocol):
@@ -387,10 +372,3 @@ class GateEngine:
             policy_name=compiled.name,
             policy_version=compiled.version,
         )
-
-
-def is_ai_category(category: str) -> bool:
-    return category in AI_CATEGORIES
-
-
-OnDecision = Callable[[RequestFacts, Decision, int], None]
