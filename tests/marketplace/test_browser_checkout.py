@@ -31,6 +31,11 @@ def test_shopper_registers_searches_and_checks_out(
     page.set_default_timeout(15_000)
     try:
         page.goto("/")
+        # The first Tab reaches the skip link, which moves focus past the header.
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("main#main")).to_be_focused()
         page.get_by_role("link", name="Create account").click()
         page.get_by_label("Your name").fill("Browser Shopper")
         page.get_by_label("Email").fill("browser@example.com")
@@ -52,8 +57,9 @@ def test_shopper_registers_searches_and_checks_out(
         cards.first.click()
         page.wait_for_url(re.compile(r"/products/\d+$"))
         title = page.get_by_role("heading", level=1).inner_text()
+        # Keyboard only: Enter in the quantity box submits the add-to-cart form.
         page.get_by_label("Quantity").fill("2")
-        page.get_by_role("button", name="Add to cart").click()
+        page.get_by_label("Quantity").press("Enter")
         page.wait_for_url(f"{live_server.url}/cart")
         expect(page.get_by_role("status").filter(has_text="Added 2")).to_be_visible()
         expect(page.get_by_role("link", name=title)).to_be_visible()
