@@ -11,6 +11,7 @@ request: HTTP, the gate, the shopper's history, candidates, co-view similarity, 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -91,6 +92,9 @@ def main() -> None:
         f"p50 {percentile(timings, 0.50):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms, "
         f"p99 {percentile(timings, 0.99):.1f} ms, mean {statistics.fmean(timings):.1f} ms"
     )
+    # The figure depends on what else the machine is doing; say so next to it.
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} during the run")
 
 
 if __name__ == "__main__":
