@@ -214,6 +214,9 @@ def base_context(
         "store_name": settings.store_name,
         "currency": settings.currency,
         "account": account,
+        # Error pages are drawn after the failing request's session is gone, so they cannot
+        # tell whether the visitor is logged in; their header then offers links that fit both.
+        "account_known": shopper is not None,
         "csrf_token": csrf_token(settings.secret_key, shopper.session_token) if shopper else "",
         "cart_count": cart_count,
         "path": request.url.path,
