@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -492,6 +493,35 @@ def test_double_submitted_checkout_places_one_order(client: TestClient, database
     assert first.headers["location"] in orders_page.text
     # The order's channel is the gate's class for the request that placed it.
     assert listing["items"][0]["channel"] == first.headers["x-visitor-class"]
+
+
+def test_a_checkout_form_sent_several_times_at_once_places_one_order(
+    client: TestClient, database: Database
+) -> None:
+    register(client, "impatient@example.com")
+    product_id, _ = in_stock_product(database)
+    with database.session() as session:
+        before = session.scalar(select(Product.stock).where(Product.id == product_id))
+    add_to_cart(client, product_id, 1)
+    checkout = client.get("/checkout")
+    form = {
+        "csrf_token": csrf_of(checkout.text),
+        "idempotency_key": hidden(checkout.text, "idempotency_key"),
+        "payment_method": "mock-card",
+    }
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sent = [
+            pool.submit(client.post, "/checkout", data=form, follow_redirects=False)
+            for _ in range(4)
+        ]
+        responses = [future.result() for future in sent]
+    assert [r.status_code for r in responses] == [303] * 4
+    assert len({r.headers["location"] for r in responses}) == 1
+    assert client.get("/api/v1/orders").json()["total"] == 1
+    with database.session() as session:
+        left = session.scalar(select(Product.stock).where(Product.id == product_id))
+    assert before is not None
+    assert left == before - 1
 
 
 def test_checkout_out_of_stock_names_the_product(client: TestClient, database: Database) -> None:
