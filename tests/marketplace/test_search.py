@@ -86,6 +86,21 @@ def test_plural_and_singular_forms_match(client: TestClient) -> None:
     assert plural["total"] == singular["total"]
 
 
+def test_decimals_and_hyphenated_words_match_alike_on_both_databases(
+    client: TestClient, database: Database
+) -> None:
+    set_text(database, 12, title=field_of(database, 12, "title") + " Wombat 47.9-litre")
+    assert [i["id"] for i in organic(search(client, q="wombat 47.9 litre"))] == [12]
+    assert [i["id"] for i in organic(search(client, q="wombat-47"))] == [12]
+    with database.session() as session:
+        hyphenated = set(
+            session.scalars(select(Product.id).where(Product.title.like("%Noise-Cancelling%")))
+        )
+    assert hyphenated
+    found = {i["id"] for i in organic(search(client, q="noise cancelling", page_size=100))}
+    assert hyphenated <= found
+
+
 def test_searching_a_category_word_finds_that_category(client: TestClient) -> None:
     body = search(client, q="wireless headphones", page_size=50)
     assert body["total"] > 0

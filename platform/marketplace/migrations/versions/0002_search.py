@@ -49,12 +49,15 @@ SQLITE_TRIGGERS = (
 )
 
 # A stored generated column: ranking reads the vector instead of re-parsing descriptions, and
-# PostgreSQL recomputes it only from the row's own text.
-POSTGRES_VECTOR = """
+# PostgreSQL recomputes it only from the row's own text. In-word punctuation becomes a space
+# first, so "13.3-inch" yields the words 13, 3 and inch, as FTS5's tokenizer does; otherwise
+# PostgreSQL would keep "13.3" whole and the two databases would answer differently.
+_WORDS = "regexp_replace(coalesce({column}, ''), '[-./_:@]', ' ', 'g')"
+POSTGRES_VECTOR = f"""
 ALTER TABLE products ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
-    setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') ||
-    setweight(to_tsvector('english'::regconfig, coalesce(brand, '')), 'B') ||
-    setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'D')
+    setweight(to_tsvector('english'::regconfig, {_WORDS.format(column="title")}), 'A') ||
+    setweight(to_tsvector('english'::regconfig, {_WORDS.format(column="brand")}), 'B') ||
+    setweight(to_tsvector('english'::regconfig, {_WORDS.format(column="description")}), 'D')
 ) STORED
 """
 
