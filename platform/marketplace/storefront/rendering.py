@@ -70,7 +70,6 @@ def _build_environment() -> Environment:
     env.filters["money"] = _money
     env.filters["number"] = _number
     env.filters["stars"] = _stars
-    env.globals["urlencode"] = urlencode
     return env
 
 

@@ -372,11 +372,6 @@ def shopper_message(exc: ProblemError) -> str:
     return f"{first}."
 
 
-def shopper_of(shopper: Shopper) -> dict[str, Any]:
-    """The identity keyword arguments that history-recording services take."""
-    return {"account_id": shopper.account_id, "session_key": shopper.session_key}
-
-
 # --- Help Me Decide ----------------------------------------------------------------------------
 
 PICK_LABELS = (
