@@ -107,6 +107,7 @@ def _preference_reason(
         if raw is not pref.preferred:
             return None
         k = sum(1 for v in viewed if v.attributes.get(spec.key) is pref.preferred)
+        n = sum(1 for v in viewed if v.attributes.get(spec.key) is not None)
         if k < 2:
             return None
         plain = bool_phrase(spec.label)
@@ -114,18 +115,18 @@ def _preference_reason(
             text = (
                 f"You viewed {k} {plain} {noun}; this one is {plain} too"
                 if pref.preferred
-                else f"{k} of the {noun} you viewed were not {plain}, and neither is this one"
+                else f"{k} of the {n} {noun} you viewed were not {plain}, and neither is this one"
             )
         else:
             text = (
                 f"You viewed {k} {noun} with {plain}; this one has it too"
                 if pref.preferred
-                else f"{k} of the {noun} you viewed had no {plain}, and neither does this one"
+                else f"{k} of the {n} {noun} you viewed had no {plain}, and neither does this one"
             )
         return Reason(
             "attribute",
             text,
-            {"attribute": spec.key, "value": pref.preferred, "viewed_matching": k},
+            {"attribute": spec.key, "value": pref.preferred, "viewed_matching": k, "viewed": n},
         )
     if pref.kind == "choice":
         if str(raw) != str(pref.preferred):
