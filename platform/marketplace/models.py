@@ -1,6 +1,7 @@
 """Every table of the platform, imported in one place for Alembic and `create_all`."""
 
 from marketplace.accounts.models import Account, AuthSession
+from marketplace.admin.models import WorkshopChallenge
 from marketplace.cart.models import CartItem
 from marketplace.catalog.models import AdImpression, Category, Product
 from marketplace.core.db import Base
@@ -38,4 +39,5 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "WorkshopChallenge",
 ]

@@ -5,20 +5,24 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from marketplace.accounts.deps import ShopperDep
-from marketplace.admin import service
+from marketplace.admin import service, workshop
 from marketplace.admin.routes import rule_reasons
+from marketplace.catalog.models import Product
 from marketplace.core.admin import (
     ADMIN_COOKIE,
     ADMIN_COOKIE_MAX_AGE_S,
     admin_cookie_value,
+    admin_csrf_token,
     admin_token_valid,
     has_admin_cookie,
+    require_admin_form,
 )
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
+from marketplace.core.errors import ProblemError, Unprocessable
 from marketplace.gate.policy import PRESET_NAMES, PolicyError
 from marketplace.gate.routes import get_runtime
 from marketplace.storefront.rendering import CsrfDep, render
@@ -59,6 +63,7 @@ def dashboard(
         window_s=WINDOW_S,
         policy_name=runtime.compiled.name,
         presets=PRESET_NAMES,
+        admin_csrf=admin_csrf_token(request),
     )
 
 
@@ -91,25 +96,38 @@ def dashboard_login(
     return response
 
 
-@router.post("/dashboard/policy", dependencies=[CsrfDep])
+@router.post("/dashboard/policy", dependencies=[Depends(require_admin_form)])
 def dashboard_policy(
-    request: Request,
-    settings: SettingsDep,
-    shopper: ShopperDep,
-    preset: Annotated[str, Form(max_length=64)] = "",
+    request: Request, preset: Annotated[str, Form(max_length=64)] = ""
 ) -> Response:
-    if not has_admin_cookie(request):
-        return RedirectResponse("/dashboard", status_code=303)
     try:
         get_runtime(request).switch(preset=preset)
     except (PolicyError, ValueError) as exc:
-        return render(
-            request,
-            "dashboard_login.html",
-            settings=settings,
-            shopper=shopper,
-            session=None,
-            status_code=422,
-            error=f"Could not switch the policy: {exc}",
-        )
+        raise Unprocessable(
+            f"Could not switch the policy to {preset!r}: {exc}", type_slug="invalid-policy"
+        ) from exc
     return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.get("/workshop", response_class=HTMLResponse)
+def workshop_page(
+    request: Request, session: SessionDep, settings: SettingsDep, shopper: ShopperDep
+) -> Response:
+    """The public scoreboard of the running workshop (no secrets on it), refreshed every 5 s."""
+    try:
+        challenge = workshop.current_challenge(session)
+    except ProblemError:
+        return render(
+            request, "workshop.html", settings=settings, shopper=shopper, session=None, rows=None
+        )
+    product = session.get(Product, challenge.product_id)
+    return render(
+        request,
+        "workshop.html",
+        settings=settings,
+        shopper=shopper,
+        session=None,
+        rows=workshop.scoreboard(session, challenge),
+        challenge=challenge,
+        product=product,
+    )

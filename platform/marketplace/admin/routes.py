@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace.admin import service
+from marketplace.admin import service, workshop
 from marketplace.core.admin import AdminDep
-from marketplace.core.deps import NowDep, SessionDep
+from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.core.errors import Unprocessable
 from marketplace.gate.routes import get_runtime
 
@@ -52,3 +53,74 @@ def stats(
     return service.platform_stats(
         session, since=start, now=now, reasons=rule_reasons(request), team=team
     )
+
+
+class WorkshopStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    teams: int = Field(ge=1, le=workshop.MAX_TEAMS, description="How many team accounts.")
+    product_id: int | None = Field(
+        default=None, ge=1, description="The challenge product; default: the most reviewed."
+    )
+
+
+class TeamOut(BaseModel):
+    team: str
+    email: str
+    password: str
+    access_token: str
+
+
+class WorkshopOut(BaseModel):
+    challenge_id: int
+    product: dict[str, Any]
+    started_at: datetime
+    teams: list[TeamOut]
+
+
+@router.post(
+    "/workshop",
+    status_code=201,
+    response_model=WorkshopOut,
+    summary="Start a workshop: team accounts, their tokens, and the challenge product",
+    description="Creates `team-01` … `team-NN` (or gives existing ones new passwords and tokens) "
+    "and starts a challenge: place an order for the product through an outside agent without "
+    "being refused. The response is the handout; it is shown once. Needs the admin token.",
+)
+def start_workshop(
+    body: WorkshopStart,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    _admin: AdminDep,
+) -> WorkshopOut:
+    challenge, product, teams = workshop.start_workshop(
+        session,
+        teams=body.teams,
+        product_id=body.product_id,
+        now=now,
+        session_max_age_s=settings.session_max_age_s,
+    )
+    return WorkshopOut(
+        challenge_id=challenge.id,
+        product={"id": product.id, "title": product.title, "price": product.price},
+        started_at=challenge.started_at,
+        teams=[TeamOut(**vars(t)) for t in teams],
+    )
+
+
+@router.get(
+    "/workshop/scoreboard",
+    summary="The workshop scoreboard",
+    description="Teams ranked: those whose agent ordered the challenge product first, then by "
+    "fewest refused requests, then by time. Needs the admin token (the HTML page at /workshop "
+    "is public).",
+)
+def workshop_scoreboard(session: SessionDep, _admin: AdminDep) -> dict[str, Any]:
+    challenge = workshop.current_challenge(session)
+    return {
+        "challenge_id": challenge.id,
+        "product_id": challenge.product_id,
+        "started_at": challenge.started_at.isoformat(),
+        "teams": workshop.scoreboard(session, challenge),
+    }

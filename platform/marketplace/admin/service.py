@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from marketplace.accounts.models import Account
 from marketplace.catalog.models import AdImpression, Product
 from marketplace.gate.models import GateDecision
 from marketplace.orders.models import Order, OrderItem
@@ -70,7 +71,8 @@ def traffic_stats(
     ).order_by(GateDecision.id)
     stmt = _since(stmt, GateDecision.at, since)
     if team:
-        stmt = stmt.where(GateDecision.team == team)
+        members = select(Account.id).where(Account.team == team)
+        stmt = stmt.where(or_(GateDecision.team == team, GateDecision.account_id.in_(members)))
     rows = session.execute(stmt).all()
 
     by_class: Counter[str] = Counter()

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from marketplace.core.errors import Forbidden, Unauthorized
-from marketplace.core.security import constant_time_equals
+from marketplace.core.security import constant_time_equals, csrf_token, csrf_valid
 
 ADMIN_COOKIE = "nile_admin"
 ADMIN_COOKIE_MAX_AGE_S = 12 * 3600
@@ -58,3 +58,30 @@ def require_admin(request: Request) -> None:
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
+
+
+def admin_csrf_token(request: Request) -> str:
+    """The CSRF token of the dashboard's own forms, bound to the admin cookie.
+
+    Bound to the admin cookie rather than the shopper session, so these forms need no database
+    session: switching the policy writes through the gate's own connection, which must not wait
+    behind a transaction the same request holds.
+    """
+    secret: str = request.app.state.settings.secret_key
+    return csrf_token(secret, "admin:" + request.cookies.get(ADMIN_COOKIE, ""))
+
+
+async def require_admin_form(request: Request) -> None:
+    """An admin cookie and this form's CSRF token, or a 403 that says what to do."""
+    if not has_admin_cookie(request):
+        raise Forbidden("Open /dashboard and enter the admin token first.", type_slug="admin-login")
+    form = await request.form()
+    candidate = form.get("csrf_token")
+    secret: str = request.app.state.settings.secret_key
+    if not isinstance(candidate, str) or not csrf_valid(
+        secret, "admin:" + request.cookies.get(ADMIN_COOKIE, ""), candidate
+    ):
+        raise Forbidden(
+            "This form has expired or did not come from the dashboard; reload it and try again.",
+            type_slug="csrf-failed",
+        )

@@ -1,0 +1,174 @@
+"""Admin figures, the dashboard and workshop mode, through HTTP."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from sandbox.cli import app as cli
+from sandbox.liveserver import LiveServer
+from tests.conftest import ADMIN_TOKEN, TEST_NOW
+from tests.marketplace._shop import auth, new_shopper, product_with_stock
+
+ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def buy(client: TestClient, headers: dict[str, str], product_id: int, key: str) -> dict[str, Any]:
+    added = client.post(
+        "/api/v1/cart/items", json={"product_id": product_id, "quantity": 1}, headers=headers
+    )
+    assert added.status_code in (200, 201), added.text
+    order = client.post("/api/v1/orders", headers={**headers, "Idempotency-Key": key})
+    assert order.status_code == 201, order.text
+    body: dict[str, Any] = order.json()
+    return body
+
+
+def test_stats_need_the_admin_token(client: TestClient) -> None:
+    assert client.get("/api/v1/admin/stats").status_code == 401
+    wrong = client.get("/api/v1/admin/stats", headers={"authorization": "Bearer nope"})
+    assert wrong.status_code == 403
+
+
+def test_stats_count_requests_and_orders_by_channel(client: TestClient, database: Any) -> None:
+    headers = new_shopper(client)
+    buy(client, headers, product_with_stock(database), "stats-1")
+    # The clock is frozen at TEST_NOW; the personas' seeded history lies before it.
+    stats = client.get(
+        "/api/v1/admin/stats", params={"since": TEST_NOW.isoformat()}, headers=ADMIN
+    ).json()
+    # A browser user agent checking out through the API with no views looks automated.
+    assert stats["orders"]["by_channel"] == {"suspected-agent": 1}
+    assert stats["orders"]["total"] == 1
+    assert stats["requests"]["total"] >= 4
+    assert sum(stats["requests"]["by_class"].values()) == stats["requests"]["total"]
+    assert stats["gate_latency_us"]["count"] == stats["requests"]["total"]
+    assert stats["revenue"]["margin"] > 0
+
+
+def test_stats_refuse_an_ambiguous_window(client: TestClient) -> None:
+    response = client.get(
+        "/api/v1/admin/stats",
+        params={"since": "2026-01-01T00:00:00Z", "window_s": 10},
+        headers=ADMIN,
+    )
+    assert response.status_code == 422
+    assert "either" in response.json()["detail"]
+
+
+def test_dashboard_asks_for_the_token_then_shows_the_figures(client: TestClient) -> None:
+    page = client.get("/dashboard", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert 'name="token"' in page.text
+    wrong = client.post(
+        "/dashboard/login", data={"token": "nope", "csrf_token": csrf_of(page.text)}
+    )
+    assert wrong.status_code == 403
+    no_csrf = client.post("/dashboard/login", data={"token": ADMIN_TOKEN})
+    assert no_csrf.status_code == 403
+    login = client.post(
+        "/dashboard/login",
+        data={"token": ADMIN_TOKEN, "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert login.status_code == 303
+    board = client.get("/dashboard")
+    assert "Gate dashboard" in board.text
+    assert 'id="requests-total"' in board.text
+    # The cookie also opens the admin API the page polls.
+    assert client.get("/api/v1/admin/stats", params={"window_s": 60}).status_code == 200
+
+
+def test_dashboard_switches_the_policy(client: TestClient) -> None:
+    page = client.get("/dashboard")
+    client.post("/dashboard/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf_of(page.text)})
+    board = client.get("/dashboard")
+    switched = client.post(
+        "/dashboard/policy",
+        data={"preset": "open", "csrf_token": csrf_of(board.text)},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303
+    assert client.get("/api/v1/policy", headers=ADMIN).json()["name"] == "open"
+
+
+def test_workshop_teams_log_in_order_and_rank(client: TestClient, database: Any) -> None:
+    product_id = product_with_stock(database)
+    started = client.post(
+        "/api/v1/admin/workshop", json={"teams": 3, "product_id": product_id}, headers=ADMIN
+    )
+    assert started.status_code == 201, started.text
+    teams = started.json()["teams"]
+    assert [t["team"] for t in teams] == ["team-01", "team-02", "team-03"]
+    second = teams[1]
+    me = client.get("/api/v1/me", headers=auth(second["access_token"]))
+    assert me.json()["email"] == second["email"]
+    login = client.post(
+        "/api/v1/sessions", json={"email": second["email"], "password": second["password"]}
+    )
+    assert login.status_code == 200
+    buy(client, auth(second["access_token"]), product_id, "workshop-1")
+
+    board = client.get("/api/v1/admin/workshop/scoreboard", headers=ADMIN).json()
+    assert board["product_id"] == product_id
+    assert board["teams"][0]["team"] == "team-02"
+    assert board["teams"][0]["ordered"] is True
+    assert [row["rank"] for row in board["teams"]] == [1, 2, 3]
+    decisions = client.get("/api/v1/decisions", params={"team": "team-02"}, headers=ADMIN).json()
+    assert decisions["total"] >= 3
+    assert all(item["account_id"] == me.json()["id"] for item in decisions["items"])
+    page = client.get("/workshop")
+    assert "team-02" in page.text
+    assert second["password"] not in page.text
+
+
+def test_workshop_needs_a_sane_team_count(client: TestClient) -> None:
+    response = client.post("/api/v1/admin/workshop", json={"teams": 0}, headers=ADMIN)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "teams"
+
+
+def test_workshop_command_prints_and_writes_the_handout(
+    live_server: LiveServer, tmp_path: Any
+) -> None:
+    handout = tmp_path / "handout.md"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "workshop",
+            "--teams",
+            "2",
+            "--target",
+            live_server.url,
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--out",
+            str(handout),
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert "team-02" in result.output
+    text = handout.read_text()
+    assert "team-01@teams.nile.example" in text
+    token = re.findall(r"\| `([^`]+)` \|\n", text)[0]
+    me = httpx.get(f"{live_server.url}/api/v1/me", headers=auth(token))
+    assert me.status_code == 200
+
+
+def test_workshop_command_explains_a_wrong_token(live_server: LiveServer) -> None:
+    result = CliRunner().invoke(
+        cli, ["workshop", "--teams", "2", "--target", live_server.url, "--admin-token", "nope"]
+    )
+    assert result.exit_code == 2
+    assert "403" in result.output
