@@ -195,13 +195,35 @@ class BrowserAgent:
         else:
             self.page.fill(selector, text)
 
+    def _read_page(self) -> None:
+        """Stealth 1: look at the page for a few seconds, the pointer drifting as people's do."""
+        if self.stealth < 1:
+            return
+        width, height = 1366, 864
+        for _ in range(self._rng.randint(2, 4)):
+            self._pause(0.4, 1.0)
+            self.page.mouse.move(
+                self._rng.uniform(0.1, 0.9) * width,
+                self._rng.uniform(0.1, 0.8) * height,
+                steps=self._rng.randint(5, 15),
+            )
+        if self._rng.random() < 0.5:
+            self.page.mouse.wheel(0, self._rng.randint(120, 480))
+        self._pause(0.3, 0.8)
+
     def _goto(self, path: str) -> GateAnswer:
-        return self._record(self.page.goto(self.base_url + path, wait_until="load"))
+        answer = self._record(self.page.goto(self.base_url + path, wait_until="load"))
+        if answer.ok and not answer.refused:
+            self._read_page()
+        return answer
 
     def _submit(self, selector: str) -> GateAnswer:
         with self.page.expect_navigation(wait_until="load") as navigation:
             self._click(selector)
-        return self._record(navigation.value)
+        answer = self._record(navigation.value)
+        if answer.ok and not answer.refused:
+            self._read_page()
+        return answer
 
     # --- actions ------------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ def test_disguised_browser(
             stealth=stealth,
             seed=1,
             browser=browser,
-            browser_pace=0.5,
         ),
     )
     succeeded, decision, rule = EXPECTED[(f"disguised-browser/{stealth}", policy)]
