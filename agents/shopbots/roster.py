@@ -7,6 +7,7 @@ the tools recorded (pages actually fetched, orders actually placed), never from 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from shopbots.identity import (
 )
 from shopbots.loop import run_loop
 from shopbots.signing import WebBotAuthSigner
-from shopbots.timing import TimingPolicy
+from shopbots.timing import TimingKind, TimingPolicy
 from shopbots.tools import Record, ToolContext, build_http_tools
 
 if TYPE_CHECKING:
@@ -179,14 +180,15 @@ def mission_for(name: str, options: RunOptions) -> Mission:
     )
 
 
-def _timing(kind: str, options: RunOptions, **kwargs: Any) -> TimingPolicy:
-    sleeper: Callable[[float], None] = (
-        (lambda _s: None) if options.fast else __import__("time").sleep
-    )
+def _no_sleep(_seconds: float) -> None:
+    """`--fast`: the pause is computed and reported, but not taken."""
+
+
+def _timing(kind: TimingKind, options: RunOptions, **kwargs: Any) -> TimingPolicy:
     return TimingPolicy(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         seed=options.seed,
-        sleep=sleeper,
+        sleep=_no_sleep if options.fast else time.sleep,
         max_wait_s=options.max_wait_s,
         **kwargs,
     )
