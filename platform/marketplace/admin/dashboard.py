@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from marketplace.accounts.deps import ShopperDep
+from marketplace.accounts.deps import ShopperDep, get_shopper
 from marketplace.admin import service, workshop
 from marketplace.admin.routes import rule_reasons
 from marketplace.catalog.models import Product
@@ -37,15 +37,17 @@ def dashboard(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    shopper: ShopperDep,
     now: NowDep,
 ) -> Response:
     if not has_admin_cookie(request):
+        # The token form needs the shopper session for its CSRF token; nothing else does.
+        shopper = get_shopper(request, session, now)
         return render(
             request, "dashboard_login.html", settings=settings, shopper=shopper, session=None
         )
     runtime = get_runtime(request)
     if runtime.decision_log is not None:
+        # Before this request's session touches the database: the log writer needs the lock.
         runtime.decision_log.flush()
     stats = service.platform_stats(
         session,
@@ -57,7 +59,7 @@ def dashboard(
         request,
         "dashboard.html",
         settings=settings,
-        shopper=shopper,
+        shopper=None,
         session=None,
         stats=stats,
         window_s=WINDOW_S,
