@@ -19,7 +19,7 @@ from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
-from marketplace.core.errors import install_error_handlers
+from marketplace.core.errors import document_problems, install_error_handlers
 from marketplace.core.security import CookieSigner
 from marketplace.core.settings import Settings, get_settings
 from marketplace.decide.routes import router as decide_router
@@ -77,6 +77,7 @@ def create_app(
     app.state.shutdown_hooks = []
 
     install_error_handlers(app)
+    document_problems(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness check")
     def healthz() -> dict[str, str]:

@@ -60,7 +60,10 @@ class WorkshopStart(BaseModel):
 
     teams: int = Field(ge=1, le=workshop.MAX_TEAMS, description="How many team accounts.")
     product_id: int | None = Field(
-        default=None, ge=1, description="The challenge product; default: the most reviewed."
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description="The challenge product; default: the most reviewed.",
     )
 
 

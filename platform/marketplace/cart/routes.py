@@ -26,7 +26,8 @@ _STOCK: dict[int | str, dict[str, Any]] = {
     }
 }
 
-ProductIdPath = Annotated[int, Path(ge=1, description="The product's id.")]
+# Bounded to a 64-bit integer: a larger id cannot exist and would overflow the database driver.
+ProductIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="The product's id.")]
 
 
 @router.get(

@@ -10,7 +10,9 @@ MAX_LINE_QUANTITY = 99
 class CartItemAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: int = Field(ge=1, description="The product to add (an id from /api/v1/products).")
+    product_id: int = Field(
+        ge=1, le=2**63 - 1, description="The product to add (an id from /api/v1/products)."
+    )
     quantity: int = Field(
         default=1,
         ge=1,

@@ -198,6 +198,55 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; `detail` says what to change.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "Stable relative URI to branch on."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "A sentence a person can act on."},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Describe error responses in /openapi.json as they are sent: problem+json, on every route.
+
+    FastAPI documents its own 422 body (`HTTPValidationError`, application/json), which this app
+    never sends; and any route can answer 4xx (the gate refuses with 402/403/429) or 503 when the
+    database is down. Clients generated from the schema must be able to parse all of them.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = FastAPI.openapi(app)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses")
+                if not isinstance(responses, dict):
+                    continue
+                for code, response in responses.items():
+                    if code[:1] in ("4", "5"):
+                        response["content"] = content
+                responses.setdefault("4XX", {"description": "Refused; see the problem's detail."})
+                responses["4XX"]["content"] = content
+                responses.setdefault(
+                    "503", {"description": "The database is unavailable; retry shortly."}
+                )["content"] = content
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _title_for(status: int) -> str:
     return {
         400: "Bad request",

@@ -28,7 +28,8 @@ def my_history(
     shopper: ShopperDep,
     session: SessionDep,
     kind: Annotated[EventKind | None, Query(description="Only events of this kind.")] = None,
-    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    # Bounded so the offset fits the database's 64-bit integers.
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
     page_size: Annotated[int, Query(ge=1, le=100, description="Events per page.")] = 50,
 ) -> HistoryPage:
     events, total = service.event_page(

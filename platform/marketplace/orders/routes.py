@@ -86,7 +86,8 @@ def place_order(
 def list_orders(
     account: AccountDep,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    # Bounded so the offset fits the database's 64-bit integers.
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1.")] = 1,
     page_size: Annotated[int, Query(ge=1, le=100, description="Orders per page.")] = 20,
 ) -> OrderPage:
     return service.list_orders(session, account_id=account.id, page=page, page_size=page_size)
@@ -100,7 +101,7 @@ def list_orders(
     responses={**_LOGIN, 404: {"description": "You have no order with this id."}},
 )
 def get_order(
-    order_id: Annotated[int, Path(ge=1, description="The order's id.")],
+    order_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The order's id.")],
     account: AccountDep,
     session: SessionDep,
 ) -> OrderOut:

@@ -45,7 +45,7 @@ router = APIRouter(route_class=StorefrontRoute, include_in_schema=False)
 ORDERS_PAGE_SIZE = 10
 PAYMENT_LABELS = {"mock-card": "Card (simulated)", "mock-wallet": "Wallet (simulated)"}
 
-ProductIdPath = Annotated[int, Path(ge=1)]
+ProductIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]  # 64-bit: larger ids overflow the driver
 Quantity = Annotated[int, Form(ge=1, le=99)]
 
 
@@ -502,7 +502,7 @@ def orders_page(
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_page(
-    order_id: Annotated[int, Path(ge=1)],
+    order_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     request: Request,
     account: HtmlAccountDep,
     shopper: ShopperDep,
