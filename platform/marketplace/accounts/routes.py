@@ -7,7 +7,9 @@ from fastapi import APIRouter, Request, Response, status
 from marketplace.accounts import service
 from marketplace.accounts.deps import AccountDep, ShopperDep, set_session_cookie
 from marketplace.accounts.schemas import AccountCreate, AccountOut, LoginRequest, TokenOut
+from marketplace.accounts.throttle import LoginThrottleDep, client_of
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
+from marketplace.core.errors import Unauthorized
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -33,7 +35,10 @@ def create_account(body: AccountCreate, session: SessionDep, now: NowDep) -> Acc
     summary="Log in",
     description="Checks the email and password, sets the HttpOnly session cookie for browsers "
     "and returns a bearer token for API clients. A new session is started on every login.",
-    responses={401: {"description": "The email or the password is wrong."}},
+    responses={
+        401: {"description": "The email or the password is wrong."},
+        429: {"description": "Too many failed logins for this account or from this address."},
+    },
 )
 def login(
     body: LoginRequest,
@@ -42,8 +47,15 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
+    throttle: LoginThrottleDep,
 ) -> TokenOut:
-    account = service.authenticate(session, email=body.email, password=body.password)
+    client = client_of(request)
+    throttle.check(body.email, client, now)
+    try:
+        account = service.authenticate(session, email=body.email, password=body.password)
+    except Unauthorized:
+        throttle.failed(body.email, client)
+        raise
     issued = service.start_session(
         session,
         account,

@@ -20,6 +20,7 @@ from marketplace.accounts.deps import (
     set_session_cookie,
 )
 from marketplace.accounts.models import Account
+from marketplace.accounts.throttle import LoginThrottleDep, client_of
 from marketplace.cart import service as cart
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep, VisitorClassDep
 from marketplace.core.errors import ProblemError
@@ -166,13 +167,17 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
+    throttle: LoginThrottleDep,
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
+    client = client_of(request)
+    throttle.check(email, client, now)  # a 429 page, the same limits as the API's login
     try:
         account = accounts.authenticate(session, email=email, password=password)
     except ProblemError as exc:
+        throttle.failed(email, client)
         return render(
             request,
             "login.html",
