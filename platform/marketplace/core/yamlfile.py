@@ -58,6 +58,25 @@ def _check_shape(node: yaml.Node, source: str) -> None:
             stack.extend((child, depth + 1) for child in current.value)
 
 
+def _check_events(text: str, source: str) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH or with more than MAX_NODES nodes."""
+    depth = 0
+    nodes = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+            continue
+        elif not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            continue
+        nodes += 1
+        if depth > MAX_DEPTH or nodes > MAX_NODES:
+            limit = f"deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else "too large"
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            raise YamlModelError(source, [FieldProblem("(document)", line, f"the file is {limit}")])
+
+
 class _NoAliasComposer(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -96,11 +115,21 @@ def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int | None:
 
 def load_yaml_text(text: str, model: type[M], source: str = "<yaml>") -> M:
     """Parse `text` safely and validate it as `model`; raise YamlModelError on any problem."""
-    if len(text.encode()) > MAX_BYTES:
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # lone surrogates, e.g. from a badly decoded request body
+        raise YamlModelError(
+            source,
+            [FieldProblem("(document)", None, "the text is not valid Unicode; save it as UTF-8")],
+        ) from exc
+    if size > MAX_BYTES:
         raise YamlModelError(
             source, [FieldProblem("(document)", None, f"the file is larger than {MAX_BYTES} bytes")]
         )
     try:
+        # PyYAML's composer recurses once per nesting level, so "[[[[..." thousands deep would
+        # overflow the stack: the event stream (an iterative parser) is measured first.
+        _check_events(text, source)
         root = yaml.compose(text, Loader=_NoAliasComposer)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -112,6 +141,10 @@ def load_yaml_text(text: str, model: type[M], source: str = "<yaml>") -> M:
     _check_shape(root, source)
     try:
         data = yaml.safe_load(text)
+    except ValueError as exc:  # an integer beyond Python's 4300-digit conversion limit
+        raise YamlModelError(
+            source, [FieldProblem("(syntax)", None, f"a value cannot be read: {exc}")]
+        ) from exc
     except yaml.YAMLError as exc:  # e.g. a !!python/object tag, which safe loading refuses
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
