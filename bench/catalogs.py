@@ -1,0 +1,68 @@
+"""Seeded SQLite catalogs shared by the benchmarks: seed once, reuse by size."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from bench.common import SEED, SEEDED_AT, scratch
+
+
+def catalog_path(products: int) -> Path:
+    return scratch("db") / f"catalog-{products}.sqlite"
+
+
+def _complete_marker(path: Path) -> Path:
+    return path.with_suffix(".complete")
+
+
+def is_complete(path: Path) -> bool:
+    return path.exists() and _complete_marker(path).exists()
+
+
+def mark_complete(path: Path) -> None:
+    # Fold the WAL into the file so a plain copy of it is the whole database.
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _complete_marker(path).write_text("seeded\n")
+
+
+def remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    _complete_marker(path).unlink(missing_ok=True)
+
+
+def seed_sqlite(path: Path, products: int) -> Path:
+    """Migrate and seed a fresh SQLite catalog (no personas) at `path`."""
+    from marketplace.catalog.seed import seed_catalog
+    from marketplace.core.db import Database
+    from marketplace.core.migrate import upgrade
+
+    remove(path)
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    database = Database(url)
+    try:
+        seed_catalog(database, products=products, seed=SEED, now=SEEDED_AT)
+    finally:
+        database.dispose()
+    mark_complete(path)
+    return path
+
+
+def sqlite_catalog(products: int) -> Path:
+    """The seeded catalog of this size, seeding it when no earlier benchmark left one."""
+    path = catalog_path(products)
+    if not is_complete(path):
+        seed_sqlite(path, products)
+    return path
+
+
+def copy_catalog(products: int, dest: Path) -> Path:
+    """A private copy of the catalog of this size, for benchmarks that write to it."""
+    source = sqlite_catalog(products)
+    shutil.copyfile(source, dest)
+    return dest

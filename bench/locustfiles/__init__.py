@@ -1,0 +1,1 @@
+"""locust user classes for the throughput and load benchmarks (run by locust, not imported)."""

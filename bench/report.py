@@ -1,0 +1,266 @@
+"""docs/benchmarks.md from the result files in bench/results/: `python -m bench.report`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, read_result
+
+DOC = ROOT / "docs" / "benchmarks.md"
+
+INTRO = """# Benchmarks
+
+`make bench` (`.venv/bin/python -m bench`) runs every benchmark below in turn, each in its own
+process, and rewrites this page from their result files (`bench/results/*.json`, not committed).
+Each benchmark also runs alone, e.g. `.venv/bin/python -m bench.search --help`; `--quick` runs it
+with tiny sizes (the smoke test in `tests/bench/` does that; no test ever asserts a timing).
+
+Every figure is a distribution or a ratio measured in one run, with a warm-up first: median and
+spread (p5/p95, sometimes p99), A/B arms alternated request by request where two things are
+compared. The machine is shared: other work runs beside the benchmarks, so the load average at
+the start of each benchmark is printed with it, and CPU-time or same-run ratios are given where
+wall-clock time alone would be unfair.
+"""
+
+
+def _met(value: Any) -> str:
+    return {True: "**met**", False: "**not met**"}.get(
+        value, "not judged (size below the target's)"
+    )
+
+
+def _machine(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    return (
+        f"{m['nproc']} CPUs ({m['cpu']}), load average {m['load_1m']} (1 min) / "
+        f"{m['load_5m']} (5 min) at the start, Python {m['python']}, {m['at']}"
+    )
+
+
+def _head(title: str, result: dict[str, Any]) -> list[str]:
+    return [
+        f"## {title}",
+        "",
+        f"Target: {result['target']}. Result: {_met(result.get('met'))}.",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {_machine(result)}",
+        "",
+    ]
+
+
+def _s(stats: dict[str, Any], key: str, digits: int = 1) -> str:
+    value = stats.get(key)
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def gate_overhead(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Transport: {r['transport']}; {r['products']:,} products. Arms alternate request by "
+        "request (ABBA).",
+        "",
+        "| arm | median ms | p5 | p95 | p99 | CPU median ms | n |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arm in ("gate", "no-gate"):
+        s, c = r["stats_ms"][arm], r["cpu_ms"][arm]
+        lines.append(
+            f"| {arm} | {_s(s, 'median', 2)} | {_s(s, 'p5', 2)} | {_s(s, 'p95', 2)} | "
+            f"{_s(s, 'p99', 2)} | {_s(c, 'median', 2)} | {int(s['n'])} |"
+        )
+    halves = ", ".join(f"{h:.3f}" for h in r["ratio_halves"])
+    lines += [
+        "",
+        f"Ratio of medians, gate / no-op gate: **{r['ratio']:.3f}** wall clock (first and second "
+        f"half of the run: {halves}), {r['cpu_ratio']:.3f} CPU time. What `closed` would have "
+        f"decided for these requests: {r['gate_decisions']}.",
+        "",
+    ]
+    return lines
+
+
+def gate_latency(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Policy `{r['policy']}`. Signed requests were classed {r['signed_classes']}.",
+        "",
+        "| requests | clock | median µs | p95 | p99 | max | n |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label in (
+        ("unsigned_wall", "unsigned mix | wall"),
+        ("unsigned_cpu", "unsigned mix | thread CPU"),
+        ("signed_wall", "signed (Web Bot Auth) | wall"),
+        ("signed_cpu", "signed (Web Bot Auth) | thread CPU"),
+    ):
+        s = r["stats_us"][key]
+        lines.append(
+            f"| {label} | {_s(s, 'median')} | {_s(s, 'p95')} | {_s(s, 'p99')} | "
+            f"{_s(s, 'max')} | {int(s['n'])} |"
+        )
+    return [*lines, ""]
+
+
+def search(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "![Search latency against catalog size](bench-search.svg)",
+        "",
+        "| database | products | median ms | p5 | p95 | p99 | n | target p95 | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        target = "-" if row["target_p95_ms"] is None else f"≤ {row['target_p95_ms']:.0f} ms"
+        met = "-" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        lines.append(
+            f"| {row['backend']} | {row['products']:,} | {_s(row, 'median')} | {_s(row, 'p5')} "
+            f"| {_s(row, 'p95')} | {_s(row, 'p99')} | {int(row['n'])} | {target} | {met} |"
+        )
+    return [*lines, ""]
+
+
+def decide(r: dict[str, Any]) -> list[str]:
+    s = r["stats_ms"]
+    return [
+        f"{r['transport']}; {r['products']:,} products, {r['personas']} personas in turn.",
+        "",
+        "| median ms | p5 | p95 | p99 | max | n |",
+        "|---|---|---|---|---|---|",
+        f"| {_s(s, 'median')} | {_s(s, 'p5')} | {_s(s, 'p95')} | {_s(s, 'p99')} | "
+        f"{_s(s, 'max')} | {int(s['n'])} |",
+        "",
+    ]
+
+
+def seeding(r: dict[str, Any]) -> list[str]:
+    f = r["figures"]
+    return [
+        "| products | seconds | products/s | peak RSS, process tree | largest process | "
+        "child CPU s | database |",
+        "|---|---|---|---|---|---|---|",
+        f"| {f['products']:,} | {f['seconds']:.1f} | {f['products_per_s']:,.0f} | "
+        f"{f['peak_tree_rss_bytes'] / 2**20:,.0f} MiB | {f['peak_single_rss_bytes'] / 2**20:,.0f} "
+        f"MiB | {f['child_cpu_s']:.0f} | {f['database_bytes'] / 2**20:,.0f} MiB |",
+        "",
+    ]
+
+
+def throughput(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"locust, {r['users']} users without think time, {r['seconds']} s per configuration, "
+        f"{r['rounds']} rounds; failures (non-2xx) over all runs: {r['failures']}.",
+        "",
+        "| page | uvicorn workers | req/s (median) | min-max over rounds | ratio to bare |",
+        "|---|---|---|---|---|",
+    ]
+    for row in r["table"]:
+        lines.append(
+            f"| {row['page']} | {row['workers']} | {row['rps_median']:.0f} | "
+            f"{row['rps_min']:.0f}-{row['rps_max']:.0f} | {row['ratio_to_bare']:.3f} |"
+        )
+    return [*lines, ""]
+
+
+def checkout(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"The hot product starts with {r['hot_stock']} units.",
+        "",
+        "| database | buyers | orders | orders/s | POST /orders median ms | p95 | hot units sold "
+        "| stock after | no oversell | orders in DB = 201s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        s = row["order_latency_ms"]
+        lines.append(
+            f"| {row['backend']} | {row['buyers']} | {row['orders']} | {row['orders_per_s']:.1f} "
+            f"| {_s(s, 'median')} | {_s(s, 'p95')} | {row['hot_units_sold']} | "
+            f"{row['hot_stock_after']} | {row['no_oversell']} | {row['orders_match']} |"
+        )
+    return [*lines, ""]
+
+
+def load(r: dict[str, Any]) -> list[str]:
+    tally = r["checks"].get("tally", {})
+    lines = [
+        f"{r['users']['shoppers']} shoppers and {r['users']['agents']} agents for "
+        f"{r['seconds']} s, "
+        f"policy `{r['policy']}`. Error rate: **{r['error_rate']:.4%}**. Agent answers checked "
+        f"against the policy: {tally.get('checked', 0)}, not as the policy says: "
+        f"**{tally.get('mismatched', 0)}**.",
+        "",
+        "| route | requests | errors | median ms | p95 | p99 | max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in sorted(r["routes"].items()):
+        lines.append(
+            f"| {name} | {row['requests']} | {row['failures']} | {row['median_ms']:.0f} | "
+            f"{row['p95_ms']:.0f} | {row['p99_ms']:.0f} | {row['max_ms']:.0f} |"
+        )
+    lines += [
+        "",
+        "The gate's own decision time as the server logged it, by visitor class:",
+        "",
+        "| visitor class | median ms | p95 | p99 | max | n |",
+        "|---|---|---|---|---|---|",
+    ]
+    for visitor, s in r["gate_latency_ms_by_class"].items():
+        lines.append(
+            f"| {visitor} | {_s(s, 'median', 3)} | {_s(s, 'p95', 3)} | {_s(s, 'p99', 3)} | "
+            f"{_s(s, 'max', 3)} | {int(s['n'])} |"
+        )
+    agent_rows = sorted((k, v) for k, v in tally.items() if k not in ("checked", "mismatched"))
+    lines += [
+        "",
+        "Agent answers (agent, class, decision, rule: count): "
+        + "; ".join(f"{k}: {v}" for k, v in agent_rows)
+        + ".",
+    ]
+    return [*lines, ""]
+
+
+SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
+    ("gate_overhead", "1. Gate overhead", gate_overhead),
+    ("gate_latency", "1b. The gate's own decision time", gate_latency),
+    ("search", "2. Search latency by catalog size", search),
+    ("decide", "3. Help Me Decide", decide),
+    ("seeding", "4. Seeding", seeding),
+    ("throughput", "5. HTTP throughput", throughput),
+    ("checkout", "6. Checkout under contention", checkout),
+    ("load", "7. Load", load),
+]
+
+
+def write_report(total_s: float | None = None, notes: str = "") -> Path:
+    """Rewrite docs/benchmarks.md from whatever results exist; returns its path."""
+    lines = [INTRO]
+    if total_s is not None:
+        lines.append(f"The last full `make bench` took {total_s / 60:.1f} minutes.\n")
+    summary_rows = ["| figure | target | result |", "|---|---|---|"]
+    body: list[str] = []
+    for name, title, render in SECTIONS:
+        result = read_result(name)
+        if result is None:
+            body += [f"## {title}", "", "Not run yet.", ""]
+            summary_rows.append(f"| {title} | - | not run |")
+            continue
+        body += _head(title, result) + render(result)
+        summary_rows.append(f"| {title} | {result['target']} | {_met(result.get('met'))} |")
+    lines += ["## Summary", "", *summary_rows, "", *body]
+    notes_file = ROOT / "bench" / "NOTES.md"
+    if notes_file.exists():
+        lines += [notes_file.read_text().rstrip(), ""]
+    if notes:
+        lines += [notes, ""]
+    DOC.write_text("\n".join(lines))
+    return DOC
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    print(write_report())
+
+
+if __name__ == "__main__":
+    main()
