@@ -6,6 +6,8 @@ path never waits on the store, except where correctness needs it:
 
 - **Nonces** are claimed synchronously in the store (an insert that fails on a duplicate): a
   signature replayed to another worker must be refused, so only signed requests pay one short write.
+  On SQLite that write goes to a file of its own beside the database (`<database>-nonces`), so it
+  never queues for the platform database's write lock behind request transactions.
 - **Rate counters and session signals** are counted in-process and written behind in batches every
   `flush_interval_s` (0.2 s), merged additively in the store; each flush reads back the merged
   totals. A worker therefore sees the others' traffic up to one interval late, and a burst spread
@@ -28,9 +30,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Engine, create_engine, delete, func, select
+from sqlalchemy import Engine, Table, bindparam, create_engine, delete, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
@@ -43,6 +45,7 @@ PARTNERS_KEY = "partners"
 SIGNAL_RETENTION_S = 24 * 3600
 MAX_CACHED_SESSIONS = 50_000
 PURGE_EVERY_S = 30.0
+NONCE_FILE_SUFFIX = "-nonces"
 
 
 # --- Session signals ----------------------------------------------------------------------
@@ -164,6 +167,22 @@ class DatabaseStore:
                 pool_size=2,
                 max_overflow=2,
             )
+        self.nonce_engine = engine
+        if self.dialect == "sqlite" and database not in (None, "", ":memory:"):
+            # A signed request waits for its nonce claim. In the platform's database that write
+            # queues for the write lock behind request transactions, which hold it from BEGIN
+            # IMMEDIATE to commit (tens of ms under load); in a file of its own it only ever
+            # waits for another claim. Every worker opens the same file, so replays are still
+            # refused across workers.
+            self.nonce_engine = _nonce_engine(f"{database}{NONCE_FILE_SUFFIX}")
+        table = GateNonce.__table__
+        claim = self._insert(table).values(key=bindparam("key"), expires_at=bindparam("expires_at"))
+        # Built once: building the upsert per request cost more than running it.
+        self._claim = claim.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"expires_at": claim.excluded.expires_at},
+            where=table.c.expires_at < bindparam("now"),
+        ).returning(table.c.key)
 
     def _insert(self, table: Any) -> Any:
         if self.dialect == "postgresql":
@@ -180,17 +199,12 @@ class DatabaseStore:
         return func.greatest(a2, b2) if self.dialect == "postgresql" else func.max(a2, b2)
 
     def claim_nonce(self, key: str, now: float, ttl_s: float) -> bool:
-        table = GateNonce.__table__
-        stmt = self._insert(table).values(key=key, expires_at=now + ttl_s)
-        # An expired row may be reused; a live one makes this a replay.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={"expires_at": stmt.excluded.expires_at},
-            where=table.c.expires_at < now,
-        )
-        # RETURNING yields a row only when this call inserted or revived the nonce.
-        with self.engine.begin() as conn:
-            claimed = conn.execute(stmt.returning(table.c.key)).first()
+        # An expired row may be reused; a live one makes this a replay. RETURNING yields a row
+        # only when this call inserted or revived the nonce.
+        with self.nonce_engine.begin() as conn:
+            claimed = conn.execute(
+                self._claim, {"key": key, "expires_at": now + ttl_s, "now": now}
+            ).first()
         return claimed is not None
 
     def add_counts(
@@ -299,8 +313,9 @@ class DatabaseStore:
         return int(version)
 
     def purge(self, now: float) -> None:
-        with self.engine.begin() as conn:
+        with self.nonce_engine.begin() as conn:
             conn.execute(delete(GateNonce).where(GateNonce.expires_at < now))
+        with self.engine.begin() as conn:
             conn.execute(delete(GateCounter).where(GateCounter.expires_at < now))
             conn.execute(
                 delete(GateSessionSignal).where(
@@ -311,6 +326,36 @@ class DatabaseStore:
     def close(self) -> None:
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+        if self.nonce_engine is not self.engine:
+            self.nonce_engine.dispose()
+
+
+def _nonce_engine(path: str) -> Engine:
+    """The SQLite file of used nonces beside the platform database, created on first use."""
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=4,
+        max_overflow=8,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    table = cast(Table, GateNonce.__table__)
+    if not inspect(engine).has_table(table.name):
+        try:
+            table.create(engine)
+        except OperationalError:
+            # Another worker created it a moment ago; anything else is a real failure.
+            if not inspect(engine).has_table(table.name):
+                raise
+    return engine
 
 
 _REDIS_MERGE = """
