@@ -259,6 +259,20 @@ class GateEngine:
         most = parse_price(facts.header("crawler-max-price"))
         offered = exact or most
         signed = check is not None and check.status == "valid"
+        # A price header counts only when the signature covers it: otherwise anyone holding an
+        # intercepted signed request could add a price to it and crawl at the signer's expense.
+        uncovered = [
+            name
+            for name in ("crawler-exact-price", "crawler-max-price")
+            if facts.header(name) is not None and not (signed and check.covers(name))
+        ]
+        if offered is not None and signed and uncovered:
+            extra.append(("crawler-price", quoted))
+            return "pay", (
+                f"This page costs {quoted}, and the price you accept must be signed: add "
+                f"'{uncovered[0]}' to the covered components in Signature-Input (next to "
+                f"@authority, @method and @path) and sign again."
+            )
         if offered is not None and signed:
             offer, offer_currency = offered
             same_currency = offer_currency in (None, currency)

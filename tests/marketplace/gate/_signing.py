@@ -47,10 +47,15 @@ def sign(
     components: Sequence[str] = ("@authority", "@method", "@path"),
     agent: str | None = None,
     label: str = "sig1",
+    fields: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Signature headers built by hand: the signature base of RFC 9421 §2.5, Ed25519 over it."""
+    """Signature headers built by hand: the signature base of RFC 9421 §2.5, Ed25519 over it.
+
+    `fields` are header values that `components` may name (e.g. "crawler-exact-price").
+    """
     headers: dict[str, str] = {}
     values = {"@authority": authority, "@method": method, "@path": path}
+    values.update({k.lower(): v for k, v in (fields or {}).items()})
     lines = []
     ids = []
     for name in components:

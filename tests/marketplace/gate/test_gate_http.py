@@ -276,6 +276,9 @@ def _signed(key: Ed25519PrivateKey, path: str, extra: dict[str, str]) -> dict[st
         created=created,
         expires=created + 60,
         nonce=secrets.token_hex(8),
+        # The price accepted must be covered by the signature to count.
+        components=("@authority", "@method", "@path", *(k.lower() for k in extra)),
+        fields=extra,
     )
     return {"user-agent": GPTBOT, **headers, **extra}
 
