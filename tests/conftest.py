@@ -20,6 +20,7 @@ from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
 from marketplace.core.settings import Settings
 from sandbox.liveserver import LiveServer
+from shopbots.browser import CHROMIUM_ARGS as BROWSER_FLAGS
 from tests.support.postgres import PostgresServer, find_pg_bin
 
 # Tests run at a fixed moment so histories, sessions and windows are reproducible.
@@ -228,16 +229,8 @@ def register_and_login(
 
 # --- The browser --------------------------------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+# The same flags the disguised-browser agent uses: no background traffic on a closed network.
+CHROMIUM_ARGS = list(BROWSER_FLAGS)
 
 
 @pytest.fixture(scope="session")
