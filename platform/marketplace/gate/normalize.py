@@ -48,6 +48,10 @@ def normalize_path(raw: str) -> str:
         if "%" not in path:
             break
         decoded = unquote(path, errors="replace")
+        if not decoded.isascii():
+            # Folded inside the loop: "%6３" only becomes the escape "%63" after NFKC, and the
+            # canonical form must not hide an escape a later decoder would still resolve.
+            decoded = unicodedata.normalize("NFKC", decoded)
         if decoded == path:
             break
         path = decoded
