@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from marketplace.accounts.models import Account
 from marketplace.cart.service import CartLine, cart_lines, take_ordered_lines
 from marketplace.catalog.models import Product
 from marketplace.core.errors import Conflict, NotFound, ProblemError, Unprocessable
@@ -146,6 +147,13 @@ def place_order(
     key = check_idempotency_key(idempotency_key)
     request = request or OrderCreate()
     body = request.model_dump(mode="json")
+    # One checkout per account at a time, so two tabs (two keys) cannot both turn the same cart
+    # into an order: the second reads the cart after the first emptied it. FOR NO KEY UPDATE
+    # leaves the foreign-key checks of cart and history writes unblocked; SQLite ignores it
+    # (BEGIN IMMEDIATE already serialises its writers).
+    session.execute(
+        select(Account.id).where(Account.id == account_id).with_for_update(key_share=True)
+    )
     lines = cart_lines(session, account_id)
 
     existing = _order_by_key(session, account_id, key)
