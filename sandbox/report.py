@@ -39,9 +39,11 @@ def _get(metrics: Mapping[str, Any], path: str, default: Any = 0) -> Any:
     return node
 
 
-def summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The headline figures of one run, as (label, value) rows."""
-    orders = _get(metrics, "orders.by_channel", {})
+def summary_rows(metrics: Mapping[str, Any], channels: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The headline figures of one run, as (label, value) rows; `channels` lists order channels
+    to show even where this run has none (so runs side by side line up)."""
+    orders = dict.fromkeys(channels, 0)
+    orders.update(_get(metrics, "orders.by_channel", {}))
     rows = [
         ("Policy", str(_get(metrics, "scenario.policy", "?"))),
         ("Requests", f"{_get(metrics, 'requests.total'):,}"),
@@ -118,11 +120,17 @@ def print_expectations(console: Console, metrics: Mapping[str, Any]) -> None:
     console.print(table)
 
 
+def all_channels(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every order channel that any of the runs saw, sorted."""
+    return sorted({c for m in runs for c in _get(m, "orders.by_channel", {})})
+
+
 def print_side_by_side(console: Console, runs: Sequence[Mapping[str, Any]]) -> None:
     """Several runs in columns, one row per headline figure (the demo's closing table)."""
     table = Table(title="Side by side")
     table.add_column("Figure")
-    columns = [dict(summary_rows(m)) for m in runs]
+    channels = all_channels(runs)
+    columns = [dict(summary_rows(m, channels)) for m in runs]
     for metrics in runs:
         table.add_column(str(_get(metrics, "scenario.name", "?")), justify="right")
     labels: list[str] = []
@@ -234,7 +242,8 @@ def render_html(runs: Sequence[Mapping[str, Any]], title: str = "Sandbox report"
         f"<h1>{html.escape(title)}</h1>",
     ]
     if len(runs) > 1:
-        columns = [dict(summary_rows(m)) for m in runs]
+        channels = all_channels(runs)
+        columns = [dict(summary_rows(m, channels)) for m in runs]
         labels = list(columns[0])
         rows = [[label, *(c.get(label, "-") for c in columns)] for label in labels]
         parts.append("<h2>Side by side</h2>")

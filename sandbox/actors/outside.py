@@ -69,6 +69,10 @@ def run_outside_agent(target: str, plan: AgentPlan) -> ActorResult:
         if step.method == "POST" and step.path.startswith(ORDER_PATHS) and step.answer.refused:
             result.refused_order_attempts += 1
     result.orders = [int(o["id"]) for o in run.record.orders if str(o.get("id", "")).isdigit()]
+    if ROSTER[plan.name].shops and not result.orders and result.refused:
+        # A shopping agent stopped anywhere on its way (login, cart, checkout) is one order the
+        # gate prevented, even if it never reached the order endpoint.
+        result.refused_order_attempts = max(result.refused_order_attempts, 1)
     result.succeeded = run.succeeded
     result.outcome = run.outcome
     return result
