@@ -1,0 +1,92 @@
+"""`sandbox seed` and `sandbox serve` as a user runs them: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.liveserver import free_port
+from tests.conftest import CHROME_UA
+
+pytestmark = [pytest.mark.slow]
+
+
+def sandbox(*args: str, data_dir: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SANDBOX_DATA_DIR": str(data_dir)}
+    env.pop("SANDBOX_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_seed_refuses_to_overwrite_without_reset(tmp_path: Path) -> None:
+    first = sandbox("seed", "--products", "150", "--seed", "3", data_dir=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "sandbox.db").is_file()
+    again = sandbox("seed", "--products", "150", data_dir=tmp_path)
+    assert again.returncode == 2
+    assert "--reset" in again.stderr
+    reset = sandbox("seed", "--products", "120", "--reset", data_dir=tmp_path)
+    assert reset.returncode == 0, reset.stderr
+
+
+def test_seed_names_a_bad_option(tmp_path: Path) -> None:
+    result = sandbox("seed", "--products", "0", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "--products" in result.stderr
+
+
+def test_serve_migrates_seeds_and_serves(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SANDBOX_DATA_DIR": str(tmp_path),
+        "SANDBOX_CATALOG_SIZE": "200",
+    }
+    env.pop("SANDBOX_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--policy", "open"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                if health.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "sandbox serve did not come up"
+            time.sleep(0.3)
+        products = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/products", headers={"user-agent": "GPTBot/1.1"}
+        )
+        assert products.status_code == 200
+        assert products.headers["x-visitor-class"] == "declared-crawler"
+        assert products.json()["total"] == 200
+        persona = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/sessions",
+            json={"email": "student@personas.nile.test", "password": "persona-pass-1"},
+            headers={"user-agent": CHROME_UA},
+        )
+        assert persona.status_code == 200, persona.text
+        assert (tmp_path / "platform-signing-key.pem").is_file()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
