@@ -73,6 +73,14 @@ class SignatureCheck:
         return self.status == "valid" and component.lower() in self.covered
 
 
+class ReplayStoreUnavailable(RuntimeError):
+    """The nonce store could not be asked: the signature can be neither accepted nor refused.
+
+    Raised rather than reported as an invalid signature, so the gate's `on_error` decides, as
+    the policy says it should when identification itself fails.
+    """
+
+
 def _invalid(reason: str, **kwargs: Any) -> SignatureCheck:
     return SignatureCheck(status="invalid", reason=reason, **kwargs)
 
@@ -160,7 +168,10 @@ def verify_signature(
     max_skew_s: float,
     max_validity_s: float,
 ) -> SignatureCheck:
-    """Check the request's Web Bot Auth signature; never raises, every refusal has a reason."""
+    """Check the request's Web Bot Auth signature; every refusal has a reason.
+
+    Raises only ReplayStoreUnavailable (the nonce store is down), for the gate's `on_error`.
+    """
     try:
         return _verify(
             facts,
@@ -170,6 +181,8 @@ def verify_signature(
             max_skew_s=max_skew_s,
             max_validity_s=max_validity_s,
         )
+    except ReplayStoreUnavailable:
+        raise
     except Exception as exc:  # a verifier that throws would let a crafted header take the gate down
         return _invalid(f"The signature could not be checked ({type(exc).__name__}).")
 
@@ -313,7 +326,13 @@ def _verify(
         if isinstance(nonce, str) and nonce
         else f"s:{hashlib.sha256(sig_item.value).hexdigest()}"
     )
-    if state is not None and state.nonce_seen(replay_key, max(1.0, expires - now + max_skew_s)):
+    try:
+        seen = state is not None and state.nonce_seen(
+            replay_key, max(1.0, expires - now + max_skew_s)
+        )
+    except Exception as exc:  # e.g. the database behind the shared state is down
+        raise ReplayStoreUnavailable(f"the nonce store failed: {type(exc).__name__}") from exc
+    if seen:
         return _invalid(
             "This signature (nonce) was already used; sign each request with a fresh nonce.",
             keyid=keyid,
