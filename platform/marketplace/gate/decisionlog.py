@@ -60,7 +60,10 @@ class DecisionLog:
         self._closed = False
         self.dropped = 0
         self.written = 0
-        self._accounts: dict[str, int] = {}
+        # Cookie or token -> account id, or None for one that belongs to no account (an anonymous
+        # visitor's cookie, an expired token): most logged requests are anonymous, and asking
+        # the database again for each of their rows cost more than writing the rows.
+        self._accounts: dict[str, int | None] = {}
 
     def record(
         self, row: dict[str, Any], *, cookie: str | None = None, bearer: str | None = None
@@ -133,19 +136,17 @@ class DecisionLog:
 
     def _account_for(self, cookie: str | None, bearer: str | None) -> int | None:
         key = f"c:{cookie}" if cookie else f"b:{bearer}"
-        cached = self._accounts.get(key)
-        if cached is not None:
-            return cached
+        if key in self._accounts:
+            return self._accounts[key]
         assert self.resolve_account is not None
         try:
             account_id = self.resolve_account(cookie, bearer)
         except Exception:
             log.exception("could not resolve the account of a logged decision")
             return None
-        if account_id is not None:
-            if len(self._accounts) > 10_000:
-                self._accounts.clear()
-            self._accounts[key] = account_id
+        if len(self._accounts) > 10_000:
+            self._accounts.clear()
+        self._accounts[key] = account_id
         return account_id
 
     def close(self) -> None:
