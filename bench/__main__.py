@@ -40,12 +40,14 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {ORDER}")
     print(f"machine: {machine()}", flush=True)
-    failed = []
+    failed: list[str] = []
+    ran: list[str] = []
     started = time.perf_counter()
     for name in ORDER:
         if name not in only or name in skip:
             continue
         print(f"\n== bench.{name} ==", flush=True)
+        ran.append(name)
         t0 = time.perf_counter()
         cmd = [sys.executable, "-m", f"bench.{name}", *(["--quick"] if args.quick else [])]
         try:
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_report and not args.quick:
         from bench.report import write_report
 
-        print(f"wrote {write_report(total_s=time.perf_counter() - started)}")
+        print(f"wrote {write_report(total_s=time.perf_counter() - started, ran=ran)}")
     print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s; failed: {failed or 'none'}")
     if failed:
         raise SystemExit(1)

@@ -6,7 +6,7 @@ real HTTP on a loopback port (uvicorn, one process, the gate in `observe`), logs
 and asks Help Me Decide for each of them in turn, many times. The figure includes the whole
 request: HTTP, the gate, the shopper's history, candidates, co-view similarity, scoring, reasons.
 
-    .venv/bin/python -m bench.decide_latency [--products 100000] [--requests 400]
+    .venv/bin/python -m bench.decide_latency [--products 100000] [--requests 240]
 
 (`--seed` other than 42 seeds a private catalog instead of using the shared one.)
 """
@@ -57,7 +57,7 @@ TARGET_P95_MS = 50.0
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--requests", type=int, default=240)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--warmup", type=int, default=16)
     parser.add_argument("--quick", action="store_true", help="40 requests on 2,000 products")

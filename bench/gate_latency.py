@@ -12,7 +12,7 @@ ASGI scope, identification, rule lookup), without the network or the routes, in 
 Both parts alternate request by request after a warm-up. Wall-clock time and thread CPU time are
 reported (on a busy machine the wall clock includes time the process was not scheduled at all).
 
-    .venv/bin/python -m bench.gate_latency [--requests 200000] [--signed 5000] [--policy closed]
+    .venv/bin/python -m bench.gate_latency [--requests 100000] [--signed 3000] [--policy closed]
 """
 
 from __future__ import annotations
@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     from marketplace.core.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200_000, help="unsigned requests timed")
-    parser.add_argument("--signed", type=int, default=5_000, help="signed requests timed")
+    parser.add_argument("--requests", type=int, default=100_000, help="unsigned requests timed")
+    parser.add_argument("--signed", type=int, default=3_000, help="signed requests timed")
     parser.add_argument("--policy", default="closed")
     parser.add_argument("--quick", action="store_true", help="a few thousand requests")
     args = parser.parse_args(argv)

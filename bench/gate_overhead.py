@@ -11,7 +11,7 @@ asks far faster than a person and the behaviour rules would rightly challenge it
 median and spread per arm, the ratio of medians (target at most 1.10), and the same ratio on
 process CPU time per request.
 
-    .venv/bin/python -m bench.gate_overhead [--requests 3000] [--products 100000]
+    .venv/bin/python -m bench.gate_overhead [--requests 1500] [--products 100000]
 """
 
 from __future__ import annotations
@@ -188,8 +188,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000, help="timed requests per arm")
-    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=1500, help="timed requests per arm")
+    parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="a few requests on 2,000 products")
     args = parser.parse_args(argv)

@@ -231,11 +231,17 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
 ]
 
 
-def write_report(total_s: float | None = None, notes: str = "") -> Path:
+def write_report(
+    total_s: float | None = None, ran: list[str] | None = None, notes: str = ""
+) -> Path:
     """Rewrite docs/benchmarks.md from whatever results exist; returns its path."""
     lines = [INTRO]
     if total_s is not None:
-        lines.append(f"The last full `make bench` took {total_s / 60:.1f} minutes.\n")
+        which = ", ".join(ran or [])
+        lines.append(
+            f"The last `python -m bench` run took {total_s / 60:.1f} minutes ({which}); each "
+            "section below gives the time its own figures were taken.\n"
+        )
     summary_rows = ["| figure | target | result |", "|---|---|---|"]
     body: list[str] = []
     for name, title, render in SECTIONS:

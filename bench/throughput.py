@@ -7,7 +7,7 @@ served and loaded the same way, in the same run, is the figure. Configurations r
 the order reversed every round, and each ratio uses the median over rounds. The platform runs
 the `observe` policy (every request decided and logged, none refused) over the 100k catalog.
 
-    .venv/bin/python -m bench.throughput [--seconds 8] [--rounds 2] [--users 24]
+    .venv/bin/python -m bench.throughput [--seconds 6] [--rounds 2] [--users 24]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def measure_one(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8, help="per configuration and round")
+    parser.add_argument("--seconds", type=int, default=6, help="per configuration and round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--users", type=int, default=24)
     parser.add_argument("--workers", default="1,2")
