@@ -30,7 +30,7 @@ from marketplace.core.settings import Settings
 from tests.conftest import ADMIN_TOKEN, CHROME_UA, TEST_NOW, TEST_SEED, register_and_login
 from tests.marketplace._shop import quiet_gate_policy
 
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 25
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
