@@ -95,7 +95,7 @@ class _NoAliasComposer(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int | None:
+def line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int | None:
     """The line that names the field at a pydantic error location (its key, or its list item)."""
     node: yaml.Node | None = root
     line = root.start_mark.line + 1
@@ -169,7 +169,7 @@ def load_yaml_text(text: str, model: type[M], source: str = "<yaml>") -> M:
             message = err.get("msg", "is invalid")
             if err.get("type") == "extra_forbidden":
                 message = "is not a known field (check the spelling)"
-            problems.append(FieldProblem(field, _line_of(root, loc), message))
+            problems.append(FieldProblem(field, line_of(root, loc), message))
         raise YamlModelError(source, problems) from exc
 
 

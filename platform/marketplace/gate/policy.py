@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from marketplace.core.yamlfile import FieldProblem, YamlModelError, load_yaml_text
+from marketplace.core.yamlfile import FieldProblem, YamlModelError, line_of, load_yaml_text
 
 # The visitor classes, most trusted first. Documented in docs/policy.md; the decision table's rows.
 VISITOR_CLASSES: tuple[str, ...] = (
@@ -371,31 +371,6 @@ def preset_text(name: str) -> str:
     return resources.files("marketplace.gate.presets").joinpath(f"{name}.yaml").read_text("utf-8")
 
 
-def _line_of(root: yaml.Node, loc: tuple[Any, ...]) -> int | None:
-    """The line of the deepest YAML node along a pydantic error location."""
-    node: yaml.Node = root
-    line: int | None = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
-            if pair is None:
-                return line
-            node = pair[1]
-            line = (
-                pair[0].start_mark.line + 1
-                if isinstance(pair[1], yaml.CollectionNode)
-                else (node.start_mark.line + 1)
-            )
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
 def _message(err: Any) -> str:
     if err.get("type") == "extra_forbidden":
         return "is not a known field (check the spelling)"
@@ -422,7 +397,7 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
                 [
                     FieldProblem(
                         "extends",
-                        _line_of(root, ("extends",)),
+                        line_of(root, ("extends",)),
                         f"must name a preset: {', '.join(PRESET_NAMES)}",
                     )
                 ],
@@ -437,7 +412,7 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
             field = ".".join(str(p) for p in loc) or "(policy)"
-            line = _line_of(root, loc) if loc and loc[0] in data else None
+            line = line_of(root, loc) if loc and loc[0] in data else None
             problems.append(FieldProblem(field, line, _message(err)))
         raise PolicyError(source, problems) from exc
 
