@@ -1,10 +1,13 @@
 """Web Bot Auth: RFC 9421 HTTP Message Signatures with Ed25519, checked and produced.
 
-Verification parses and checks the Web Bot Auth rules itself (tag, algorithm, time window, required
-coverage, known key) so every refusal has a precise reason, then lets `http-message-signatures`
-rebuild the signature base and check the Ed25519 signature. The library's own time checks read the
-system clock, so they are switched off in favour of ours, which use the platform's injectable clock.
-Nothing here fetches a key over the network: unknown keys are refused.
+Verification parses `Signature-Input` and `Signature` once, with the parser of
+`http-message-signatures`, checks the Web Bot Auth rules itself (tag, algorithm, time window,
+required coverage, known key) so every refusal has a precise reason, then hands the parsed
+signature to the library's per-signature step, which checks the parameters, rebuilds the signature
+base and checks the Ed25519 signature. (The library's `verify()` would parse both headers a second
+time, which cost as much as the Ed25519 check.) The library's own time checks read the system clock,
+so they are switched off in favour of ours, which use the platform's injectable clock. Nothing here
+fetches a key over the network: unknown keys are refused.
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ from http_message_signatures import (
     algorithms,
 )
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
-from http_sfv.dictionary import Dictionary
-from http_sfv.item import InnerList, Item
+from http_sf.compat import Dictionary, InnerList, Item
 
 from marketplace.core.clock import Clock, system_clock
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.keys import Keyring, load_or_create_platform_key, platform_keyid
+from marketplace.gate.keys import (
+    KeyEntry,
+    Keyring,
+    load_or_create_platform_key,
+    platform_keyid,
+)
 
 TAG = "web-bot-auth"
 ALGORITHM = "ed25519"
@@ -122,13 +129,14 @@ class _Headers:
         self._lines = [(n, v) for n, v in self._lines if n.lower() != name.lower()]
 
 
-class _KeyringResolver(HTTPSignatureKeyResolver):
-    def __init__(self, keyring: Keyring) -> None:
-        self.keyring = keyring
+class _OneKeyResolver(HTTPSignatureKeyResolver):
+    """The keyring entry the signature names, already looked up (and its key object cached)."""
+
+    def __init__(self, entry: KeyEntry) -> None:
+        self.entry = entry
 
     def resolve_public_key(self, key_id: str) -> Any:
-        entry = self.keyring.get(key_id)
-        return entry.public_key if entry else None
+        return self.entry.public_key if key_id == self.entry.keyid else None
 
     def resolve_private_key(self, key_id: str) -> Any:
         raise HTTPMessageSignaturesException("the verifier holds no private keys")
@@ -138,6 +146,21 @@ class _Verifier(HTTPMessageVerifier):
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
         # Checked before the library runs, against the platform's clock (see the module docstring).
         return None
+
+
+def _parse_signature_field(value: str) -> Dictionary | None:
+    """Signature or Signature-Input parsed once, by the library's own parser; None if malformed.
+
+    The library's parser refuses a label that appears twice (RFC 8941 would keep the last), so
+    a second header line cannot quietly replace the signature that was checked.
+    """
+    if not value.isascii():
+        return None
+    try:
+        parsed: Dictionary = _Verifier._parse_signature_dictionary(value)
+    except (HTTPMessageSignaturesException, ValueError, TypeError):
+        return None
+    return parsed
 
 
 class _PrivateKeyResolver(HTTPSignatureKeyResolver):
@@ -214,21 +237,23 @@ def _verify(
             "one web-bot-auth signature."
         )
 
-    inputs = Dictionary()
-    signatures = Dictionary()
-    try:
-        inputs.parse(input_header.encode("ascii"))
-    except (ValueError, UnicodeError):
-        return _invalid("Signature-Input is not a valid structured-field dictionary (RFC 8941).")
-    try:
-        signatures.parse(sig_header.encode("ascii"))
-    except (ValueError, UnicodeError):
-        return _invalid("Signature is not a valid structured-field dictionary (RFC 8941).")
+    inputs = _parse_signature_field(input_header)
+    if inputs is None:
+        return _invalid(
+            "Signature-Input is not a valid structured-field dictionary (RFC 8941) with one "
+            "member per label."
+        )
+    signatures = _parse_signature_field(sig_header)
+    if signatures is None:
+        return _invalid(
+            "Signature is not a valid structured-field dictionary (RFC 8941) with one member "
+            "per label."
+        )
 
     tagged = [
         label
-        for label in inputs
-        if isinstance(inputs[label], InnerList) and inputs[label].params.get("tag") == TAG
+        for label, member in inputs.items()
+        if isinstance(member, InnerList) and member.params.get("tag") == TAG
     ]
     if not tagged:
         return _invalid(f'No signature carries tag="{TAG}"; add it to Signature-Input.')
@@ -244,6 +269,12 @@ def _verify(
     sig_item = signatures[label]
     if not isinstance(sig_item, Item) or not isinstance(sig_item.value, bytes):
         return _invalid(f'Signature member "{label}" must be a byte sequence (:base64:).')
+    if inputs.keys() != signatures.keys():
+        return _invalid(
+            "Signature and Signature-Input must name the same labels; send both for every "
+            "signature.",
+            params=params,
+        )
 
     keyid = params.get("keyid")
     if not isinstance(keyid, str) or not keyid:
@@ -284,7 +315,7 @@ def _verify(
             params=params,
         )
 
-    covered = {_component_name(item) for item in sig_input}
+    covered = tuple(n for n in (_component_name(item) for item in sig_input) if n is not None)
     if "@authority" not in covered:
         return _invalid('The signature must cover "@authority".', keyid=keyid, params=params)
     if agent_header is not None and "signature-agent" not in covered:
@@ -303,14 +334,22 @@ def _verify(
             params=params,
         )
 
+    # The library checks the rest and does the RFC 9421 work on the members parsed above:
+    # parameter types and names, the signature base from the covered components, Ed25519.
     query = f"?{facts.query}" if facts.query else ""
     url = f"{facts.scheme}://{facts.authority}{facts.raw_path or '/'}{query}"
-    message = _Message(facts.method.upper(), url, facts.headers)
-    verifier = _Verifier(
-        signature_algorithm=algorithms.ED25519, key_resolver=_KeyringResolver(keyring)
-    )
+    # Only covered fields can enter the signature base, so the message carries only those.
+    fields = [(name, value) for name, value in facts.headers if name in covered]
+    message = _Message(facts.method.upper(), url, fields)
     try:
-        verifier.verify(message, max_age=None, expect_tag=TAG, expect_label=label)
+        _Verifier._validate_signature_param_types(params)  # type: ignore[no-untyped-call]
+        verifier = _Verifier(
+            signature_algorithm=algorithms.ED25519, key_resolver=_OneKeyResolver(entry)
+        )
+        # verify() would parse both headers again; its per-signature step takes them parsed.
+        verifier._verify_one(  # type: ignore[no-untyped-call]
+            label=label, sig_input=sig_input, signature=sig_item, message=message, max_age=None
+        )
     except HTTPMessageSignaturesException as exc:
         return _invalid(
             f"The signature does not match this request ({_short(exc)}); sign exactly what "
@@ -345,7 +384,7 @@ def _verify(
         owner=entry.owner,
         agent=_agent_value(agent_header, sig_input),
         params=params,
-        covered=tuple(n for n in (_component_name(i) for i in sig_input) if n is not None),
+        covered=covered,
     )
 
 
@@ -364,7 +403,7 @@ def _agent_value(header: str | None, sig_input: InnerList) -> str | None:
             try:
                 parsed.parse(header.encode("ascii"))
                 member = parsed[item.params["key"]]
-            except (ValueError, KeyError, UnicodeError):
+            except (ValueError, KeyError, TypeError, UnicodeError):
                 return header
             return str(member.value)
     stripped = header.strip()
