@@ -18,8 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Category, Product
-from marketplace.decide.domain import ProductFacts
-from marketplace.decide.signals import FACT_COLUMNS, fact_from_row
 from marketplace.history.models import HistoryEvent
 
 CO_KINDS = ("view", "cart_add", "purchase")
@@ -32,24 +30,6 @@ def category_row(session: Session, slug: str) -> Category | None:
 
 def all_category_slugs(session: Session) -> list[str]:
     return list(session.scalars(select(Category.slug).order_by(Category.slug)))
-
-
-def load_pool(
-    session: Session, category: Category, *, limit: int, ids: Collection[int] | None = None
-) -> list[ProductFacts]:
-    """In-stock products of the category (the most reviewed first, at most `limit`)."""
-    stmt = (
-        select(*FACT_COLUMNS)
-        .where(Product.category_id == category.id)
-        .where(Product.stock > 0)
-        .order_by(Product.review_count.desc(), Product.id)
-        .limit(limit)
-    )
-    if ids is not None:
-        if not ids:
-            return []
-        stmt = stmt.where(Product.id.in_(sorted(ids)))
-    return [fact_from_row(row, category.slug) for row in session.execute(stmt)]
 
 
 @dataclass(frozen=True)

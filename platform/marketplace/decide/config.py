@@ -72,7 +72,10 @@ class DecideConfig(BaseSettings):
         default=3.0, gt=1, description="An upgrade costs at most this multiple of the top pick."
     )
     max_candidates: int = Field(
-        default=5000, ge=10, description="Category products scored at most (by review count)."
+        default=5000,
+        ge=10,
+        description="Category products scored at most (by review count, after the shopper's "
+        "constraints).",
     )
     co_view_neighbours: int = Field(
         default=50, ge=0, description="Co-viewed products added to the candidates."
@@ -81,6 +84,13 @@ class DecideConfig(BaseSettings):
         default=3, ge=1, description="Below this, search-word constraints are relaxed."
     )
     low_stock: int = Field(default=5, ge=1, description="Stock below this counts as low.")
+    snapshot_ttl_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a worker keeps its copy of a category's products at most; orders "
+        "and new products are noticed at once, other catalog edits within this time. 0: read "
+        "the category on every request.",
+    )
 
 
 @lru_cache(maxsize=1)

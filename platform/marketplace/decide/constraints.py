@@ -8,12 +8,13 @@ soft search-term matches in scoring.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from marketplace.decide.domain import AttrSpec, ProductFacts, SearchSignal
 
+T = TypeVar("T")
 Op = Literal[
     "is", "is_not", "in", "min", "max", "eq", "max_price", "min_price", "min_rating", "brand"
 ]
@@ -38,7 +39,7 @@ _GENERIC_WORDS = frozenset(
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
-_NEGATORS = ("no", "non", "not", "without")
+NEGATORS = ("no", "non", "not", "without")
 _BELOW = ("under", "below", "less than", "cheaper than", "at most", "max", "up to", "within")
 _ABOVE = ("over", "above", "more than", "at least", "min", "from")
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -54,6 +55,17 @@ class Constraint:
     source: str
     label: str
     unit: str | None = None
+
+    @property
+    def reads(self) -> str:
+        """The product field the rule looks at: `price`, `rating`, `brand` or `attributes.<key>`."""
+        if self.op in ("max_price", "min_price"):
+            return "price"
+        if self.op == "min_rating":
+            return "rating"
+        if self.op == "brand":
+            return "brand"
+        return f"attributes.{self.key}"
 
     def admits(self, product: ProductFacts) -> bool:
         if self.op == "max_price":
@@ -203,7 +215,7 @@ def parse_query(
             for match in matches:
                 if overlaps(match.span()):
                     continue
-                negated = _preceded_by(text, match.start(), _NEGATORS) or text[
+                negated = _preceded_by(text, match.start(), NEGATORS) or text[
                     max(0, match.start() - 4) : match.start()
                 ].endswith("non-")
                 used.append(match.span())
@@ -303,10 +315,24 @@ def apply_constraints(
 
     Returns (kept products, constraints applied, constraints relaxed).
     """
+    return relax_constraints(
+        constraints,
+        minimum=minimum,
+        select=lambda active: [p for p in products if all(c.admits(p) for c in active)],
+    )
+
+
+def relax_constraints(
+    constraints: Sequence[Constraint],
+    *,
+    minimum: int,
+    select: Callable[[Sequence[Constraint]], list[T]],
+) -> tuple[list[T], list[Constraint], list[Constraint]]:
+    """What `select` keeps under the constraints, dropping the least decisive below `minimum`."""
     active = sorted(constraints, key=lambda c: _RELAX_ORDER[c.op], reverse=True)
     relaxed: list[Constraint] = []
     while True:
-        kept = [p for p in products if all(c.admits(p) for c in active)]
+        kept = select(active)
         if len(kept) >= minimum or not active:
             return kept, active, relaxed
         relaxed.append(active.pop())

@@ -43,10 +43,14 @@ class ProductFacts:
     is_house_brand: bool = False
 
     def number(self, key: str) -> float | None:
-        value = self.attributes.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return float(value)
+        return as_number(self.attributes.get(key))
+
+
+def as_number(value: Any) -> float | None:
+    """An attribute value as a number, or None (yes/no and text values are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 @dataclass(frozen=True)

@@ -8,79 +8,26 @@ shopper's own signal, the category's products and the aggregate co-view similari
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from marketplace.decide.config import DecideConfig
-from marketplace.decide.domain import AttrSpec, Interaction, ProductFacts, ShopperSignal
+from marketplace.decide.domain import (
+    AttrSpec,
+    Interaction,
+    ProductFacts,
+    ShopperSignal,
+    as_number,
+)
+from marketplace.decide.words import STOPWORDS
 
 PrefKind = Literal["bool", "choice", "directed", "target"]
 
-# Words that carry no preference in a search ("best", "for", ...).
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "for",
-        "with",
-        "of",
-        "to",
-        "in",
-        "on",
-        "under",
-        "over",
-        "below",
-        "above",
-        "less",
-        "more",
-        "than",
-        "at",
-        "most",
-        "least",
-        "up",
-        "best",
-        "good",
-        "great",
-        "top",
-        "cheap",
-        "cheapest",
-        "new",
-        "buy",
-        "me",
-        "my",
-        "i",
-        "want",
-        "need",
-        "looking",
-        "find",
-        "show",
-        "help",
-        "choose",
-        "pick",
-        "decide",
-        "some",
-        "any",
-        "that",
-        "this",
-        "is",
-        "are",
-        "be",
-        "it",
-        "its",
-        "which",
-        "what",
-        "price",
-        "priced",
-        "dollars",
-        "usd",
-    ]
-)
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -96,10 +43,14 @@ def tokens(text: str) -> list[str]:
 
 def value_number(product: ProductFacts, spec: AttrSpec) -> float | None:
     """A number to compare on: the value itself, or an ordered choice's rank (cheapest = 0)."""
+    return number_of(product.attributes.get(spec.key), spec)
+
+
+def number_of(raw: Any, spec: AttrSpec) -> float | None:
+    """`value_number` of one raw attribute value."""
     if spec.numeric:
-        return product.number(spec.key)
+        return as_number(raw)
     if spec.kind == "choice" and spec.better and spec.choices:
-        raw = product.attributes.get(spec.key)
         return float(spec.choices.index(raw)) if raw in spec.choices else None
     return None
 
@@ -186,7 +137,10 @@ class Preference:
     personal: bool = True  # False when it is only the taxonomy's "more is better"
 
     def score(self, product: ProductFacts, stats: CategoryStats) -> float | None:
-        raw = product.attributes.get(self.spec.key)
+        return self.score_value(product.attributes.get(self.spec.key), stats)
+
+    def score_value(self, raw: Any, stats: CategoryStats) -> float | None:
+        """The score of one raw attribute value (None when the product does not say)."""
         if raw is None:
             return None
         if self.kind == "bool":
@@ -194,7 +148,7 @@ class Preference:
         if self.kind == "choice":
             top = max(self.shares.values()) if self.shares else 1.0
             return min(1.0, self.shares.get(str(raw), 0.0) / top) if top else 0.0
-        number = value_number(product, self.spec)
+        number = number_of(raw, self.spec)
         if number is None:
             return None
         pct = stats.percentile(self.spec.key, number)
@@ -436,8 +390,288 @@ class Scored:
     matched_terms: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Column:
+    """One field of every product, as an index into its distinct values."""
+
+    codes: list[int]
+    values: list[Any]
+    first: list[int]  # a row holding each distinct value, to judge it on
+
+
+def _intern(values: Sequence[Any]) -> _Column:
+    index: dict[Any, int] = {}
+    distinct: list[Any] = []
+    first: list[int] = []
+    codes: list[int] = []
+    for row, value in enumerate(values):
+        # The type is part of the key: True, 1 and 1.0 are equal in a dict but not to scoring.
+        try:
+            key: Any = (value.__class__, value)
+            code = index.get(key)
+        except TypeError:  # a list or mapping: compare by its text
+            key = (value.__class__, repr(value))
+            code = index.get(key)
+        if code is None:
+            code = index[key] = len(distinct)
+            distinct.append(value)
+            first.append(row)
+        codes.append(code)
+    return _Column(codes, distinct, first)
+
+
+class CategoryPool:
+    """A category's in-stock products and what scoring reads from them, worked out once.
+
+    Values are kept column by column, as codes into each column's distinct values, so a preference,
+    a price fit or a constraint is judged once per distinct value rather than once per product:
+    that is what keeps scoring thousands of products cheap. The columns are filled on first use;
+    filling one twice from two threads gives the same result, so the pool can be shared.
+    """
+
+    def __init__(
+        self,
+        products: Sequence[ProductFacts],
+        specs: Sequence[AttrSpec],
+        *,
+        stats: CategoryStats | None = None,
+        tokens: Mapping[int, frozenset[str]] | None = None,
+    ) -> None:
+        self.products: tuple[ProductFacts, ...] = tuple(products)
+        self.specs: tuple[AttrSpec, ...] = tuple(specs)
+        self.stats = stats if stats is not None else category_stats(self.products, self.specs)
+        self.ids = [p.id for p in self.products]
+        self.prices = [p.price for p in self.products]
+        self.row_of = {pid: row for row, pid in enumerate(self.ids)}
+        # Longest first, so "Nile Basics" is found before a brand called "Nile".
+        self.brands = sorted({p.brand for p in self.products}, key=lambda b: (-len(b), b))
+        self._columns: dict[str, _Column] = {}
+        self._tokens: dict[int, frozenset[str]] = dict(tokens or {})
+        self._stars: dict[float, list[float]] = {}
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    def with_products(self, products: Sequence[ProductFacts]) -> CategoryPool:
+        """The same products in the same order with new stock counts; the rest is kept."""
+        products = tuple(products)
+        if [p.id for p in products] != self.ids:
+            raise ValueError("with_products takes the same products in the same order")
+        clone = copy.copy(self)
+        clone.products = products
+        clone._columns = {k: v for k, v in self._columns.items() if k != "stock"}
+        return clone
+
+    def column(self, field_name: str) -> _Column:
+        """`price`, `rating`, `brand`, `stock`, or `attributes.<key>`, interned."""
+        found = self._columns.get(field_name)
+        if found is None:
+            if field_name.startswith("attributes."):
+                key = field_name.removeprefix("attributes.")
+                values = [p.attributes.get(key) for p in self.products]
+            else:
+                values = [getattr(p, field_name) for p in self.products]
+            found = self._columns[field_name] = _intern(values)
+        return found
+
+    def tokens(self, row: int) -> frozenset[str]:
+        """The words a search term can match in this product (see `product_text_tokens`)."""
+        pid = self.ids[row]
+        found = self._tokens.get(pid)
+        if found is None:
+            found = self._tokens[pid] = frozenset(
+                product_text_tokens(self.products[row], self.specs)
+            )
+        return found
+
+    def known_tokens(self) -> Mapping[int, frozenset[str]]:
+        """Token sets worked out so far, by product id (a rebuilt pool can start from them)."""
+        return self._tokens
+
+    def stars(self, prior: float) -> list[float]:
+        """Each product's Bayesian-average rating with `prior` pseudo-ratings."""
+        found = self._stars.get(prior)
+        if found is None:
+            mean = self.stats.mean_rating
+            found = self._stars[prior] = [bayes_rating(p, mean, prior) for p in self.products]
+        return found
+
+    def judged(
+        self, field_name: str, judge: Callable[[Any, int], Any], rows: Sequence[int]
+    ) -> list[Any]:
+        """`judge(value, a row holding it)` for each of `rows`, once per distinct value."""
+        col = self.column(field_name)
+        codes = col.codes
+        table = self._table(col, judge, {codes[r] for r in rows})
+        return [table[codes[r]] for r in rows]
+
+    def keep(
+        self, field_name: str, admits: Callable[[Any, int], bool], rows: Sequence[int]
+    ) -> list[int]:
+        """The rows whose value `admits(value, a row holding it)`, once per distinct value."""
+        col = self.column(field_name)
+        codes = col.codes
+        table = self._table(col, admits, range(len(col.values)))
+        return [r for r in rows if table[codes[r]]]
+
+    @staticmethod
+    def _table(col: _Column, judge: Callable[[Any, int], Any], wanted: Iterable[int]) -> list[Any]:
+        table: list[Any] = [None] * len(col.values)
+        for code in wanted:
+            table[code] = judge(col.values[code], col.first[code])
+        return table
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Scores of some rows of a pool; `Scored` objects are built only for the rows asked for."""
+
+    pool: CategoryPool
+    rows: list[int]
+    order: list[int]  # positions into `rows`, best total first
+    totals: list[float]
+    factors: dict[str, list[float]]
+    preferences: list[tuple[str, list[float]]]
+    matched: list[int]  # search terms matched, per position
+    terms: tuple[str, ...]
+    stars: list[float]
+    prices: list[float]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def product(self, pos: int) -> ProductFacts:
+        return self.pool.products[self.rows[pos]]
+
+    def scored(self, pos: int) -> Scored:
+        row = self.rows[pos]
+        tokens = self.pool.tokens(row) if self.terms and self.matched[pos] else frozenset()
+        return Scored(
+            product=self.pool.products[row],
+            total=self.totals[pos],
+            factors={k: round(v[pos], 4) for k, v in self.factors.items()},
+            quality_stars=self.stars[pos],
+            attribute_scores={key: col[pos] for key, col in self.preferences},
+            matched_terms=tuple(t for t in self.terms if t in tokens),
+        )
+
+    def ranked(self) -> list[Scored]:
+        """Every row as `Scored`, best first."""
+        return [self.scored(pos) for pos in self.order]
+
+
+def score_rows(
+    pool: CategoryPool,
+    rows: Sequence[int],
+    profile: LearnedProfile,
+    config: DecideConfig,
+    *,
+    co_view: Mapping[int, float] | None = None,
+) -> Ranking:
+    """Score the pool's `rows`; best first, ties broken by lower price then lower id."""
+    w = config.weights
+    stats = pool.stats
+    rows = list(rows)
+    n = len(rows)
+    ids = [pool.ids[r] for r in rows]
+
+    num = [0.0] * n
+    den = 0.0
+    pref_cols: list[tuple[str, list[float]]] = []
+    for pref in profile.preferences:
+        col: list[float] = pool.judged(
+            f"attributes.{pref.spec.key}",
+            # An unknown value earns nothing rather than an average.
+            lambda raw, _row, pref=pref: pref.score_value(raw, stats) or 0.0,  # type: ignore[misc]
+            rows,
+        )
+        pref_cols.append((pref.spec.key, col))
+        imp = pref.importance
+        num = [a + imp * s for a, s in zip(num, col, strict=True)]
+        den += imp
+    attribute_fit = [a / den for a in num] if den else [0.5] * n
+
+    terms = profile.terms
+    matched = [0] * n
+    if terms:
+        token_sets = [pool.tokens(r) for r in rows]
+        for term in terms:
+            matched = [m + (term in t) for m, t in zip(matched, token_sets, strict=True)]
+        search_match = [m / len(terms) for m in matched]
+    else:
+        search_match = [0.5] * n
+
+    all_stars = pool.stars(config.rating_prior_count)
+    stars = [all_stars[r] for r in rows]
+    # On a fixed scale (3 stars = 0, 5 stars = 1), so a tenth of a star between two good
+    # products stays a small difference however close the candidates are.
+    quality = [min(1.0, max(0.0, (s - 3.0) / 2.0)) for s in stars]
+    band = profile.band
+    price_col: list[float] = pool.judged(
+        "price", lambda price, _row: price_fit(price, band, stats.price_percentile(price)), rows
+    )
+    interest = profile.interest
+    interest_max = max(interest.values(), default=0.0)
+    interest_col = (
+        [interest.get(pid, 0.0) / interest_max for pid in ids] if interest_max else [0.0] * n
+    )
+    brand_weight = profile.brand_weight
+    brand_max = max(brand_weight.values(), default=0.0)
+    if brand_max:
+        brand_col: list[float] = pool.judged(
+            "brand", lambda b, _row: brand_weight.get(b, 0.0) / brand_max, rows
+        )
+    else:
+        brand_col = [0.0] * n
+    co_view = co_view or {}
+    co_max = max(co_view.values(), default=0.0)
+    co_col = [co_view.get(pid, 0.0) / co_max for pid in ids] if co_max else [0.0] * n
+    low = config.low_stock
+    availability = [min(1.0, pool.products[r].stock / low) for r in rows]
+
+    factors = {
+        "attribute_fit": attribute_fit,
+        "search_match": search_match,
+        "quality": quality,
+        "price_fit": price_col,
+        "interest": interest_col,
+        "brand_affinity": brand_col,
+        "co_view": co_col,
+        "availability": availability,
+    }
+    totals = [
+        w.attribute_fit * a
+        + w.search_match * s
+        + w.quality * q
+        + w.price_fit * p
+        + w.brand_affinity * b
+        + w.co_view * c
+        + w.availability * v
+        + w.interest * i
+        for a, s, q, p, b, c, v, i in zip(
+            attribute_fit,
+            search_match,
+            quality,
+            price_col,
+            brand_col,
+            co_col,
+            availability,
+            interest_col,
+            strict=True,
+        )
+    ]
+    if w.house_brand_boost:
+        house = [1.0 if pool.products[r].is_house_brand else 0.0 for r in rows]
+        factors["house_brand"] = house
+        totals = [t + w.house_brand_boost * h for t, h in zip(totals, house, strict=True)]
+    prices = [pool.prices[r] for r in rows]
+    keys = list(zip([-t for t in totals], prices, ids, strict=True))
+    order = sorted(range(n), key=keys.__getitem__)
+    return Ranking(pool, rows, order, totals, factors, pref_cols, matched, terms, stars, prices)
+
+
 def score_products(
-    pool: Sequence[ProductFacts],
+    products: Sequence[ProductFacts],
     profile: LearnedProfile,
     specs: Sequence[AttrSpec],
     stats: CategoryStats,
@@ -445,66 +679,9 @@ def score_products(
     *,
     co_view: Mapping[int, float] | None = None,
 ) -> list[Scored]:
-    """Score every candidate; best first, ties broken by lower price then lower id."""
-    w = config.weights
-    co_view = co_view or {}
-    co_max = max(co_view.values(), default=0.0)
-    brand_max = max(profile.brand_weight.values(), default=0.0)
-    stars = {p.id: bayes_rating(p, stats.mean_rating, config.rating_prior_count) for p in pool}
-    interest = profile.interest
-    interest_max = max(interest.values(), default=0.0)
-    out: list[Scored] = []
-    for p in pool:
-        attr_scores: dict[str, float] = {}
-        num = den = 0.0
-        for pref in profile.preferences:
-            s = pref.score(p, stats)
-            if s is None:
-                s = 0.0  # an unknown value earns nothing rather than an average
-            attr_scores[pref.spec.key] = s
-            num += pref.importance * s
-            den += pref.importance
-        text = product_text_tokens(p, specs) if profile.terms else set()
-        matched = tuple(t for t in profile.terms if t in text)
-        factors = {
-            "attribute_fit": num / den if den else 0.5,
-            "search_match": len(matched) / len(profile.terms) if profile.terms else 0.5,
-            # On a fixed scale (3 stars = 0, 5 stars = 1), so a tenth of a star between two
-            # good products stays a small difference however close the candidates are.
-            "quality": min(1.0, max(0.0, (stars[p.id] - 3.0) / 2.0)),
-            "price_fit": price_fit(p.price, profile.band, stats.price_percentile(p.price)),
-            "interest": interest.get(p.id, 0.0) / interest_max if interest_max else 0.0,
-            "brand_affinity": profile.brand_weight.get(p.brand, 0.0) / brand_max
-            if brand_max
-            else 0.0,
-            "co_view": co_view.get(p.id, 0.0) / co_max if co_max else 0.0,
-            "availability": min(1.0, p.stock / config.low_stock),
-        }
-        total = (
-            w.attribute_fit * factors["attribute_fit"]
-            + w.search_match * factors["search_match"]
-            + w.quality * factors["quality"]
-            + w.price_fit * factors["price_fit"]
-            + w.brand_affinity * factors["brand_affinity"]
-            + w.co_view * factors["co_view"]
-            + w.availability * factors["availability"]
-            + w.interest * factors["interest"]
-        )
-        if w.house_brand_boost:
-            factors["house_brand"] = 1.0 if p.is_house_brand else 0.0
-            total += w.house_brand_boost * factors["house_brand"]
-        out.append(
-            Scored(
-                product=p,
-                total=total,
-                factors={k: round(v, 4) for k, v in factors.items()},
-                quality_stars=stars[p.id],
-                attribute_scores=attr_scores,
-                matched_terms=matched,
-            )
-        )
-    out.sort(key=lambda s: (-s.total, s.product.price, s.product.id))
-    return out
+    """Score every product against the category `stats`; best first."""
+    pool = CategoryPool(products, specs, stats=stats)
+    return score_rows(pool, range(len(pool)), profile, config, co_view=co_view).ranked()
 
 
 def _feature_better(a: ProductFacts, b: ProductFacts, pref: Preference) -> int:
@@ -543,24 +720,21 @@ class PickSet:
 
 
 def choose_picks(
-    scored: Sequence[Scored], profile: LearnedProfile, config: DecideConfig, noun: str
+    ranking: Ranking, profile: LearnedProfile, config: DecideConfig, noun: str
 ) -> PickSet:
     """Top = best score; budget = clearly cheaper, above a quality floor; premium = an upgrade."""
-    if not scored:
+    if not len(ranking):
         raise ValueError("no candidates to pick from")
-    top = scored[0]
-    price_cap = top.product.price * config.budget_max_price_ratio
-    budget = next(
-        (
-            s
-            for s in scored[1:]
-            if s.product.price <= price_cap + 1e-9 and s.quality_stars >= config.budget_min_quality
-        ),
-        None,
-    )
+    top_pos, *rest = ranking.order
+    prices, stars = ranking.prices, ranking.stars
+    top_price = prices[top_pos]
+    top_stars = stars[top_pos]
+    floor = config.budget_min_quality
+    price_cap = top_price * config.budget_max_price_ratio
+    cheaper = [j for j in rest if prices[j] <= price_cap + 1e-9]
+    budget = next((j for j in cheaper if stars[j] >= floor), None)
     budget_note = None
     if budget is None:
-        cheaper = [s for s in scored[1:] if s.product.price <= price_cap + 1e-9]
         if not cheaper:
             budget_note = (
                 f"No budget pick: no other in-stock {noun} cost at most ${price_cap:,.2f} "
@@ -570,18 +744,19 @@ def choose_picks(
             budget_note = (
                 f"No budget pick: the {len(cheaper)} {noun} at or below ${price_cap:,.2f} "
                 f"({config.budget_max_price_ratio:.0%} of the top pick's price) all rate under "
-                f"{config.budget_min_quality:g} stars once few reviews are accounted for."
+                f"{floor:g} stars once few reviews are accounted for."
             )
-    ceiling = top.product.price * config.premium_max_price_ratio
-    dearer = [s for s in scored[1:] if top.product.price + 1e-9 < s.product.price <= ceiling + 1e-9]
+    ceiling = top_price * config.premium_max_price_ratio
+    dearer = [j for j in rest if top_price + 1e-9 < prices[j] <= ceiling + 1e-9]
+    top_product = ranking.product(top_pos)
     premium = next(
         (
-            s
-            for s in dearer
-            if s.quality_stars >= config.budget_min_quality
+            j
+            for j in dearer
+            if stars[j] >= floor
             and (
-                s.quality_stars >= top.quality_stars
-                or features_at_least_as_good(s.product, top.product, profile)
+                stars[j] >= top_stars
+                or features_at_least_as_good(ranking.product(j), top_product, profile)
             )
         ),
         None,
@@ -591,13 +766,19 @@ def choose_picks(
         if not dearer:
             premium_note = (
                 f"No premium pick: no in-stock {noun} cost more than the top pick "
-                f"(${top.product.price:,.2f}) and at most "
+                f"(${top_price:,.2f}) and at most "
                 f"{config.premium_max_price_ratio:g} times as much."
             )
         else:
             premium_note = (
                 f"No premium pick: none of the {len(dearer)} pricier {noun} match the top "
                 "pick's rating or beat it on the features you care about, with at least "
-                f"{config.budget_min_quality:g} stars."
+                f"{floor:g} stars."
             )
-    return PickSet(top, budget, premium, budget_note, premium_note)
+    return PickSet(
+        ranking.scored(top_pos),
+        None if budget is None else ranking.scored(budget),
+        None if premium is None else ranking.scored(premium),
+        budget_note,
+        premium_note,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,20 +15,22 @@ from marketplace.catalog import taxonomy
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.decide import candidates as cands
 from marketplace.decide import reasons as rs
+from marketplace.decide import snapshot
 from marketplace.decide.config import DecideConfig, get_decide_config
-from marketplace.decide.constraints import apply_constraints, revealed_constraints
+from marketplace.decide.constraints import Constraint, relax_constraints, revealed_constraints
 from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
 from marketplace.decide.schemas import DecisionOut, Evidence, OfferOut, Pick, PickProduct
 from marketplace.decide.scoring import (
+    CategoryPool,
     Scored,
-    category_stats,
     choose_picks,
     learn_profile,
-    score_products,
+    score_rows,
 )
 from marketplace.decide.signals import (
     HistoryRow,
     category_signal,
+    load_facts,
     load_history,
     trigger_category,
 )
@@ -290,14 +293,12 @@ def decide(
             needed=needed,
         )
 
-    pool = cands.load_pool(session, cat, limit=config.max_candidates)
-    if not pool:
-        raise Conflict(
-            f"Nothing in {cat.name} is in stock right now; try again later or pick another "
-            "category.",
-            type_slug="nothing-in-stock",
-        )
-    specs = attr_specs(slug, pool)
+    def specs_for(products: Sequence[ProductFacts]) -> tuple[AttrSpec, ...]:
+        return attr_specs(slug, products)
+
+    pool = snapshot.category_pool(
+        session, cat, specs_for=specs_for, ttl=config.snapshot_ttl_seconds
+    )
     noun = category_noun(slug, cat.name)
     words = category_words(slug, cat.name)
     signal = category_signal(
@@ -308,7 +309,6 @@ def decide(
         extra_queries=[request_text] if request_text else [],
         now=now,
     )
-    # Widen with co-viewed products the review-count cut left out (large categories only).
     co = cands.co_view(
         session,
         seeds=signal.product_ids,
@@ -317,22 +317,36 @@ def decide(
         since=now - timedelta(days=config.history_window_days),
         limit=config.co_view_neighbours,
     )
-    known = {p.id for p in pool}
-    missing = [pid for pid in co.similarity if pid not in known]
-    if missing:
-        pool = pool + cands.load_pool(session, cat, limit=len(missing), ids=missing)
 
-    ranked = rank_and_pick(
-        pool,
-        signal,
-        specs,
-        config,
-        category=slug,
-        noun=noun,
-        category_words=words,
-        co_view=co.similarity,
-        co_viewers=co.co_viewers,
-    )
+    def rank(pool: CategoryPool) -> Ranked:
+        if not len(pool):
+            raise Conflict(
+                f"Nothing in {cat.name} is in stock right now; try again later or pick another "
+                "category.",
+                type_slug="nothing-in-stock",
+            )
+        return rank_pool(
+            pool,
+            signal,
+            config,
+            noun=noun,
+            category_words=words,
+            co_view=co.similarity,
+            co_viewers=co.co_viewers,
+            limit=config.max_candidates,
+        )
+
+    ranked = rank(pool)
+    checked = _as_they_are_now(session, ranked, pool, config)
+    if checked is None:
+        # A pick sold out or changed since this worker read the category: read it again.
+        snapshot.forget(session, cat.id)
+        pool = snapshot.category_pool(
+            session, cat, specs_for=specs_for, ttl=config.snapshot_ttl_seconds
+        )
+        ranked = rank(pool)
+    else:
+        ranked = checked
     notes = list(ranked.notes)
     summary, wording_note = summarize(
         _facts_for_wording(
@@ -390,12 +404,51 @@ def rank_and_pick(
             "category.",
             type_slug="nothing-in-stock",
         )
+    return rank_pool(
+        CategoryPool(pool, specs),
+        signal,
+        config,
+        noun=noun,
+        category_words=category_words,
+        co_view=co_view,
+        co_viewers=co_viewers,
+    )
+
+
+def _admitted(pool: CategoryPool, constraints: Sequence[Constraint]) -> list[int]:
+    """Rows of the pool that meet every constraint (each judged once per distinct value)."""
+    rows: list[int] = list(range(len(pool)))
+    for c in constraints:
+        rows = pool.keep(c.reads, lambda _v, row, c=c: c.admits(pool.products[row]), rows)  # type: ignore[misc]
+    return rows
+
+
+def rank_pool(
+    pool: CategoryPool,
+    signal: ShopperSignal,
+    config: DecideConfig,
+    *,
+    noun: str,
+    category_words: Sequence[str] = (),
+    co_view: Mapping[int, float] | None = None,
+    co_viewers: Mapping[int, int] | None = None,
+    limit: int | None = None,
+) -> Ranked:
+    """Three picks from a category's in-stock products (`pool`, most reviewed first).
+
+    The shopper's hard constraints are applied to the whole category; of the products meeting
+    them, the first `limit` are scored, plus any co-viewed ones further down.
+    """
+    co_view = co_view or {}
     co_viewers = co_viewers or {}
-    stats = category_stats(pool, specs)
-    brands = sorted({p.brand for p in pool}, key=lambda b: (-len(b), b))
-    constraints = revealed_constraints(signal.searches, specs, brands=brands)
-    kept, applied, relaxed = apply_constraints(
-        pool, constraints, minimum=config.min_candidates_after_constraints
+    specs = pool.specs
+    stats = pool.stats
+    constraints = revealed_constraints(signal.searches, specs, brands=pool.brands)
+
+    kept, applied, relaxed = relax_constraints(
+        constraints,
+        minimum=config.min_candidates_after_constraints,
+        select=lambda active: _admitted(pool, active),
     )
     profile = learn_profile(
         signal,
@@ -416,10 +469,13 @@ def rank_and_pick(
             "with your other wishes."
         )
     if not kept:
-        kept = list(pool)
+        kept = list(range(len(pool)))
+    if limit is not None and len(kept) > limit:
+        # The cut keeps the most reviewed; co-viewed products it left out come back.
+        kept = kept[:limit] + [r for r in kept[limit:] if pool.ids[r] in co_view]
 
-    scored = score_products(kept, profile, specs, stats, config, co_view=co_view)
-    picks = choose_picks(scored, profile, config, noun)
+    ranking = score_rows(pool, kept, profile, config, co_view=co_view)
+    picks = choose_picks(ranking, profile, config, noun)
     top = _pick(
         picks.top,
         rs.top_reasons(
@@ -430,7 +486,7 @@ def rank_and_pick(
             noun,
             co_viewers=co_viewers.get(picks.top.product.id, 0),
             house_brand_boost=config.weights.house_brand_boost,
-            compared=len(scored),
+            compared=len(ranking),
         ),
     )
     budget = (
@@ -463,5 +519,39 @@ def rank_and_pick(
         premium=premium,
         notes=notes,
         constraints=[c.describe() for c in applied],
-        compared=len(scored),
+        compared=len(ranking),
+    )
+
+
+def _as_they_are_now(
+    session: Session, ranked: Ranked, pool: CategoryPool, config: DecideConfig
+) -> Ranked | None:
+    """The picks with their stock read just now, or None when one changed in a way that counts.
+
+    Stock alone changes nothing while it stays in the same availability band; anything else
+    (sold out, a new price) means the worker's copy of the category is out of date.
+    """
+    picks = [p for p in (ranked.top, ranked.budget, ranked.premium) if p is not None]
+    fresh = load_facts(session, [p.product.id for p in picks])
+    low = config.low_stock
+    for pick in picks:
+        old, new = pool.products[pool.row_of[pick.product.id]], fresh.get(pick.product.id)
+        if (
+            new is None
+            or new.stock <= 0
+            or dataclasses.replace(old, stock=new.stock) != new
+            or min(1.0, old.stock / low) != min(1.0, new.stock / low)
+        ):
+            return None
+
+    def now_in_stock(pick: Pick | None) -> Pick | None:
+        if pick is None:
+            return None
+        product = pick.product.model_copy(update={"stock": fresh[pick.product.id].stock})
+        return pick.model_copy(update={"product": product})
+
+    top = now_in_stock(ranked.top)
+    assert top is not None
+    return dataclasses.replace(
+        ranked, top=top, budget=now_in_stock(ranked.budget), premium=now_in_stock(ranked.premium)
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from marketplace.catalog.taxonomy import CATEGORIES
+from marketplace.decide.words import STOPWORDS
 
 IntentKind = Literal["decide", "add", "history", "search", "cart", "help"]
 Role = Literal["top", "budget", "premium"]
@@ -46,58 +47,6 @@ _PRICE = re.compile(r"(?:under|below|less than|at most|max|up to|within|<)\s*\$?
 _PRODUCT_ID = re.compile(r"(?:product|item|#|id)\s*#?\s*(\d+)")
 _QUANTITY = re.compile(r"\b(\d+|two|three|four|five)\s+(?:of (?:them|it)|units?|pieces?|x)\b")
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
-
-
-FILLER = (
-    "a",
-    "an",
-    "and",
-    "the",
-    "for",
-    "with",
-    "of",
-    "to",
-    "in",
-    "on",
-    "me",
-    "my",
-    "i",
-    "want",
-    "need",
-    "looking",
-    "find",
-    "show",
-    "help",
-    "choose",
-    "pick",
-    "decide",
-    "some",
-    "any",
-    "that",
-    "this",
-    "is",
-    "are",
-    "be",
-    "it",
-    "please",
-    "can",
-    "you",
-    "could",
-    "would",
-    "search",
-    "look",
-    "do",
-    "have",
-    "buy",
-    "get",
-    "best",
-    "good",
-    "great",
-    "cheap",
-    "under",
-    "below",
-    "over",
-)
 
 
 @dataclass(frozen=True)
@@ -177,10 +126,11 @@ def read(text: str) -> Intent:
 def search_words(text: str, category: str | None) -> str:
     """The words of a message worth searching for: no filler, no price phrase, no category."""
     lowered = _PRICE.sub(" ", text.lower())
-    filler = frozenset(FILLER)
     if category:
         for phrase, slug in _PHRASES:
             if slug == category:
                 lowered = re.sub(rf"\b{re.escape(phrase)}\b", " ", lowered)
-    words = [w for w in re.findall(r"[a-z0-9\-]+", lowered) if w not in filler and not w.isdigit()]
+    words = [
+        w for w in re.findall(r"[a-z0-9\-]+", lowered) if w not in STOPWORDS and not w.isdigit()
+    ]
     return " ".join(words)
