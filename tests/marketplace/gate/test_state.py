@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -56,6 +57,42 @@ def test_expired_nonce_may_be_claimed_again(gate_database, clock):
     clock.advance(seconds=11)
     assert state.nonce_seen("k:n", 10) is False
     assert state.nonce_seen("k:n", 10) is True
+
+
+def test_a_claim_leaves_the_nonce_file_unlocked(gate_database, clock):
+    """Each claim is its own committed transaction: another worker can write at once."""
+    store = DatabaseStore(gate_database.engine)
+    try:
+        if store.nonce_engine is store.engine:
+            pytest.skip("nonces live in the platform database on this backend")
+        other = sqlite3.connect(store.nonce_engine.url.database, timeout=0, isolation_level=None)
+        try:
+            for key in ("fresh", "fresh"):  # a first claim, then a replay (no row returned)
+                store.claim_nonce(key, T, 60)
+                other.execute("BEGIN IMMEDIATE")  # fails at once if the claim held the lock
+                count = other.execute("SELECT count(*) FROM gate_nonces").fetchone()[0]
+                other.execute("ROLLBACK")
+                assert count == 1
+        finally:
+            other.close()
+    finally:
+        store.close()
+
+
+def test_a_claim_on_a_broken_connection_raises_and_the_next_reconnects(gate_database, clock):
+    """A claim on a broken connection raises (on_error decides); the next one reconnects."""
+    store = DatabaseStore(gate_database.engine)
+    try:
+        if store.nonce_engine is store.engine:
+            pytest.skip("nonces live in the platform database on this backend")
+        assert store.claim_nonce("k:a", T, 60) is True
+        store._claim_conn.dbapi_connection.close()  # the connection dies under the store
+        with pytest.raises(sqlite3.ProgrammingError):
+            store.claim_nonce("k:b", T, 60)
+        assert store.claim_nonce("k:b", T, 60) is True
+        assert store.claim_nonce("k:a", T, 60) is False
+    finally:
+        store.close()
 
 
 def test_counters_add_up_across_instances_after_a_flush(gate_database, clock):
