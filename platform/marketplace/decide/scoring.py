@@ -12,9 +12,11 @@ import copy
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from itertools import repeat
+from operator import add, contains, itemgetter, mul, truediv
+from typing import Any, Literal, TypeVar
 
 from marketplace.decide.config import DecideConfig
 from marketplace.decide.domain import (
@@ -27,6 +29,7 @@ from marketplace.decide.domain import (
 from marketplace.decide.words import STOPWORDS
 
 PrefKind = Literal["bool", "choice", "directed", "target"]
+T = TypeVar("T")
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -420,13 +423,25 @@ def _intern(values: Sequence[Any]) -> _Column:
     return _Column(codes, distinct, first)
 
 
+def _gather(values: Sequence[T], rows: Sequence[int]) -> list[T]:
+    """`[values[r] for r in rows]`, done by `itemgetter` in C: scoring does this a lot."""
+    if len(rows) == 1:
+        return [values[rows[0]]]
+    return list(itemgetter(*rows)(values)) if rows else []
+
+
+def _weighted(weight: float, column: Sequence[float]) -> Iterator[float]:
+    return map(mul, repeat(weight), column)
+
+
 class CategoryPool:
     """A category's in-stock products and what scoring reads from them, worked out once.
 
     Values are kept column by column, as codes into each column's distinct values, so a preference,
-    a price fit or a constraint is judged once per distinct value rather than once per product:
-    that is what keeps scoring thousands of products cheap. The columns are filled on first use;
-    filling one twice from two threads gives the same result, so the pool can be shared.
+    a price fit or a constraint is judged once per distinct value rather than once per product,
+    and the per-product arithmetic runs in `map` over whole columns: that is what keeps scoring
+    thousands of products cheap in plain Python. Columns are filled on first use; filling one
+    twice from two threads gives the same result, so a pool can be shared.
     """
 
     def __init__(
@@ -446,8 +461,9 @@ class CategoryPool:
         # Longest first, so "Nile Basics" is found before a brand called "Nile".
         self.brands = sorted({p.brand for p in self.products}, key=lambda b: (-len(b), b))
         self._columns: dict[str, _Column] = {}
-        self._tokens: dict[int, frozenset[str]] = dict(tokens or {})
-        self._stars: dict[float, list[float]] = {}
+        known = tokens or {}
+        self._tokens: list[frozenset[str] | None] = [known.get(pid) for pid in self.ids]
+        self._derived: dict[tuple[str, float], list[float]] = {}
 
     def __len__(self) -> int:
         return len(self.products)
@@ -460,6 +476,7 @@ class CategoryPool:
         clone = copy.copy(self)
         clone.products = products
         clone._columns = {k: v for k, v in self._columns.items() if k != "stock"}
+        clone._derived = {k: v for k, v in self._derived.items() if k[0] != "availability"}
         return clone
 
     def column(self, field_name: str) -> _Column:
@@ -474,26 +491,42 @@ class CategoryPool:
             found = self._columns[field_name] = _intern(values)
         return found
 
-    def tokens(self, row: int) -> frozenset[str]:
-        """The words a search term can match in this product (see `product_text_tokens`)."""
-        pid = self.ids[row]
-        found = self._tokens.get(pid)
-        if found is None:
-            found = self._tokens[pid] = frozenset(
-                product_text_tokens(self.products[row], self.specs)
-            )
-        return found
+    def tokens(self, rows: Sequence[int]) -> list[frozenset[str]]:
+        """The words a search term can match (see `product_text_tokens`), for each of `rows`."""
+        known = self._tokens
+        for row in [r for r in rows if known[r] is None]:
+            known[row] = frozenset(product_text_tokens(self.products[row], self.specs))
+        return _gather(known, rows)  # type: ignore[arg-type]
 
-    def known_tokens(self) -> Mapping[int, frozenset[str]]:
+    def known_tokens(self) -> dict[int, frozenset[str]]:
         """Token sets worked out so far, by product id (a rebuilt pool can start from them)."""
-        return self._tokens
+        return {pid: t for pid, t in zip(self.ids, self._tokens, strict=True) if t is not None}
 
     def stars(self, prior: float) -> list[float]:
         """Each product's Bayesian-average rating with `prior` pseudo-ratings."""
-        found = self._stars.get(prior)
+        found = self._derived.get(("stars", prior))
         if found is None:
             mean = self.stats.mean_rating
-            found = self._stars[prior] = [bayes_rating(p, mean, prior) for p in self.products]
+            found = [bayes_rating(p, mean, prior) for p in self.products]
+            self._derived[("stars", prior)] = found
+        return found
+
+    def quality(self, prior: float) -> list[float]:
+        """The `quality` factor of each product."""
+        found = self._derived.get(("quality", prior))
+        if found is None:
+            # On a fixed scale (3 stars = 0, 5 stars = 1), so a tenth of a star between two
+            # good products stays a small difference however close the candidates are.
+            found = [min(1.0, max(0.0, (s - 3.0) / 2.0)) for s in self.stars(prior)]
+            self._derived[("quality", prior)] = found
+        return found
+
+    def availability(self, low_stock: int) -> list[float]:
+        """The `availability` factor of each product: enough stock to ship."""
+        found = self._derived.get(("availability", low_stock))
+        if found is None:
+            found = [min(1.0, p.stock / low_stock) for p in self.products]
+            self._derived[("availability", low_stock)] = found
         return found
 
     def judged(
@@ -501,9 +534,9 @@ class CategoryPool:
     ) -> list[Any]:
         """`judge(value, a row holding it)` for each of `rows`, once per distinct value."""
         col = self.column(field_name)
-        codes = col.codes
-        table = self._table(col, judge, {codes[r] for r in rows})
-        return [table[codes[r]] for r in rows]
+        codes = _gather(col.codes, rows)
+        table = self._table(col, judge, set(codes))
+        return list(map(table.__getitem__, codes))
 
     def keep(
         self, field_name: str, admits: Callable[[Any, int], bool], rows: Sequence[int]
@@ -522,20 +555,29 @@ class CategoryPool:
         return table
 
 
-@dataclass(frozen=True)
+@dataclass
 class Ranking:
-    """Scores of some rows of a pool; `Scored` objects are built only for the rows asked for."""
+    """Scores of some rows of a pool, by position, with `attribute_fit` worked out on demand.
+
+    Every factor but `attribute_fit` is cheap, column-wise, and computed for every row up front;
+    `attribute_fit` (a pass per preference) is at most 1, so `bound` (the other factors plus
+    the whole `attribute_fit` weight) caps what a row can score, and `choose_picks` evaluates
+    rows best bound first until no unevaluated row could still change a pick.
+    """
 
     pool: CategoryPool
+    profile: LearnedProfile
+    config: DecideConfig
     rows: list[int]
-    order: list[int]  # positions into `rows`, best total first
-    totals: list[float]
-    factors: dict[str, list[float]]
-    preferences: list[tuple[str, list[float]]]
-    matched: list[int]  # search terms matched, per position
+    factors: dict[str, list[float]]  # every factor but attribute_fit, for every row
+    bound: list[float]
     terms: tuple[str, ...]
     stars: list[float]
     prices: list[float]
+    ids: list[int]
+    totals: dict[int, float] = field(default_factory=dict)  # evaluated positions only
+    fits: dict[int, float] = field(default_factory=dict)
+    preference_scores: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -543,21 +585,86 @@ class Ranking:
     def product(self, pos: int) -> ProductFacts:
         return self.pool.products[self.rows[pos]]
 
+    def evaluate(self, positions: Sequence[int]) -> None:
+        """Work out `attribute_fit` and the total of these positions."""
+        positions = [j for j in positions if j not in self.totals]
+        if not positions:
+            return
+        stats = self.pool.stats
+        rows = _gather(self.rows, positions)
+        num = [0.0] * len(positions)
+        den = 0.0
+        columns: list[tuple[str, list[float]]] = []
+        for pref in self.profile.preferences:
+            col: list[float] = self.pool.judged(
+                f"attributes.{pref.spec.key}",
+                # An unknown value earns nothing rather than an average.
+                lambda raw, _row, pref=pref: pref.score_value(raw, stats) or 0.0,  # type: ignore[misc]
+                rows,
+            )
+            columns.append((pref.spec.key, col))
+            num = list(map(add, num, _weighted(pref.importance, col)))
+            den += pref.importance
+        w = self.config.weights
+        f = self.factors
+        for i, pos in enumerate(positions):
+            fit = num[i] / den if den else 0.5
+            # The same sum in the same order as ever, so totals match to the last bit.
+            total = (
+                w.attribute_fit * fit
+                + w.search_match * f["search_match"][pos]
+                + w.quality * f["quality"][pos]
+                + w.price_fit * f["price_fit"][pos]
+                + w.brand_affinity * f["brand_affinity"][pos]
+                + w.co_view * f["co_view"][pos]
+                + w.availability * f["availability"][pos]
+                + w.interest * f["interest"][pos]
+            )
+            if "house_brand" in f:
+                total += w.house_brand_boost * f["house_brand"][pos]
+            self.fits[pos] = fit
+            self.totals[pos] = total
+            self.preference_scores[pos] = {key: col[i] for key, col in columns}
+
+    def key(self, pos: int) -> tuple[float, float, int]:
+        """Sort key of an evaluated position: best total first, then lower price, lower id."""
+        return (-self.totals[pos], self.prices[pos], self.ids[pos])
+
+    def best(self, positions: Iterable[int]) -> int | None:
+        return min(positions, key=self.key, default=None)
+
     def scored(self, pos: int) -> Scored:
+        self.evaluate([pos])
         row = self.rows[pos]
-        tokens = self.pool.tokens(row) if self.terms and self.matched[pos] else frozenset()
+        tokens = self.pool.tokens([row])[0] if self.terms else frozenset()
+        factors = {"attribute_fit": self.fits[pos]}
+        factors.update((k, v[pos]) for k, v in self.factors.items())
         return Scored(
             product=self.pool.products[row],
             total=self.totals[pos],
-            factors={k: round(v[pos], 4) for k, v in self.factors.items()},
+            factors={k: round(factors[k], 4) for k in _FACTOR_ORDER if k in factors},
             quality_stars=self.stars[pos],
-            attribute_scores={key: col[pos] for key, col in self.preferences},
+            attribute_scores=self.preference_scores[pos],
             matched_terms=tuple(t for t in self.terms if t in tokens),
         )
 
     def ranked(self) -> list[Scored]:
         """Every row as `Scored`, best first."""
-        return [self.scored(pos) for pos in self.order]
+        self.evaluate(range(len(self.rows)))
+        return [self.scored(pos) for pos in sorted(range(len(self.rows)), key=self.key)]
+
+
+_FACTOR_ORDER = (
+    "attribute_fit",
+    "search_match",
+    "quality",
+    "price_fit",
+    "interest",
+    "brand_affinity",
+    "co_view",
+    "availability",
+    "house_brand",
+)
 
 
 def score_rows(
@@ -568,44 +675,24 @@ def score_rows(
     *,
     co_view: Mapping[int, float] | None = None,
 ) -> Ranking:
-    """Score the pool's `rows`; best first, ties broken by lower price then lower id."""
+    """Score the pool's `rows`: every factor but `attribute_fit` now, as whole columns."""
     w = config.weights
     stats = pool.stats
     rows = list(rows)
     n = len(rows)
-    ids = [pool.ids[r] for r in rows]
-
-    num = [0.0] * n
-    den = 0.0
-    pref_cols: list[tuple[str, list[float]]] = []
-    for pref in profile.preferences:
-        col: list[float] = pool.judged(
-            f"attributes.{pref.spec.key}",
-            # An unknown value earns nothing rather than an average.
-            lambda raw, _row, pref=pref: pref.score_value(raw, stats) or 0.0,  # type: ignore[misc]
-            rows,
-        )
-        pref_cols.append((pref.spec.key, col))
-        imp = pref.importance
-        num = [a + imp * s for a, s in zip(num, col, strict=True)]
-        den += imp
-    attribute_fit = [a / den for a in num] if den else [0.5] * n
+    ids = _gather(pool.ids, rows)
 
     terms = profile.terms
-    matched = [0] * n
     if terms:
-        token_sets = [pool.tokens(r) for r in rows]
+        token_sets = pool.tokens(rows)
+        matched = [0] * n
         for term in terms:
-            matched = [m + (term in t) for m, t in zip(matched, token_sets, strict=True)]
-        search_match = [m / len(terms) for m in matched]
+            matched = list(map(add, matched, map(contains, token_sets, repeat(term))))
+        search_match = list(map(truediv, matched, repeat(len(terms))))
     else:
         search_match = [0.5] * n
 
-    all_stars = pool.stars(config.rating_prior_count)
-    stars = [all_stars[r] for r in rows]
-    # On a fixed scale (3 stars = 0, 5 stars = 1), so a tenth of a star between two good
-    # products stays a small difference however close the candidates are.
-    quality = [min(1.0, max(0.0, (s - 3.0) / 2.0)) for s in stars]
+    quality = _gather(pool.quality(config.rating_prior_count), rows)
     band = profile.band
     price_col: list[float] = pool.judged(
         "price", lambda price, _row: price_fit(price, band, stats.price_percentile(price)), rows
@@ -613,24 +700,27 @@ def score_rows(
     interest = profile.interest
     interest_max = max(interest.values(), default=0.0)
     interest_col = (
-        [interest.get(pid, 0.0) / interest_max for pid in ids] if interest_max else [0.0] * n
+        list(map(truediv, map(interest.get, ids, repeat(0.0)), repeat(interest_max)))
+        if interest_max
+        else [0.0] * n
     )
     brand_weight = profile.brand_weight
     brand_max = max(brand_weight.values(), default=0.0)
-    if brand_max:
-        brand_col: list[float] = pool.judged(
-            "brand", lambda b, _row: brand_weight.get(b, 0.0) / brand_max, rows
-        )
-    else:
-        brand_col = [0.0] * n
+    brand_col: list[float] = (
+        pool.judged("brand", lambda b, _row: brand_weight.get(b, 0.0) / brand_max, rows)
+        if brand_max
+        else [0.0] * n
+    )
     co_view = co_view or {}
     co_max = max(co_view.values(), default=0.0)
-    co_col = [co_view.get(pid, 0.0) / co_max for pid in ids] if co_max else [0.0] * n
-    low = config.low_stock
-    availability = [min(1.0, pool.products[r].stock / low) for r in rows]
+    co_col = (
+        list(map(truediv, map(co_view.get, ids, repeat(0.0)), repeat(co_max)))
+        if co_max
+        else [0.0] * n
+    )
+    availability = _gather(pool.availability(config.low_stock), rows)
 
     factors = {
-        "attribute_fit": attribute_fit,
         "search_match": search_match,
         "quality": quality,
         "price_fit": price_col,
@@ -639,35 +729,34 @@ def score_rows(
         "co_view": co_col,
         "availability": availability,
     }
-    totals = [
-        w.attribute_fit * a
-        + w.search_match * s
-        + w.quality * q
-        + w.price_fit * p
-        + w.brand_affinity * b
-        + w.co_view * c
-        + w.availability * v
-        + w.interest * i
-        for a, s, q, p, b, c, v, i in zip(
-            attribute_fit,
-            search_match,
-            quality,
-            price_col,
-            brand_col,
-            co_col,
-            availability,
-            interest_col,
-            strict=True,
-        )
-    ]
+    # attribute_fit is at most 1: the bound gives it all of its weight.
+    bound = [w.attribute_fit] * n
+    for weight, column in (
+        (w.search_match, search_match),
+        (w.quality, quality),
+        (w.price_fit, price_col),
+        (w.brand_affinity, brand_col),
+        (w.co_view, co_col),
+        (w.availability, availability),
+        (w.interest, interest_col),
+    ):
+        bound = list(map(add, bound, _weighted(weight, column)))
     if w.house_brand_boost:
         house = [1.0 if pool.products[r].is_house_brand else 0.0 for r in rows]
         factors["house_brand"] = house
-        totals = [t + w.house_brand_boost * h for t, h in zip(totals, house, strict=True)]
-    prices = [pool.prices[r] for r in rows]
-    keys = list(zip([-t for t in totals], prices, ids, strict=True))
-    order = sorted(range(n), key=keys.__getitem__)
-    return Ranking(pool, rows, order, totals, factors, pref_cols, matched, terms, stars, prices)
+        bound = list(map(add, bound, _weighted(w.house_brand_boost, house)))
+    return Ranking(
+        pool=pool,
+        profile=profile,
+        config=config,
+        rows=rows,
+        factors=factors,
+        bound=bound,
+        terms=terms,
+        stars=_gather(pool.stars(config.rating_prior_count), rows),
+        prices=_gather(pool.prices, rows),
+        ids=ids,
+    )
 
 
 def score_products(
@@ -684,30 +773,38 @@ def score_products(
     return score_rows(pool, range(len(pool)), profile, config, co_view=co_view).ranked()
 
 
-def _feature_better(a: ProductFacts, b: ProductFacts, pref: Preference) -> int:
-    """+1 when `a` is better than `b` on this preference, -1 when worse, 0 when equal/unknown."""
-    key = pref.spec.key
+def _value_better(a: Any, b: Any, pref: Preference) -> int:
+    """+1 when value `a` is better than `b` on this preference, -1 when worse, 0 when equal."""
     if pref.kind == "bool":
-        va, vb = a.attributes.get(key) is pref.preferred, b.attributes.get(key) is pref.preferred
-        return int(va) - int(vb)
+        return int(a is pref.preferred) - int(b is pref.preferred)
     if pref.kind == "directed":
-        na, nb = value_number(a, pref.spec), value_number(b, pref.spec)
+        na, nb = number_of(a, pref.spec), number_of(b, pref.spec)
         if na is None or nb is None or na == nb:
             return 0
         return 1 if (na - nb) * pref.preferred > 0 else -1
     return 0
 
 
-def features_at_least_as_good(
-    candidate: ProductFacts, top: ProductFacts, profile: LearnedProfile
-) -> bool:
-    """No worse on any preference with a direction, and better on at least one."""
-    comparisons = [
-        _feature_better(candidate, top, p)
-        for p in profile.preferences
-        if p.kind in ("bool", "directed")
-    ]
-    return bool(comparisons) and min(comparisons) >= 0 and max(comparisons) > 0
+def upgrades_on_features(ranking: Ranking, top: int) -> Callable[[int], bool]:
+    """A test of whether a position is no worse than `top` on any preference with a direction
+    and better on at least one; each preference is compared once per distinct value."""
+    pool = ranking.pool
+    top_attributes = ranking.product(top).attributes
+    tables: list[tuple[list[int], list[int]]] = []
+    for pref in ranking.profile.preferences:
+        if pref.kind not in ("bool", "directed"):
+            continue
+        col = pool.column(f"attributes.{pref.spec.key}")
+        mine = top_attributes.get(pref.spec.key)
+        tables.append((col.codes, [_value_better(v, mine, pref) for v in col.values]))
+    rows = ranking.rows
+
+    def upgrades(pos: int) -> bool:
+        row = rows[pos]
+        comparisons = [table[codes[row]] for codes, table in tables]
+        return bool(comparisons) and min(comparisons) >= 0 and max(comparisons) > 0
+
+    return upgrades
 
 
 @dataclass(frozen=True)
@@ -719,22 +816,76 @@ class PickSet:
     premium_note: str | None
 
 
+# Bounds and totals are sums of the same terms in a different order; this covers the rounding.
+_SLACK = 1e-9
+
+
+def _best_by_bound(
+    ranking: Ranking, candidates: Iterable[int], admits: Callable[[int], bool] | None = None
+) -> int | None:
+    """The best-ranked of `candidates` (highest bound first) that `admits`, evaluating few.
+
+    Candidates are evaluated in batches; once one's bound is below the best total found, no
+    later one can beat it (so `admits`, which may be costly, is not even asked).
+    """
+    best: int | None = None
+    batch: list[int] = []
+    size = 1  # a first total to compare with as soon as possible, then growing batches
+    for j in candidates:
+        if best is not None and ranking.bound[j] < ranking.totals[best] - _SLACK:
+            break
+        if admits is not None and not admits(j):
+            continue
+        batch.append(j)
+        if len(batch) == size:
+            ranking.evaluate(batch)
+            best = ranking.best([*batch, *([] if best is None else [best])])
+            batch, size = [], min(2 * size, 256)
+    if batch:
+        ranking.evaluate(batch)
+        best = ranking.best([*batch, *([] if best is None else [best])])
+    return best
+
+
 def choose_picks(
     ranking: Ranking, profile: LearnedProfile, config: DecideConfig, noun: str
 ) -> PickSet:
-    """Top = best score; budget = clearly cheaper, above a quality floor; premium = an upgrade."""
-    if not len(ranking):
+    """Top = best score; budget = clearly cheaper, above a quality floor; premium = an upgrade.
+
+    Each pick is the best-ranked product its rule admits. Only `attribute_fit` is left to work
+    out, and a row whose bound is below the best total found so far cannot win, so rows are
+    evaluated highest bound first and only until then: the picks are the same as if every row
+    had been evaluated.
+    """
+    n = len(ranking)
+    if not n:
         raise ValueError("no candidates to pick from")
-    top_pos, *rest = ranking.order
-    prices, stars = ranking.prices, ranking.stars
-    top_price = prices[top_pos]
-    top_stars = stars[top_pos]
+    prices, stars, bound = ranking.prices, ranking.stars, ranking.bound
     floor = config.budget_min_quality
+    by_bound = sorted(range(n), key=bound.__getitem__, reverse=True)
+    top = _best_by_bound(ranking, by_bound)
+    assert top is not None
+    top_price, top_stars = prices[top], stars[top]
+    upgrades = upgrades_on_features(ranking, top)
     price_cap = top_price * config.budget_max_price_ratio
-    cheaper = [j for j in rest if prices[j] <= price_cap + 1e-9]
-    budget = next((j for j in cheaper if stars[j] >= floor), None)
+    ceiling = top_price * config.premium_max_price_ratio
+
+    def dearer(j: int) -> bool:
+        return top_price + 1e-9 < prices[j] <= ceiling + 1e-9
+
+    budget = _best_by_bound(
+        ranking,
+        (j for j in by_bound if j != top and prices[j] <= price_cap + 1e-9 and stars[j] >= floor),
+    )
+    premium = _best_by_bound(
+        ranking,
+        (j for j in by_bound if dearer(j) and stars[j] >= floor),
+        lambda j: stars[j] >= top_stars or upgrades(j),
+    )
+    others = [j for j in range(n) if j != top]
     budget_note = None
     if budget is None:
+        cheaper = sum(1 for j in others if prices[j] <= price_cap + 1e-9)
         if not cheaper:
             budget_note = (
                 f"No budget pick: no other in-stock {noun} cost at most ${price_cap:,.2f} "
@@ -742,28 +893,14 @@ def choose_picks(
             )
         else:
             budget_note = (
-                f"No budget pick: the {len(cheaper)} {noun} at or below ${price_cap:,.2f} "
+                f"No budget pick: the {cheaper} {noun} at or below ${price_cap:,.2f} "
                 f"({config.budget_max_price_ratio:.0%} of the top pick's price) all rate under "
                 f"{floor:g} stars once few reviews are accounted for."
             )
-    ceiling = top_price * config.premium_max_price_ratio
-    dearer = [j for j in rest if top_price + 1e-9 < prices[j] <= ceiling + 1e-9]
-    top_product = ranking.product(top_pos)
-    premium = next(
-        (
-            j
-            for j in dearer
-            if stars[j] >= floor
-            and (
-                stars[j] >= top_stars
-                or features_at_least_as_good(ranking.product(j), top_product, profile)
-            )
-        ),
-        None,
-    )
     premium_note = None
     if premium is None:
-        if not dearer:
+        pricier = sum(1 for j in others if dearer(j))
+        if not pricier:
             premium_note = (
                 f"No premium pick: no in-stock {noun} cost more than the top pick "
                 f"(${top_price:,.2f}) and at most "
@@ -771,12 +908,12 @@ def choose_picks(
             )
         else:
             premium_note = (
-                f"No premium pick: none of the {len(dearer)} pricier {noun} match the top "
+                f"No premium pick: none of the {pricier} pricier {noun} match the top "
                 "pick's rating or beat it on the features you care about, with at least "
                 f"{floor:g} stars."
             )
     return PickSet(
-        ranking.scored(top_pos),
+        ranking.scored(top),
         None if budget is None else ranking.scored(budget),
         None if premium is None else ranking.scored(premium),
         budget_note,
