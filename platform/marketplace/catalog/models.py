@@ -5,12 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UnaryExpression,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.core.db import Base, UTCDateTime
 
 Money = Numeric(12, 2, asdecimal=False)
+
+_BID_DESC: UnaryExpression[Any] = literal_column("sponsored_bid").desc()
+_BIDDERS_ONLY: dict[str, Any] = {
+    "sqlite_where": literal_column("sponsored_bid") > 0,
+    "postgresql_where": literal_column("sponsored_bid") > 0,
+}
 
 
 class Category(Base):
@@ -25,13 +43,20 @@ class Product(Base):
     __tablename__ = "products"
     __table_args__ = (
         Index("ix_products_category_price", "category_id", "price"),
-        Index("ix_products_category_rating", "category_id", "rating"),
+        # Migration 0007 added review_count, the tie-break of `sort=rating`, to both.
+        Index("ix_products_category_rating", "category_id", "rating", "review_count"),
         Index("ix_products_price", "price"),
-        Index("ix_products_rating", "rating"),
-        Index("ix_products_sponsored", "sponsored_bid"),
+        Index("ix_products_rating", "rating", "review_count"),
         # Created by migration 0002 with the search index: popularity is the default order.
         Index("ix_products_review_count", "review_count"),
         Index("ix_products_category_review_count", "category_id", "review_count"),
+        # Created by migration 0007: the newest-first sort, with and without a category.
+        Index("ix_products_created_at", "created_at"),
+        Index("ix_products_category_created_at", "category_id", "created_at"),
+        # Also 0007: the sponsored slots walk the bidders, highest bid first, without sorting.
+        # Partial: most products bid nothing, and only bidders are ever looked up by bid.
+        Index("ix_products_sponsored", _BID_DESC, **_BIDDERS_ONLY),
+        Index("ix_products_category_sponsored", "category_id", _BID_DESC, **_BIDDERS_ONLY),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
