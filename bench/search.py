@@ -10,6 +10,10 @@ a throwaway server from Debian's packages (tests/support/postgres.py), seeded by
 Writes docs/bench-search.svg (latency against catalog size).
 
     .venv/bin/python -m bench.search [--sizes 10000,100000,1000000] [--pg-sizes 10000,100000]
+        [--queries 300] [--budget 45] [--by-kind]
+
+Each size reports wall time (what a user waits) and thread CPU time (the search's own work,
+which a busy machine does not inflate).
 """
 
 from __future__ import annotations
@@ -89,11 +93,14 @@ class Searcher:
         self.label = label
         self.database = Database(url)
 
-    def run(self, params: dict[str, Any]) -> float:
+    def run(self, params: dict[str, Any]) -> tuple[float, float]:
+        """Wall and thread-CPU milliseconds of one search (the CPU figure leaves out waiting
+        for a core on a busy machine)."""
         from marketplace.catalog import service
         from marketplace.catalog.schemas import SearchParams
 
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         with self.database.session() as session:
             page = service.search_products(
                 session,
@@ -104,9 +111,10 @@ class Searcher:
                 record_history=False,
             )
         elapsed = time.perf_counter() - started
+        cpu = time.thread_time() - cpu_started
         if page.total < 0:  # pragma: no cover - keeps the call from being optimised away
             raise RuntimeError("negative total")
-        return elapsed * 1000
+        return elapsed * 1000, cpu * 1000
 
     def close(self) -> None:
         self.database.dispose()
@@ -153,11 +161,23 @@ def postgres_catalog(base_url: str, products: int) -> tuple[str, float]:
     return url, time.perf_counter() - started
 
 
+def kind_of(params: dict[str, Any]) -> str:
+    """The query's shape, for the per-kind breakdown: words, filter and sort present."""
+    parts = ["q" if "q" in params else "browse"]
+    parts += [key for key in ("category", "min_price", "sort") if key in params]
+    if params.get("page", 1) > 1:
+        parts.append("page>1")
+    return "+".join(parts)
+
+
+Sample = tuple[str, float, float]  # kind, wall ms, thread CPU ms
+
+
 def measure(
     searchers: list[Searcher], mix: list[dict[str, Any]], warmup: int, budget_s: float
-) -> dict[str, list[float]]:
+) -> dict[str, list[Sample]]:
     """Alternate the searchers query by query; every searcher sees every query in order."""
-    samples: dict[str, list[float]] = {s.label: [] for s in searchers}
+    samples: dict[str, list[Sample]] = {s.label: [] for s in searchers}
     for params in mix[:warmup]:
         for searcher in searchers:
             searcher.run(params)
@@ -166,7 +186,7 @@ def measure(
         # Swap who goes first each round, so neither database always runs on a warm CPU cache.
         order = searchers if i % 2 == 0 else list(reversed(searchers))
         for searcher in order:
-            samples[searcher.label].append(searcher.run(params))
+            samples[searcher.label].append((kind_of(params), *searcher.run(params)))
         if deadline.passed():
             break
     return samples
@@ -205,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=45.0, help="seconds per size at most")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, SQLite only")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--by-kind", action="store_true", help="also print wall times by kind of query"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     pg_sizes = {int(s) for s in args.pg_sizes.split(",") if s}
@@ -225,8 +248,13 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 for searcher in searchers:
                     searcher.close()
-            for label, values in samples.items():
-                stats = summary(values)
+            for label, measured in samples.items():
+                stats = summary(wall for _, wall, _ in measured)
+                cpu = summary(cpu for _, _, cpu in measured)
+                kinds = {
+                    kind: summary(wall for k, wall, _ in measured if k == kind)
+                    for kind in sorted({k for k, _, _ in measured})
+                }
                 target = TARGETS_MS.get(products) if label == "sqlite" else None
                 rows.append(
                     {
@@ -236,9 +264,15 @@ def main(argv: list[str] | None = None) -> None:
                         "target_p95_ms": target,
                         "met": None if target is None else stats["p95"] <= target,
                         "seed_s": pg_seed_s if label == "postgresql" else None,
+                        "thread_cpu": cpu,
+                        "by_kind": kinds,
                     }
                 )
                 print(f"{label:>10} {products:>9,}: {fmt(stats)}", flush=True)
+                print(f"{'thread CPU':>20}: {fmt(cpu)}", flush=True)
+                if args.by_kind:
+                    for kind, kind_stats in kinds.items():
+                        print(f"{kind:>40}: {fmt(kind_stats)}", flush=True)
     if not args.no_plot and not args.quick:
         plot(rows)
     write_result(

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
+from marketplace.catalog import search as catalog_search
 from marketplace.catalog.models import AdImpression, Category, Product
 from marketplace.core.db import Database
 from marketplace.history.models import HistoryEvent
@@ -284,6 +285,130 @@ def test_search_syntax_is_treated_as_plain_words(client: TestClient) -> None:
     plain = search(client, q="wireless headphones")
     syntax = search(client, q='"wireless" AND headphones*')
     assert syntax["total"] == plain["total"]
+
+
+# --- Ranking in two steps, capped counts ----------------------------------------------------
+
+
+def all_pages(client: TestClient, **params: Any) -> list[int]:
+    ids: list[int] = []
+    page = 1
+    while True:
+        items = organic(search(client, page=page, page_size=7, **params))
+        if not items:
+            return ids
+        ids.extend(item["id"] for item in items)
+        page += 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "headphones"},
+        {"q": "wireless headphones"},
+        {"q": "waterproof", "min_price": 20, "max_price": 200},
+        # Words most common in other categories: few of the best matches pass the filter.
+        {"q": "waterproof", "category": "running-shoes"},
+        {"q": "battery", "category": "kids-toys"},
+        {"q": "tent", "min_rating": 4.5},
+        {"q": "marmoset headphones"},  # no product has both: any word matches
+    ],
+)
+def test_a_small_ranked_window_gives_the_same_pages_as_ranking_every_match(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, params: dict[str, Any]
+) -> None:
+    monkeypatch.setattr(catalog_search, "RANK_WINDOW", 1_000_000)
+    expected = all_pages(client, **params)
+    first = search(client, page_size=7, **params)
+    # A window of 10 rows: the first page comes from it when enough of its rows pass the
+    # filters, deeper pages and filtered-out windows fall back to ranking every match.
+    monkeypatch.setattr(catalog_search, "RANK_WINDOW", 10)
+    assert expected
+    assert all_pages(client, **params) == expected
+    again = search(client, page_size=7, **params)
+    assert again["total"] == first["total"] == len(expected)
+    assert again["matched_all_words"] == first["matched_all_words"]
+
+
+def test_ads_of_a_ranked_page_are_the_best_bidders_among_the_matches(
+    client: TestClient, database: Database
+) -> None:
+    matches = all_pages(client, q="headphones")
+    body = search(client, q="headphones", page_size=10)
+    ads = [item["id"] for item in body["items"] if item["sponsored"]]
+    with database.session() as session:
+        rows = session.execute(
+            select(Product.id, Product.sponsored_bid).where(
+                Product.id.in_(matches), Product.sponsored_bid > 0, Product.stock > 0
+            )
+        ).all()
+    bids = {row[0]: row[1] for row in rows}
+    assert len(ads) == 2
+    assert [bids[pid] for pid in ads] == sorted(bids.values(), reverse=True)[:2]
+
+
+def test_a_count_of_words_and_filters_stops_at_the_cap_and_says_so(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unfiltered = search(client, q="headphones", page_size=5)
+    filtered = search(client, q="headphones", max_price=10_000, page_size=5)
+    assert filtered["total"] == unfiltered["total"] > 12
+    assert filtered["total_is_lower_bound"] is False
+    monkeypatch.setattr(catalog_search, "COUNT_CAP", 12)
+    monkeypatch.setattr(catalog_search, "RANK_WINDOW", 5)
+    capped = search(client, q="headphones", max_price=10_000, page_size=5)
+    assert capped["total"] == 12
+    assert capped["total_is_lower_bound"] is True
+    assert organic(capped) == organic(filtered)
+    # Words alone, or filters alone, are always counted exactly.
+    exact = search(client, q="headphones", page_size=5)
+    assert (exact["total"], exact["total_is_lower_bound"]) == (unfiltered["total"], False)
+    browse = search(client, category="headphones", max_price=10_000, page_size=5)
+    assert browse["total"] > 12
+    assert browse["total_is_lower_bound"] is False
+
+
+@pytest.mark.parametrize("q", [None, "wireless"])
+@pytest.mark.parametrize("sort", ["newest", "popularity", "rating", "price_desc"])
+def test_every_sort_orders_with_and_without_words(
+    client: TestClient, database: Database, q: str | None, sort: str
+) -> None:
+    params: dict[str, Any] = {"sort": sort, "page_size": 30}
+    if q:
+        params["q"] = q
+    items = organic(search(client, **params))
+    assert len(items) > 5
+    with database.session() as session:
+        rows = session.execute(
+            select(Product.id, Product.created_at).where(Product.id.in_([i["id"] for i in items]))
+        ).all()
+    created = {row[0]: row[1] for row in rows}
+    keys = {
+        "newest": lambda i: (-created[i["id"]].timestamp(), i["id"]),
+        "popularity": lambda i: (-i["review_count"], -i["rating"], i["id"]),
+        "rating": lambda i: (-i["rating"], -i["review_count"], i["id"]),
+        "price_desc": lambda i: (-i["price"], i["id"]),
+    }
+    assert items == sorted(items, key=keys[sort])
+
+
+def test_the_models_declare_the_product_indexes_the_migrations_create(
+    database: Database,
+) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from marketplace.models import Base
+
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    # The full-text index (PostgreSQL's GIN over the generated vector) lives in migrations only.
+    index_ops = [
+        op
+        for op in diff
+        if op[0] in ("add_index", "remove_index") and op[1].name != "ix_products_search_vector"
+    ]
+    assert index_ops == []
 
 
 # --- Sponsored listings ---------------------------------------------------------------------

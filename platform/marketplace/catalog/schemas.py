@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace.catalog.search import SortKey
+from marketplace.catalog.search import COUNT_CAP, SortKey
 
 MAX_PAGE_SIZE = 100
 
@@ -85,6 +85,13 @@ class SearchPage(BaseModel):
 
     items: list[ProductSummary]
     total: int = Field(description="Organic products matching the search, on all pages.")
+    total_is_lower_bound: bool = Field(
+        default=False,
+        description="True when `total` is a lower bound: a search with words and filters "
+        f"stops counting at {COUNT_CAP:,} matches, so `total` {COUNT_CAP} with this flag "
+        f'reads "over {COUNT_CAP:,} results". Without words or without filters the count is '
+        "exact.",
+    )
     page: int
     page_size: int
     sort: SortKey = Field(description="The sort in force.")

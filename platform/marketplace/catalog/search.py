@@ -97,18 +97,42 @@ class ProductFilter:
 
 @dataclass(frozen=True)
 class Hits:
-    """One page of matching product ids in order, and how many products match in all."""
+    """One page of matching product ids in order, and how many products match in all.
+
+    `total_is_lower_bound` is True when counting stopped at `COUNT_CAP` (a query with words
+    and filters that matches more than that): at least `total` products match. `ranked` holds
+    the best-ranked matches a relevance page was taken from, best first, when it was taken from
+    a ranked window; the sponsored slots are auctioned among them.
+    """
 
     ids: list[int]
     total: int
+    total_is_lower_bound: bool = False
+    ranked: tuple[int, ...] | None = None
+
+
+# Relevance ranks in two steps: the best RANK_WINDOW matches by text score alone, inside the
+# full-text index, then the filters and the tie-break on those rows only. Joining every match
+# to `products` to sort it cost more than all the rest of a search on a large catalog.
+RANK_WINDOW = 300
+# Matches of a query with words *and* filters are counted up to here; past it the total is
+# shown as a lower bound ("over 1,000 results"). Counting them exactly looks up every match.
+COUNT_CAP = 1000
 
 
 class _Matcher:
-    """The FROM clause, conditions and relevance score of one filter on one database."""
+    """The FROM clause, conditions and relevance score of one filter on one database.
+
+    `text_source`, `text_id` and `text_conditions` alone find the word matches, without
+    touching `products` on SQLite (the FTS5 table answers); `filters` are the rest.
+    """
 
     def __init__(self, session: Session, flt: ProductFilter) -> None:
         self.source: FromClause = products
-        self.conditions: list[ColumnElement[bool] | TextClause] = []
+        self.text_source: FromClause = products
+        self.text_id: ColumnElement[int] = products.c.id
+        self.text_conditions: list[ColumnElement[bool] | TextClause] = []
+        self.filters: list[ColumnElement[bool]] = []
         # Lower is better on both databases, so one ORDER BY serves both.
         self.score: ColumnElement[Any] | None = None
         if flt.terms:
@@ -120,20 +144,26 @@ class _Matcher:
             else:  # pragma: no cover - only the two supported databases
                 raise RuntimeError(f"full-text search is not implemented for {dialect}")
         if flt.category_id is not None:
-            self.conditions.append(products.c.category_id == flt.category_id)
+            self.filters.append(products.c.category_id == flt.category_id)
         if flt.min_price is not None:
-            self.conditions.append(products.c.price >= flt.min_price)
+            self.filters.append(products.c.price >= flt.min_price)
         if flt.max_price is not None:
-            self.conditions.append(products.c.price <= flt.max_price)
+            self.filters.append(products.c.price <= flt.max_price)
         if flt.min_rating is not None:
-            self.conditions.append(products.c.rating >= flt.min_rating)
+            self.filters.append(products.c.rating >= flt.min_rating)
+        self.conditions: list[ColumnElement[bool] | TextClause] = [
+            *self.text_conditions,
+            *self.filters,
+        ]
 
     def _sqlite(self, terms: tuple[str, ...], any_term: bool) -> None:
         # Each term as an FTS5 string literal; terms hold only letters and digits, so the
         # quotes cannot be broken out of, and NEAR/AND/OR/NOT become plain words.
         expression = (" OR " if any_term else " ").join(f'"{term}"' for term in terms)
         self.source = _fts.join(products, products.c.id == _fts.c.rowid)
-        self.conditions.append(
+        self.text_source = _fts
+        self.text_id = _fts.c.rowid
+        self.text_conditions.append(
             text("products_fts MATCH :fts_expression").bindparams(fts_expression=expression)
         )
         self.score = func.bm25(literal_column("products_fts"), *_BM25_WEIGHTS)
@@ -147,12 +177,32 @@ class _Matcher:
             if any_term
             else func.plainto_tsquery(english, " ".join(terms))
         )
-        self.conditions.append(vector.op("@@")(query))
+        self.text_conditions.append(vector.op("@@")(query))
         # Normalisation 1 divides by the log of the document length, like bm25's length term.
         self.score = -func.ts_rank(vector, query, 1)
 
     def select_ids(self) -> Select[tuple[int]]:
         return select(products.c.id).select_from(self.source).where(*self.conditions)
+
+    def count(self, session: Session) -> tuple[int, bool]:
+        """How many products match, and whether that is only a lower bound (`COUNT_CAP`)."""
+        if not self.filters:
+            # Exact and cheap: the full-text index counts its own matches (or, without
+            # words, the table counts its rows).
+            whole = select(func.count()).select_from(self.text_source)
+            return int(session.scalar(whole.where(*self.text_conditions)) or 0), False
+        if self.score is None:
+            # Filters alone are answered by the composite indexes.
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(self.source).where(*self.conditions)
+                )
+                or 0
+            ), False
+        # Words and filters: every match would be looked up in `products`; stop at the cap.
+        capped = self.select_ids().limit(COUNT_CAP + 1).subquery()
+        total = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+        return min(total, COUNT_CAP), total > COUNT_CAP
 
 
 def _order_by(sort: SortKey, score: ColumnElement[Any] | None) -> list[ColumnElement[Any]]:
@@ -179,21 +229,89 @@ def search_ids(
 ) -> Hits:
     """Ids of the matching products in `sort` order (ties broken by id), and the total."""
     matcher = _Matcher(session, flt)
+    if sort == "relevance" and matcher.score is not None:
+        hits = _ranked_page(session, matcher, limit=limit, offset=offset)
+        if hits is not None:
+            return hits
     stmt = matcher.select_ids().order_by(*_order_by(sort, matcher.score))
     ids: list[int] = list(session.scalars(stmt.limit(limit).offset(offset)))
     if offset == 0 and len(ids) < limit:
-        total = len(ids)
+        return Hits(ids=ids, total=len(ids))
+    total, lower_bound = matcher.count(session)
+    return Hits(ids=ids, total=max(total, offset + len(ids)), total_is_lower_bound=lower_bound)
+
+
+def _ranked_page(session: Session, matcher: _Matcher, *, limit: int, offset: int) -> Hits | None:
+    """A relevance page from the best-scored matches, or None when they cannot tell it.
+
+    Step one takes the `RANK_WINDOW` best text scores: from the full-text index alone when
+    there are no filters, else from the matches that pass them (a filter that excludes most
+    matches then still leaves a full window, and the text score is only computed for the
+    rows that pass). Step two breaks ties by review count on those rows only. That gives
+    what ranking every match gives, as long as the page lies among window rows that score
+    strictly better than the window's last one (rows tied with it may have been cut off).
+    Otherwise, i.e. a page deeper than the window or many rows tied at its end, the caller
+    ranks every match instead.
+    """
+    assert matcher.score is not None
+    wanted = offset + limit
+    size = max(RANK_WINDOW, wanted)
+    if size > 4 * RANK_WINDOW:
+        return None  # deep pages: every match is ranked anyway
+    score = matcher.score.label("score")
+    if matcher.filters:
+        stmt = select(products.c.id, score, products.c.review_count).select_from(matcher.source)
+        stmt = stmt.where(*matcher.conditions)
     else:
-        count = select(func.count()).select_from(matcher.source).where(*matcher.conditions)
-        total = int(session.scalar(count) or 0)
-    return Hits(ids=ids, total=total)
+        stmt = select(matcher.text_id, score).select_from(matcher.text_source)
+        stmt = stmt.where(*matcher.text_conditions)
+    window = session.execute(stmt.order_by(score).limit(size)).all()
+    scores: dict[int, float] = {int(row[0]): float(row[1]) for row in window}
+    if matcher.filters:
+        reviews = {int(row[0]): int(row[2]) for row in window}
+    else:
+        looked_up = select(products.c.id, products.c.review_count)
+        rows = session.execute(looked_up.where(products.c.id.in_(scores)))
+        reviews = {int(row[0]): int(row[1]) for row in rows}
+    ordered = sorted(scores, key=lambda pid: (scores[pid], -reviews[pid], pid))
+    full = len(window) == size
+    cutoff = float(window[-1][1]) if full else None
+    exact = [pid for pid in ordered if cutoff is None or scores[pid] < cutoff]
+    if len(exact) < wanted and full:
+        return None
+    total, lower_bound = matcher.count(session) if full else (len(exact), False)
+    return Hits(
+        ids=exact[offset:wanted],
+        total=max(total, len(exact)),
+        total_is_lower_bound=lower_bound,
+        ranked=tuple(ordered),
+    )
 
 
-def sponsored_ids(session: Session, flt: ProductFilter, *, limit: int) -> list[int]:
-    """In-stock products with a bid that match `flt`, highest bid first (then relevance)."""
+def sponsored_ids(
+    session: Session,
+    flt: ProductFilter,
+    *,
+    limit: int,
+    among: tuple[int, ...] | None = None,
+) -> list[int]:
+    """In-stock products with a bid that match `flt`, highest bid first (then relevance).
+
+    `among` (a relevance page's `Hits.ranked`, best first) restricts the auction to those
+    matches, the best-ranked ones, and breaks ties in bid by their order.
+    """
+    bids = products.c.sponsored_bid
+    # A literal 0, not a bound parameter, so SQLite sees that the partial index on bidders
+    # (`WHERE sponsored_bid > 0`) covers the query.
+    bidding = [bids > literal_column("0"), products.c.stock > 0]
+    if among is not None:
+        rank = {pid: n for n, pid in enumerate(among)}
+        rows = session.execute(select(products.c.id, bids).where(products.c.id.in_(rank), *bidding))
+        best = sorted(rows, key=lambda r: (-r[1], rank[r[0]]))
+        return [int(r[0]) for r in best[:limit]]
     matcher = _Matcher(session, flt)
-    stmt = matcher.select_ids().where(products.c.sponsored_bid > 0, products.c.stock > 0)
-    order: list[ColumnElement[Any]] = [products.c.sponsored_bid.desc()]
+    stmt = matcher.select_ids().where(*bidding)
+    order: list[ColumnElement[Any]] = [bids.desc()]
     if matcher.score is not None:
         order.append(matcher.score.asc())
     stmt = stmt.order_by(*order, products.c.id.asc()).limit(limit)

@@ -85,7 +85,9 @@ def search_products(
     slots = len(SPONSORED_SLOTS)
     first_ad = (params.page - 1) * slots
     if hits.ids and first_ad < MAX_AD_CANDIDATES:
-        candidates = search.sponsored_ids(session, flt, limit=first_ad + slots)
+        candidates = search.sponsored_ids(
+            session, flt, limit=first_ad + slots, among=hits.ranked
+        )
         ad_ids = candidates[first_ad : first_ad + slots]
 
     by_id = products_by_ids(session, [*hits.ids, *ad_ids])
@@ -129,6 +131,7 @@ def search_products(
     return SearchPage(
         items=items,
         total=hits.total,
+        total_is_lower_bound=hits.total_is_lower_bound,
         page=params.page,
         page_size=params.page_size,
         sort=sort,
