@@ -17,6 +17,7 @@ import pytest
 
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
+from marketplace.gate import state as state_module
 from marketplace.gate.state import (
     DatabaseStore,
     SessionSignals,
@@ -93,6 +94,38 @@ def test_a_claim_on_a_broken_connection_raises_and_the_next_reconnects(gate_data
         assert store.claim_nonce("k:a", T, 60) is False
     finally:
         store.close()
+
+
+def test_nonce_log_is_copied_back_off_the_claim_path(gate_database, clock, monkeypatch):
+    """Claims never checkpoint themselves; a thread of the store does, and bounds the log."""
+    monkeypatch.setattr(state_module, "NONCE_CHECKPOINT_EVERY", 3)
+    store = DatabaseStore(gate_database.engine)
+    try:
+        if store.nonce_engine is store.engine:
+            pytest.skip("nonces live in the platform database on this backend")
+        for i in range(3):
+            assert store.claim_nonce(f"k:{i}", T, 60) is True
+        claim_conn = store._claim_conn.dbapi_connection
+        assert claim_conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        checkpointer = store._checkpointer
+        assert checkpointer is not None  # woken by the third claim
+        pages = checkpointer.checkpoint()
+        assert pages > 0
+        # Past the bound, the checkpoint makes the next claim start the log over.
+        monkeypatch.setattr(state_module, "NONCE_WAL_RESTART_FRAMES", 1)
+        assert checkpointer.checkpoint() >= pages
+        assert store.claim_nonce("k:next", T, 60) is True
+        other = sqlite3.connect(store.nonce_engine.url.database, isolation_level=None)
+        try:
+            busy, log_pages, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            other.close()
+        assert (busy, copied) == (0, log_pages)
+        assert 0 < log_pages < pages
+        assert store.claim_nonce("k:0", T, 60) is False  # nothing was lost on the way
+    finally:
+        store.close()
+    assert not checkpointer._thread.is_alive()
 
 
 def test_counters_add_up_across_instances_after_a_flush(gate_database, clock):
