@@ -14,7 +14,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 from operator import add, contains, itemgetter, mul, truediv
 from typing import Any, Literal, TypeVar
 
@@ -450,7 +450,7 @@ class CategoryPool:
         specs: Sequence[AttrSpec],
         *,
         stats: CategoryStats | None = None,
-        tokens: Mapping[int, frozenset[str]] | None = None,
+        tokens: Mapping[int, tuple[str, ...]] | None = None,
     ) -> None:
         self.products: tuple[ProductFacts, ...] = tuple(products)
         self.specs: tuple[AttrSpec, ...] = tuple(specs)
@@ -462,7 +462,8 @@ class CategoryPool:
         self.brands = sorted({p.brand for p in self.products}, key=lambda b: (-len(b), b))
         self._columns: dict[str, _Column] = {}
         known = tokens or {}
-        self._tokens: list[frozenset[str] | None] = [known.get(pid) for pid in self.ids]
+        self._tokens: list[tuple[str, ...] | None] = [known.get(pid) for pid in self.ids]
+        self._term_rows: dict[str, frozenset[int]] = {}
         self._derived: dict[tuple[str, float], list[float]] = {}
 
     def __len__(self) -> int:
@@ -491,15 +492,28 @@ class CategoryPool:
             found = self._columns[field_name] = _intern(values)
         return found
 
-    def tokens(self, rows: Sequence[int]) -> list[frozenset[str]]:
-        """The words a search term can match (see `product_text_tokens`), for each of `rows`."""
+    def tokens(self, rows: Sequence[int]) -> list[tuple[str, ...]]:
+        """The words a search term can match (see `product_text_tokens`), for each of `rows`.
+
+        Tuples, not sets: tuples of strings drop out of the garbage collector's sight, and a
+        worker keeps tens of thousands of them.
+        """
         known = self._tokens
         for row in [r for r in rows if known[r] is None]:
-            known[row] = frozenset(product_text_tokens(self.products[row], self.specs))
+            known[row] = tuple(sorted(product_text_tokens(self.products[row], self.specs)))
         return _gather(known, rows)  # type: ignore[arg-type]
 
-    def known_tokens(self) -> dict[int, frozenset[str]]:
-        """Token sets worked out so far, by product id (a rebuilt pool can start from them)."""
+    def rows_matching(self, term: str) -> frozenset[int]:
+        """The rows whose words include `term`, found once per term."""
+        found = self._term_rows.get(term)
+        if found is None:
+            every = range(len(self.products))
+            found = frozenset(compress(every, map(contains, self.tokens(every), repeat(term))))
+            self._term_rows[term] = found
+        return found
+
+    def known_tokens(self) -> dict[int, tuple[str, ...]]:
+        """Token lists worked out so far, by product id (a rebuilt pool can start from them)."""
         return {pid: t for pid, t in zip(self.ids, self._tokens, strict=True) if t is not None}
 
     def stars(self, prior: float) -> list[float]:
@@ -543,9 +557,8 @@ class CategoryPool:
     ) -> list[int]:
         """The rows whose value `admits(value, a row holding it)`, once per distinct value."""
         col = self.column(field_name)
-        codes = col.codes
         table = self._table(col, admits, range(len(col.values)))
-        return [r for r in rows if table[codes[r]]]
+        return list(compress(rows, map(table.__getitem__, _gather(col.codes, rows))))
 
     @staticmethod
     def _table(col: _Column, judge: Callable[[Any, int], Any], wanted: Iterable[int]) -> list[Any]:
@@ -636,7 +649,7 @@ class Ranking:
     def scored(self, pos: int) -> Scored:
         self.evaluate([pos])
         row = self.rows[pos]
-        tokens = self.pool.tokens([row])[0] if self.terms else frozenset()
+        tokens = self.pool.tokens([row])[0] if self.terms else ()
         factors = {"attribute_fit": self.fits[pos]}
         factors.update((k, v[pos]) for k, v in self.factors.items())
         return Scored(
@@ -684,10 +697,10 @@ def score_rows(
 
     terms = profile.terms
     if terms:
-        token_sets = pool.tokens(rows)
         matched = [0] * n
         for term in terms:
-            matched = list(map(add, matched, map(contains, token_sets, repeat(term))))
+            having = pool.rows_matching(term)
+            matched = list(map(add, matched, map(contains, repeat(having), rows)))
         search_match = list(map(truediv, matched, repeat(len(terms))))
     else:
         search_match = [0.5] * n
