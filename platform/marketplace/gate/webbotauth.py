@@ -250,9 +250,11 @@ def _verify(
             "per label."
         )
 
+    # `.data` is the plain dict under the parser's UserDict: its views compare and iterate in C.
+    members, signed = inputs.data, signatures.data
     tagged = [
         label
-        for label, member in inputs.items()
+        for label, member in members.items()
         if isinstance(member, InnerList) and member.params.get("tag") == TAG
     ]
     if not tagged:
@@ -260,16 +262,16 @@ def _verify(
     if len(tagged) > 1:
         return _invalid(f'Send exactly one signature with tag="{TAG}", not {len(tagged)}.')
     label = tagged[0]
-    sig_input: InnerList = inputs[label]
+    sig_input: InnerList = members[label]
     params = dict(sig_input.params)
-    if label not in signatures:
+    if label not in signed:
         return _invalid(
             f'Signature has no member "{label}" to match Signature-Input.', params=params
         )
-    sig_item = signatures[label]
+    sig_item = signed[label]
     if not isinstance(sig_item, Item) or not isinstance(sig_item.value, bytes):
         return _invalid(f'Signature member "{label}" must be a byte sequence (:base64:).')
-    if inputs.keys() != signatures.keys():
+    if members.keys() != signed.keys():
         return _invalid(
             "Signature and Signature-Input must name the same labels; send both for every "
             "signature.",
