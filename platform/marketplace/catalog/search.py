@@ -230,9 +230,7 @@ def search_ids(
     """Ids of the matching products in `sort` order (ties broken by id), and the total."""
     matcher = _Matcher(session, flt)
     if sort == "relevance" and matcher.score is not None:
-        hits = _ranked_page(session, matcher, limit=limit, offset=offset)
-        if hits is not None:
-            return hits
+        return _ranked_page(session, matcher, limit=limit, offset=offset)
     stmt = matcher.select_ids().order_by(*_order_by(sort, matcher.score))
     ids: list[int] = list(session.scalars(stmt.limit(limit).offset(offset)))
     if offset == 0 and len(ids) < limit:
@@ -241,51 +239,53 @@ def search_ids(
     return Hits(ids=ids, total=max(total, offset + len(ids)), total_is_lower_bound=lower_bound)
 
 
-def _ranked_page(session: Session, matcher: _Matcher, *, limit: int, offset: int) -> Hits | None:
-    """A relevance page from the best-scored matches, or None when they cannot tell it.
+def _ranked_page(session: Session, matcher: _Matcher, *, limit: int, offset: int) -> Hits:
+    """A relevance page, ranked in two steps in one statement.
 
-    Step one takes the `RANK_WINDOW` best text scores: from the full-text index alone when
-    there are no filters, else from the matches that pass them (a filter that excludes most
-    matches then still leaves a full window, and the text score is only computed for the
-    rows that pass). Step two breaks ties by review count on those rows only. That gives
-    what ranking every match gives, as long as the page lies among window rows that score
-    strictly better than the window's last one (rows tied with it may have been cut off).
-    Otherwise, i.e. a page deeper than the window or many rows tied at its end, the caller
-    ranks every match instead.
+    Step one scores the matches (the full-text index alone, or with the filters the rows that
+    pass them) and keeps them aside; step two looks up the review count, the tie-break, only
+    for the rows that score at least as well as the `RANK_WINDOW`-th best one (or the page's
+    last row, when deeper). Every row tied with that one is kept, so the order is exactly the
+    one ranking every match gives. The kept rows also count the matches.
     """
     assert matcher.score is not None
     wanted = offset + limit
     size = max(RANK_WINDOW, wanted)
-    if size > 4 * RANK_WINDOW:
-        return None  # deep pages: every match is ranked anyway
     score = matcher.score.label("score")
     if matcher.filters:
-        stmt = select(products.c.id, score, products.c.review_count).select_from(matcher.source)
-        stmt = stmt.where(*matcher.conditions)
+        scored = select(products.c.id, score, products.c.review_count)
+        scored = scored.select_from(matcher.source).where(*matcher.conditions)
     else:
-        stmt = select(matcher.text_id, score).select_from(matcher.text_source)
-        stmt = stmt.where(*matcher.text_conditions)
-    window = session.execute(stmt.order_by(score).limit(size)).all()
-    scores: dict[int, float] = {int(row[0]): float(row[1]) for row in window}
+        scored = select(matcher.text_id.label("id"), score).select_from(matcher.text_source)
+        scored = scored.where(*matcher.text_conditions)
+    # Materialised: SQLite computes bm25() only inside the full-text query itself.
+    ranked = scored.cte("scored_matches").prefix_with("MATERIALIZED")
+    cutoff = select(ranked.c.score).order_by(ranked.c.score).offset(size - 1).limit(1)
+    total = select(func.count()).select_from(ranked).scalar_subquery()
     if matcher.filters:
-        reviews = {int(row[0]): int(row[2]) for row in window}
+        source: FromClause = ranked
+        reviews = ranked.c.review_count
     else:
-        looked_up = select(products.c.id, products.c.review_count)
-        rows = session.execute(looked_up.where(products.c.id.in_(scores)))
-        reviews = {int(row[0]): int(row[1]) for row in rows}
-    ordered = sorted(scores, key=lambda pid: (scores[pid], -reviews[pid], pid))
-    full = len(window) == size
-    cutoff = float(window[-1][1]) if full else None
-    exact = [pid for pid in ordered if cutoff is None or scores[pid] < cutoff]
-    if len(exact) < wanted and full:
-        return None
-    total, lower_bound = matcher.count(session) if full else (len(exact), False)
-    return Hits(
-        ids=exact[offset:wanted],
-        total=max(total, len(exact)),
-        total_is_lower_bound=lower_bound,
-        ranked=tuple(ordered),
+        source = ranked.join(products, products.c.id == ranked.c.id)
+        reviews = products.c.review_count
+    stmt = (
+        select(ranked.c.id, total)
+        .select_from(source)
+        .where(ranked.c.score <= func.coalesce(cutoff.scalar_subquery(), _WORST_SCORE))
+        .order_by(ranked.c.score, reviews.desc(), ranked.c.id)
+        .limit(size)
     )
+    rows = session.execute(stmt).all()
+    ids = [int(row[0]) for row in rows]
+    return Hits(
+        ids=ids[offset:wanted],
+        total=int(rows[0][1]) if rows else 0,
+        ranked=tuple(ids[:RANK_WINDOW]),
+    )
+
+
+# Above any text score (bm25 and negated ts_rank are at most 0): no cutoff.
+_WORST_SCORE = 1.0
 
 
 def sponsored_ids(
