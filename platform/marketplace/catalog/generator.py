@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import random
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,12 @@ from marketplace.catalog.taxonomy import (
 AttrValue = bool | int | float | str
 
 CHUNK = 10_000
+# Normal-like draws are the sum of four uniforms, rescaled to unit variance:
+# `(r() + r() + r() + r() - 2.0) * _SQRT3`. Several times cheaper than `Random.gauss`, and bounded
+# at about 3.5 sigma, which suits prices and ratings better than an unbounded tail. They are
+# written out where used, like the bounds checks and the `int(r() * n)` picks (faster than
+# randrange): at a million products a function call costs as much as the arithmetic.
+_SQRT3 = 1.7320508075688772
 _MINUTE = timedelta(minutes=1)
 _THREE_YEARS_MIN = 3 * 365 * 24 * 60
 
@@ -133,6 +140,14 @@ _AFTER_SALE = (
     "Ships in recyclable packaging.",
     "Includes a quick-start guide and responsive customer support.",
 )
+_BUDGET_WARRANTY_YEARS = 1
+_WARRANTY_YEARS = (2, 3, 5)
+# Every sentence with every warranty length, formatted once instead of once per product.
+_AFTER_SALE_TEXT = {
+    (sentence, years): sentence.format(years=years)
+    for sentence in _AFTER_SALE
+    for years in (_BUDGET_WARRANTY_YEARS, *_WARRANTY_YEARS)
+}
 
 
 @dataclass(slots=True)
@@ -157,46 +172,11 @@ class GeneratedProduct:
     attributes: dict[str, AttrValue]
     created_at: datetime
 
-    def row(self, category_id: int) -> dict[str, Any]:
-        """The products-table row for this product."""
-        return {
-            "id": self.id,
-            "sku": self.sku,
-            "title": self.title,
-            "description": self.description,
-            "category_id": category_id,
-            "brand": self.brand,
-            "is_house_brand": self.is_house_brand,
-            "price": self.price,
-            "cost": self.cost,
-            "rating": self.rating,
-            "review_count": self.review_count,
-            "stock": self.stock,
-            "seller": self.seller,
-            "seller_type": self.seller_type,
-            "sponsored_bid": self.sponsored_bid,
-            "attributes": self.attributes,
-            "created_at": self.created_at,
-        }
 
-
-def _clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
-    return low if value < low else high if value > high else value
-
-
-def _pick(rng: random.Random, n: int) -> int:
-    # Several times faster than randrange, which matters at a million products.
-    return int(rng.random() * n)
-
-
-def _normal(rng: random.Random) -> float:
-    """A standard-normal-like draw: the sum of four uniforms, rescaled.
-
-    Several times cheaper than `Random.gauss` and bounded at about 3.5 sigma, which suits
-    prices and ratings better than an unbounded tail.
-    """
-    r = rng.random
-    return (r() + r() + r() + r() - 2.0) * 1.7320508075688772
+# A product as a plain tuple, in `GeneratedProduct` field order: what bulk loading works with,
+# since building a million objects (or dicts) costs more than generating their values.
+ProductRecord = tuple[Any, ...]
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(GeneratedProduct))
 
 
 def _stable_index(text: str, modulo: int) -> int:
@@ -210,52 +190,111 @@ def _brand_lines(category: CategorySpec, brand: BrandSpec) -> tuple[str, ...]:
     return tuple(lines[(start + k) % len(lines)] for k in range(min(3, len(lines))))
 
 
+# Draws one attribute value from a product's level and the random stream's `random` method.
+AttributeMaker = Callable[[float, Callable[[], float]], AttrValue]
+# Turns a product's position (0..1, better is higher) and the stream into a value.
+_ValueMaker = Callable[[float, Callable[[], float]], AttrValue]
+
+
+def _value_maker(spec: AttributeSpec) -> _ValueMaker:
+    """The value of `spec` at a position, with every constant of the spec worked out once."""
+    if spec.kind == "bool":
+        if spec.better is None:
+            return lambda position, r: r() < 0.5
+        return lambda position, r: r() < 0.1 + 0.8 * position
+    if spec.kind == "choice" or spec.steps:
+        values: tuple[AttrValue, ...] = spec.choices
+        if spec.kind != "choice":
+            values = tuple(int(s) for s in spec.steps) if spec.kind == "int" else spec.steps
+        last = len(values) - 1
+        n = len(values)
+        return lambda position, r: values[min(int(position * n), last)]
+    low, span = spec.low, spec.high - spec.low
+    if spec.kind == "int":
+        rounding = 100 if span >= 5000 else 10 if span >= 500 else 1
+        return lambda position, r: int(round((low + span * position) / rounding) * rounding)
+    return lambda position, r: round(low + span * position, 1)
+
+
+def _attribute_maker(spec: AttributeSpec) -> AttributeMaker:
+    """Draws a value for `spec`; `level` (0..1) is how premium the product is, so better costs more.
+
+    The jitter is drawn even for a matter of taste, whose position is a fresh draw, so every
+    attribute consumes the same part of the stream whatever its kind.
+    """
+    value = _value_maker(spec)
+    taste = spec.better is None
+    higher = spec.better == "higher"
+
+    def make(level: float, r: Callable[[], float]) -> AttrValue:
+        jitter = level + 0.18 * ((r() + r() + r() + r() - 2.0) * _SQRT3)
+        jitter = 0.0 if jitter < 0.0 else 1.0 if jitter > 1.0 else jitter
+        position = r() if taste else jitter if higher else 1.0 - jitter
+        return value(position, r)
+
+    return make
+
+
+@dataclass(frozen=True, slots=True)
+class _BrandPlan:
+    """Per-brand values computed once."""
+
+    spec: BrandSpec
+    name: str
+    is_house_brand: bool
+    lines: tuple[str, ...]
+    price_shift: float  # the brand's price level on the category's log-price scale
+    quality: float
+    popularity: float
+    intros: tuple[tuple[str, str], ...]  # the text before and after the product's name
+    budget_warranty: bool  # one-year warranty for the cheap tiers
+    official_store: str
+
+
 class _CategoryPlan:
-    """Per-category values computed once: cumulative brand weights and each brand's lines."""
+    """Per-category values computed once: cumulative brand weights, brands, attribute makers."""
 
     def __init__(self, spec: CategorySpec) -> None:
         self.spec = spec
+        self.slug = spec.slug
         total = sum(b.share for b in spec.brands)
         acc = 0.0
         self.cum: list[float] = []
         for brand in spec.brands:
             acc += brand.share / total
             self.cum.append(acc)
-        self.lines = {b.name: _brand_lines(spec, b) for b in spec.brands}
         low, high = spec.price_range
         self.log_low = math.log(low)
         self.log_span = math.log(high / low)
         self.prefix = "".join(part[0] for part in spec.slug.split("-")).upper()[:2]
+        self.brands = [
+            _BrandPlan(
+                spec=b,
+                name=b.name,
+                is_house_brand=b.is_house_brand,
+                lines=_brand_lines(spec, b),
+                price_shift=math.log(b.price_factor) / self.log_span,
+                quality=b.quality,
+                popularity=b.share * (0.6 + b.quality),
+                intros=tuple(_split_on_name(t) for t in _TIER_INTROS[b.tier]),
+                budget_warranty=b.tier in ("budget", "value"),
+                official_store=f"{b.name} Official Store",
+            )
+            for b in spec.brands
+        ]
+        self.last_brand = len(self.brands) - 1
+        self.makers = [(a.key, _attribute_maker(a)) for a in spec.attributes]
+        self.noun_lower = spec.noun.lower()
+        self.uses = _USES.get(spec.slug, ("",))
+        # (key, label, unit, is a yes/no feature) for the description's highlights
+        self.highlights = [
+            (a.key, a.label.lower(), _unit_suffix(a.unit), a.kind == "bool")
+            for a in spec.attributes
+        ]
 
-    def brand(self, u: float) -> BrandSpec:
-        for brand, edge in zip(self.spec.brands, self.cum, strict=True):
-            if u <= edge:
-                return brand
-        return self.spec.brands[-1]
-
-
-def _attribute_value(spec: AttributeSpec, level: float, rng: random.Random) -> AttrValue:
-    """A value for `spec`; `level` (0..1) is how premium the product is, so better costs more."""
-    jitter = _clamp(level + 0.18 * _normal(rng))
-    position = jitter if spec.better == "higher" else 1.0 - jitter
-    if spec.better is None:
-        position = rng.random()
-    if spec.kind == "bool":
-        probability = 0.1 + 0.8 * position if spec.better else 0.5
-        return rng.random() < probability
-    if spec.kind == "choice":
-        index = min(int(position * len(spec.choices)), len(spec.choices) - 1)
-        return spec.choices[index]
-    if spec.steps:
-        index = min(int(position * len(spec.steps)), len(spec.steps) - 1)
-        step = spec.steps[index]
-        return int(step) if spec.kind == "int" else step
-    value = spec.low + (spec.high - spec.low) * position
-    if spec.kind == "int":
-        magnitude = spec.high - spec.low
-        rounding = 100 if magnitude >= 5000 else 10 if magnitude >= 500 else 1
-        return int(round(value / rounding) * rounding)
-    return round(value, 1)
+    def brand(self, u: float) -> _BrandPlan:
+        """The brand whose cumulative share first reaches `u`."""
+        return self.brands[min(bisect_left(self.cum, u), self.last_brand)]
 
 
 def _fix_up(slug: str, attrs: dict[str, AttrValue], rng: random.Random) -> None:
@@ -309,13 +348,17 @@ def _cap(text: object) -> str:
     return value[:1].upper() + value[1:]
 
 
-def _fmt(value: AttrValue, unit: str | None) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = f"{value:g}" if isinstance(value, float) else str(value)
+def _unit_suffix(unit: str | None) -> str:
+    """What follows a number in its unit: " mm", "-inch" or nothing."""
     if unit is None:
-        return text
-    return f"{text} {unit}" if unit not in ("in",) else f"{text}-inch"
+        return ""
+    return f" {unit}" if unit not in ("in",) else "-inch"
+
+
+def _split_on_name(template: str) -> tuple[str, str]:
+    """The text of `template` before and after its `{name}`, formatted once, not per product."""
+    before, after = template.format(name="\0").split("\0")
+    return before, after
 
 
 def _title(slug: str, head: str, noun: str, a: dict[str, AttrValue]) -> str:
@@ -427,6 +470,11 @@ class CatalogGenerator:
         Each block of `CHUNK` products has its own random stream, so any block can be made on
         its own (in another process, say) and still equal the one made in sequence.
         """
+        for record in self.records(count, start=start):
+            yield GeneratedProduct(*record)
+
+    def records(self, count: int, *, start: int = 0) -> Iterator[ProductRecord]:
+        """The same products as `products`, as plain tuples in `RECORD_FIELDS` order."""
         index = start
         stop = start + count
         while index < stop:
@@ -444,43 +492,52 @@ class CatalogGenerator:
     def _plan(self, index: int) -> _CategoryPlan:
         return self.plans[self.cycle[index % len(self.cycle)]]
 
-    def _product(self, pid: int, plan: _CategoryPlan, rng: random.Random) -> GeneratedProduct:
-        spec = plan.spec
-        brand = plan.brand(rng.random())
+    def _product(self, pid: int, plan: _CategoryPlan, rng: random.Random) -> ProductRecord:
+        r = rng.random
+        brand = plan.brand(r())
         # Price position on a log scale: normal noise there makes prices log-normal (many cheap
         # listings, a long premium tail), shifted by how expensive the brand is.
-        shift = math.log(brand.price_factor) / plan.log_span
-        position = _clamp(0.36 + 0.21 * _normal(rng) + shift, 0.0, 1.0)
+        position = 0.36 + 0.21 * ((r() + r() + r() + r() - 2.0) * _SQRT3) + brand.price_shift
+        position = 0.0 if position < 0.0 else 1.0 if position > 1.0 else position
         price = math.exp(plan.log_low + plan.log_span * position)
         price = round(price) - 0.01 if price >= 10 else round(price, 1) - 0.01
         price = max(round(price, 2), 1.99)
         # How well specified the product is; mostly follows price, plus the brand's quality.
-        level = _clamp(0.75 * position + 0.25 * brand.quality + 0.08 * _normal(rng))
-        attrs: dict[str, AttrValue] = {
-            attr.key: _attribute_value(attr, level, rng) for attr in spec.attributes
-        }
-        _fix_up(spec.slug, attrs, rng)
+        level = (
+            0.75 * position + 0.25 * brand.quality + 0.08 * ((r() + r() + r() + r() - 2.0) * _SQRT3)
+        )
+        level = 0.0 if level < 0.0 else 1.0 if level > 1.0 else level
+        attrs: dict[str, AttrValue] = {key: make(level, r) for key, make in plan.makers}
+        _fix_up(plan.slug, attrs, rng)
 
-        line = plan.lines[brand.name][_pick(rng, len(plan.lines[brand.name]))]
+        line = brand.lines[int(r() * len(brand.lines))]
         model = 100 * (1 + min(int(level * 9), 8))
         suffix = rng.choice(("", "", "", " Lite", " SE")) if level < 0.35 else ""
         if level >= 0.6:
             suffix = rng.choice(("", "", " Pro", " X", " Max"))
         head = f"{brand.name} {line} {model}{suffix}"
-        title = _title(spec.slug, head, spec.noun, attrs)
+        title = _title(plan.slug, head, plan.spec.noun, attrs)
 
-        rating = 3.75 + 0.85 * brand.quality + 0.35 * (level - 0.5) + 0.25 * _normal(rng)
-        if rng.random() < 0.07 - 0.05 * brand.quality:  # the occasional lemon
+        quality = brand.quality
+        rating = (
+            3.75
+            + 0.85 * quality
+            + 0.35 * (level - 0.5)
+            + 0.25 * ((r() + r() + r() + r() - 2.0) * _SQRT3)
+        )
+        if r() < 0.07 - 0.05 * quality:  # the occasional lemon
             rating -= rng.uniform(1.0, 2.2)
-        rating = round(_clamp(rating, 1.0, 5.0), 1)
+        rating = round(1.0 if rating < 1.0 else 5.0 if rating > 5.0 else rating, 1)
         # Pareto tail: most listings have a handful of reviews, a few have tens of thousands.
-        popularity = brand.share * (0.6 + brand.quality)
-        reviews = int((rng.paretovariate(1.1) - 1.0) * 90 * popularity)
-        if rng.random() < 0.06:
+        reviews = int((rng.paretovariate(1.1) - 1.0) * 90 * brand.popularity)
+        if r() < 0.06:
             reviews = 0
         review_count = min(reviews, 250_000)
 
-        stock = 0 if rng.random() < 0.08 else max(1, int(math.exp(3.2 + 1.1 * _normal(rng))))
+        if r() < 0.08:
+            stock = 0
+        else:
+            stock = max(1, int(math.exp(3.2 + 1.1 * ((r() + r() + r() + r() - 2.0) * _SQRT3))))
         stock = min(stock, 5000)
 
         if brand.is_house_brand:
@@ -488,67 +545,70 @@ class CatalogGenerator:
             cost = price * rng.uniform(0.32, 0.48)
             bid_chance = 0.2
         else:
-            draw = rng.random()
+            draw = r()
             if draw < 0.35:
                 seller, seller_type = PLATFORM_SELLER, "platform"
             elif draw < 0.6:
-                seller, seller_type = f"{brand.name} Official Store", "third-party"
+                seller, seller_type = brand.official_store, "third-party"
             else:
-                seller = THIRD_PARTY_SELLERS[_pick(rng, len(THIRD_PARTY_SELLERS))]
+                seller = THIRD_PARTY_SELLERS[int(r() * len(THIRD_PARTY_SELLERS))]
                 seller_type = "third-party"
             cost = price * rng.uniform(0.55, 0.82)
             bid_chance = 0.12
         sponsored_bid = 0.0
-        if rng.random() < bid_chance:
+        if r() < bid_chance:
             sponsored_bid = round(rng.uniform(0.05, 0.6) * (1.0 + 4.0 * position), 2)
 
-        description = self._description(spec, brand, head, attrs, rng)
-        created_at = self.now - _MINUTE * int(rng.random() * _THREE_YEARS_MIN)
-        return GeneratedProduct(
-            id=pid,
-            sku=f"NL-{plan.prefix}-{pid:08d}",
-            category_slug=spec.slug,
-            title=title,
-            description=description,
-            brand=brand.name,
-            is_house_brand=brand.is_house_brand,
-            price=price,
-            cost=round(cost, 2),
-            rating=rating,
-            review_count=review_count,
-            stock=stock,
-            seller=seller,
-            seller_type=seller_type,
-            sponsored_bid=sponsored_bid,
-            attributes=attrs,
-            created_at=created_at,
+        description = self._description(plan, brand, head, attrs, rng)
+        created_at = self.now - _MINUTE * int(r() * _THREE_YEARS_MIN)
+        # In RECORD_FIELDS order.
+        return (
+            pid,
+            f"NL-{plan.prefix}-{pid:08d}",
+            plan.slug,
+            title,
+            description,
+            brand.name,
+            brand.is_house_brand,
+            price,
+            round(cost, 2),
+            rating,
+            review_count,
+            stock,
+            seller,
+            seller_type,
+            sponsored_bid,
+            attrs,
+            created_at,
         )
 
     def _description(
         self,
-        spec: CategorySpec,
-        brand: BrandSpec,
+        plan: _CategoryPlan,
+        brand: _BrandPlan,
         head: str,
         attrs: dict[str, AttrValue],
         rng: random.Random,
     ) -> str:
-        intros = _TIER_INTROS[brand.tier]
-        intro = intros[_pick(rng, len(intros))].format(name=f"{head} {spec.noun.lower()}")
-        uses = _USES.get(spec.slug, ("",))
-        use = uses[_pick(rng, len(uses))]
+        r = rng.random
+        before, after_name = brand.intros[int(r() * len(brand.intros))]
+        intro = f"{before}{head} {plan.noun_lower}{after_name}"
+        uses = plan.uses
+        use = uses[int(r() * len(uses))]
         highlights = []
-        for attr in spec.attributes:
-            value = attrs[attr.key]
-            if attr.kind == "bool":
+        for key, label, unit, is_feature in plan.highlights:
+            value = attrs[key]
+            if is_feature:
                 if value:
-                    highlights.append(attr.label.lower())
+                    highlights.append(label)
+            elif type(value) is float:
+                highlights.append(f"{label} {value:g}{unit}")
             else:
-                highlights.append(f"{attr.label.lower()} {_fmt(value, attr.unit)}")
+                highlights.append(f"{label} {value}{unit}")
         specs = "Highlights: " + "; ".join(highlights) + "."
-        after = _AFTER_SALE[_pick(rng, len(_AFTER_SALE))].format(
-            years=1 if brand.tier in ("budget", "value") else rng.choice((2, 3, 5))
-        )
-        return f"{intro} {use} {specs} {after}"
+        after_sale = _AFTER_SALE[int(r() * len(_AFTER_SALE))]
+        years = _BUDGET_WARRANTY_YEARS if brand.budget_warranty else rng.choice(_WARRANTY_YEARS)
+        return f"{intro} {use} {specs} {_AFTER_SALE_TEXT[after_sale, years]}"
 
 
 def generate_products(count: int, *, seed: int, now: datetime) -> Iterator[GeneratedProduct]:
@@ -556,4 +616,11 @@ def generate_products(count: int, *, seed: int, now: datetime) -> Iterator[Gener
     return CatalogGenerator(seed=seed, now=now).products(count)
 
 
-__all__ = ["HOUSE_BRAND", "CatalogGenerator", "GeneratedProduct", "generate_products"]
+__all__ = [
+    "HOUSE_BRAND",
+    "RECORD_FIELDS",
+    "CatalogGenerator",
+    "GeneratedProduct",
+    "ProductRecord",
+    "generate_products",
+]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.pool import AsyncResult, Pool
+from operator import itemgetter
 from typing import Any
 
 from rich.progress import (
@@ -27,11 +28,11 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from sqlalchemy import Connection, Index, Table, func, insert, select
+from sqlalchemy import Connection, Index, Table, func, insert, inspect, select
 from sqlalchemy.engine import Dialect
 
 from marketplace.catalog import search
-from marketplace.catalog.generator import CHUNK, CatalogGenerator
+from marketplace.catalog.generator import CHUNK, RECORD_FIELDS, CatalogGenerator, ProductRecord
 from marketplace.catalog.models import Category, Product
 from marketplace.catalog.taxonomy import CATEGORIES
 from marketplace.core.db import Database
@@ -43,6 +44,8 @@ WORKERS = max(1, min(os.cpu_count() or 1, 4))
 
 _products: Table = Product.__table__  # type: ignore[assignment]
 _COLUMNS = [c.key for c in _products.columns]
+# Generated fields stored under another column name; the category's slug becomes its id.
+_FIELD_OF_COLUMN = {"category_id": "category_slug"}
 
 
 @dataclass(frozen=True)
@@ -167,23 +170,44 @@ def _worker_pool() -> Pool:
 def _make_rows(job: _Job) -> list[Any]:
     """One chunk of product rows; runs in a worker process for large catalogs."""
     generator = CatalogGenerator(seed=job.seed, now=job.now)
-    stream = generator.products(job.count, start=job.start)
-    rows = [p.row(job.category_ids[p.category_slug]) for p in stream]
-    if not job.encode:
+    rows = _rows(generator.records(job.count, start=job.start), job.category_ids, job.encode)
+    if job.encode:
         return rows
-    from sqlalchemy.dialects import sqlite
+    return [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
 
-    dialect = sqlite.dialect()
-    processors = [
-        _products.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in _COLUMNS
-    ]
-    return [
-        tuple(
-            proc(row[key]) if proc else row[key]
-            for key, proc in zip(_COLUMNS, processors, strict=True)
-        )
-        for row in rows
-    ]
+
+def _rows(
+    records: Iterator[ProductRecord], category_ids: dict[str, int], encode: bool
+) -> list[tuple[Any, ...]]:
+    """Products-table rows (values in `_COLUMNS` order) from generated records.
+
+    With `encode`, values are converted by the columns' own SQLite bind processors (JSON text,
+    datetime strings, ...), so the rows can go to the driver as they are. Only the columns
+    that have a processor are visited: most values need none, and this runs for every row.
+    """
+    try:
+        fields = [RECORD_FIELDS.index(_FIELD_OF_COLUMN.get(key, key)) for key in _COLUMNS]
+    except ValueError:  # pragma: no cover - a column was added without a generated value
+        raise RuntimeError(f"the generator makes no value for some of {_COLUMNS}") from None
+    pick = itemgetter(*fields)
+    category = _COLUMNS.index("category_id")
+    processors: list[tuple[int, Callable[[Any], Any]]] = []
+    if encode:
+        from sqlalchemy.dialects import sqlite
+
+        dialect = sqlite.dialect()
+        for position, key in enumerate(_COLUMNS):
+            bind = _products.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+            if bind is not None:
+                processors.append((position, bind))
+    rows = []
+    for record in records:
+        row = list(pick(record))
+        row[category] = category_ids[row[category]]
+        for position, process in processors:
+            row[position] = process(row[position])
+        rows.append(tuple(row))
+    return rows
 
 
 def _compiled_insert(dialect: Dialect) -> str:
@@ -196,11 +220,17 @@ def _compiled_insert(dialect: Dialect) -> str:
 
 
 def _drop_secondary_indexes(conn: Connection) -> list[Index]:
-    """Drop the products table's secondary indexes; they are rebuilt after the load."""
+    """Drop the products table's secondary indexes; they are rebuilt after the load.
+
+    Only the indexes the database has are dropped (and so rebuilt), from the models'
+    definitions, which the migrations match: a database a migration behind keeps its schema.
+    """
+    present = {ix["name"] for ix in inspect(conn).get_indexes(_products.name)}
     dropped = []
     for index in sorted(_products.indexes, key=lambda i: str(i.name)):
-        index.drop(conn, checkfirst=True)
-        dropped.append(index)
+        if index.name in present:
+            index.drop(conn)
+            dropped.append(index)
     return dropped
 
 
