@@ -25,10 +25,12 @@ ProductId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The product's i
     "rating, a choice of sort and pagination. Without `q` it lists products, most reviewed "
     "first.\n\nSponsored products (ads) fill marked slots, positions 1 and 4 of each page, with "
     '`"sponsored": true`; they come in addition to the `page_size` organic results, and '
-    "`total` counts organic matches only. A search with words *and* filters stops counting "
-    'at 1,000 matches: `"total_is_lower_bound": true` then says there are at least `total` '
-    '("over 1,000 results"). Every ad served is recorded as an impression for the visitor, '
-    "and every search is recorded in the caller's history.",
+    "`total` counts organic matches only. With words and relevance order, the ads are the "
+    "best bids among the 300 best-ranked matches that pass the filters. A search with words "
+    "*and* filters in another order stops counting at 1,000 matches: "
+    '`"total_is_lower_bound": true` then says there are at least `total` ("over 1,000 '
+    'results"). Every ad served is recorded as an impression for the visitor, and every '
+    "search is recorded in the caller's history.",
     responses={422: {"description": "A parameter is invalid (e.g. an unknown category)."}},
 )
 def search_products(

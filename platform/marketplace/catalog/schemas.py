@@ -87,10 +87,10 @@ class SearchPage(BaseModel):
     total: int = Field(description="Organic products matching the search, on all pages.")
     total_is_lower_bound: bool = Field(
         default=False,
-        description="True when `total` is a lower bound: a search with words and filters "
-        f"stops counting at {COUNT_CAP:,} matches, so `total` {COUNT_CAP} with this flag "
-        f'reads "over {COUNT_CAP:,} results". Without words or without filters the count is '
-        "exact.",
+        description="True when `total` is a lower bound: a search with words and filters, "
+        f"sorted by anything but relevance, stops counting at {COUNT_CAP:,} matches, so "
+        f'`total` {COUNT_CAP} with this flag reads "over {COUNT_CAP:,} results". Every other '
+        "search counts exactly.",
     )
     page: int
     page_size: int
