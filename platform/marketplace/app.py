@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.cookies import SessionCookieMiddleware
 from marketplace.accounts.gate_hooks import account_resolver, status_setter
 from marketplace.accounts.routes import router as accounts_router
@@ -74,6 +75,7 @@ def create_app(
     app.state.db = db
     app.state.clock = clock
     app.state.cookie_signer = CookieSigner(settings.secret_key, settings.session_max_age_s)
+    app.state.anonymous_tokens = AnonymousTokens()
     app.state.shutdown_hooks = []
 
     install_error_handlers(app)
@@ -86,7 +88,9 @@ def create_app(
     # Platform key, partner registry, shared state, behaviour and escalation (+ their routes).
     install_identity(
         app,
-        resolve_account=account_resolver(db, app.state.cookie_signer, clock),
+        resolve_account=account_resolver(
+            db, app.state.cookie_signer, clock, app.state.anonymous_tokens
+        ),
         set_account_status=status_setter(db),
     )
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from marketplace.accounts import service
+from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.models import Account
-from marketplace.core.deps import NowDep, SessionDep
+from marketplace.core.db import Database
+from marketplace.core.deps import NowDep
 from marketplace.core.errors import Forbidden, Unauthorized
 from marketplace.core.security import SESSION_COOKIE, CookieSigner, hash_token, new_token
 
@@ -41,7 +46,14 @@ def set_session_cookie(request: Request, token: str | None) -> None:
     request.state.session_cookie = cookie_signer(request).dumps(token) if token else ""
 
 
-def get_shopper(request: Request, session: SessionDep, now: NowDep) -> Shopper:
+def anonymous_tokens(request: Request) -> AnonymousTokens:
+    tokens: AnonymousTokens = request.app.state.anonymous_tokens
+    return tokens
+
+
+def resolve_shopper(request: Request, session: Session, now: datetime) -> Shopper:
+    """The caller: the account of the bearer token or session cookie, or an anonymous session
+    (a new one, with its cookie set, when the request brought none)."""
     auth = request.headers.get("authorization", "")
     if auth:
         scheme, _, token = auth.partition(" ")
@@ -58,20 +70,56 @@ def get_shopper(request: Request, session: SessionDep, now: NowDep) -> Shopper:
                 type_slug="bad-token",
             )
         return Shopper(account=account, session_token=token.strip(), via="bearer")
-    raw = request.cookies.get(SESSION_COOKIE)
-    cookie_token = cookie_signer(request).loads(raw) if raw else None
+    known = _known_anonymous(request)
+    if known is not None:
+        return known
+    cookie_token = _cookie_token(request)
     if cookie_token:
         account = service.account_for_token(session, cookie_token, now=now)
+        if account is None:
+            anonymous_tokens(request).remember(hash_token(cookie_token))
         return Shopper(account=account, session_token=cookie_token, via="cookie")
     fresh = new_token()
     set_session_cookie(request, fresh)
+    anonymous_tokens(request).remember(hash_token(fresh))
     return Shopper(account=None, session_token=fresh, via="new")
+
+
+def _cookie_token(request: Request) -> str | None:
+    raw = request.cookies.get(SESSION_COOKIE)
+    return cookie_signer(request).loads(raw) if raw else None
+
+
+def _known_anonymous(request: Request) -> Shopper | None:
+    """The anonymous shopper whose cookie is known to own no account, without a lookup."""
+    if "authorization" in request.headers:
+        return None
+    token = _cookie_token(request)
+    if token and hash_token(token) in anonymous_tokens(request):
+        return Shopper(account=None, session_token=token, via="cookie")
+    return None
+
+
+async def get_shopper(request: Request, now: NowDep) -> Shopper:
+    """`resolve_shopper` on a read connection of its own, asked only when the token may belong
+    to an account: an anonymous visitor's request costs no lookup and no transaction."""
+    known = _known_anonymous(request)
+    if known is not None:
+        return known
+    database: Database = request.app.state.db
+
+    def lookup(connection: Connection) -> Shopper:
+        # The account is only read here; routes that change accounts load their own copy.
+        with Session(bind=connection, expire_on_commit=False) as session:
+            return resolve_shopper(request, session, now)
+
+    return await database.read(lookup)
 
 
 ShopperDep = Annotated[Shopper, Depends(get_shopper)]
 
 
-def require_account(shopper: ShopperDep) -> Account:
+async def require_account(shopper: ShopperDep) -> Account:
     """The logged-in account, or a 401 that says how to log in."""
     if shopper.account is None:
         raise Unauthorized(
@@ -82,7 +130,9 @@ def require_account(shopper: ShopperDep) -> Account:
     return shopper.account
 
 
-def require_ordering_allowed(account: Annotated[Account, Depends(require_account)]) -> Account:
+def require_ordering_allowed(
+    account: Annotated[Account, Depends(require_account)],
+) -> Account:
     """Refuse accounts whose ordering was suspended for agent-driven use."""
     if account.status == "suspended":
         raise Forbidden(

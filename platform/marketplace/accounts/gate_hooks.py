@@ -11,26 +11,37 @@ from collections.abc import Callable
 from sqlalchemy import update
 
 from marketplace.accounts import service
+from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.models import Account
 from marketplace.core.clock import Clock
 from marketplace.core.db import Database
-from marketplace.core.security import CookieSigner
+from marketplace.core.security import CookieSigner, hash_token
 
 _RANK = {"active": 0, "warned": 1, "suspended": 2}
 
 
 def account_resolver(
-    database: Database, signer: CookieSigner, clock: Clock
+    database: Database,
+    signer: CookieSigner,
+    clock: Clock,
+    anonymous: AnonymousTokens | None = None,
 ) -> Callable[[str | None, str | None], int | None]:
-    """(session cookie, bearer token) → the id of the logged-in account, or None."""
+    """(session cookie, bearer token) → the id of the logged-in account, or None.
+
+    `anonymous` is the app's set of tokens known to own no account (shared with the routes).
+    """
+    anonymous = anonymous if anonymous is not None else AnonymousTokens()
 
     def resolve(cookie: str | None, bearer: str | None) -> int | None:
         token = bearer or (signer.loads(cookie) if cookie else None)
-        if not token:
+        if not token or hash_token(token) in anonymous:
             return None
         with database.session() as session:
             account = service.account_for_token(session, token, now=clock())
-            return account.id if account is not None else None
+        if account is None:
+            anonymous.remember(hash_token(token))
+            return None
+        return account.id
 
     return resolve
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from marketplace.accounts.deps import ShopperDep, get_shopper
+from marketplace.accounts.deps import ShopperDep, resolve_shopper
 from marketplace.admin import service, workshop
 from marketplace.admin.routes import rule_reasons
 from marketplace.catalog.models import Product
@@ -41,7 +41,7 @@ def dashboard(
 ) -> Response:
     if not has_admin_cookie(request):
         # The token form needs the shopper session for its CSRF token; nothing else does.
-        shopper = get_shopper(request, session, now)
+        shopper = resolve_shopper(request, session, now)
         return render(
             request, "dashboard_login.html", settings=settings, shopper=shopper, session=None
         )

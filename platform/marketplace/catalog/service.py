@@ -10,9 +10,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from marketplace.catalog import search
@@ -27,6 +27,7 @@ from marketplace.catalog.schemas import (
 )
 from marketplace.catalog.taxonomy import CATEGORY_SLUGS, attribute_specs
 from marketplace.core.errors import NotFound, Unprocessable
+from marketplace.core.writebehind import WriteBehind
 from marketplace.history.service import record_event
 
 # 1-based positions of the sponsored slots on every page of results.
@@ -85,9 +86,7 @@ def search_products(
     slots = len(SPONSORED_SLOTS)
     first_ad = (params.page - 1) * slots
     if hits.ids and first_ad < MAX_AD_CANDIDATES:
-        candidates = search.sponsored_ids(
-            session, flt, limit=first_ad + slots, among=hits.ranked
-        )
+        candidates = search.sponsored_ids(session, flt, limit=first_ad + slots, among=hits.ranked)
         ad_ids = candidates[first_ad : first_ad + slots]
 
     by_id = products_by_ids(session, [*hits.ids, *ad_ids])
@@ -192,13 +191,16 @@ def get_product(session: Session, product_id: int) -> Product:
     """The product `product_id` with its category loaded; a 404 naming the id otherwise."""
     product = products_by_ids(session, [product_id]).get(product_id)
     if product is None:
-        raise NotFound(
-            f"There is no product with id {product_id}; find products with "
-            "GET /api/v1/products?q=...",
-            type_slug="product-not-found",
-            product_id=product_id,
-        )
+        raise _no_product(product_id)
     return product
+
+
+def _no_product(product_id: int) -> NotFound:
+    return NotFound(
+        f"There is no product with id {product_id}; find products with GET /api/v1/products?q=...",
+        type_slug="product-not-found",
+        product_id=product_id,
+    )
 
 
 def view_product(
@@ -207,16 +209,28 @@ def view_product(
     """`get_product`, and record a `view` event in the shopper's history."""
     product = get_product(session, product_id)
     if shopper is not None:
-        record_event(
-            session,
-            kind="view",
-            now=now,
-            account_id=shopper.account_id,
-            session_key=shopper.session_key,
-            product_id=product.id,
-            category_slug=product.category.slug,
-        )
+        record_view(session, product.id, product.category.slug, shopper=shopper, now=now)
     return product
+
+
+def record_view(
+    target: Session | WriteBehind,
+    product_id: int,
+    category_slug: str,
+    *,
+    shopper: ShopperRef,
+    now: datetime,
+) -> None:
+    """Record a `view` in the shopper's history (see `history.service.record_event`)."""
+    record_event(
+        target,
+        kind="view",
+        now=now,
+        account_id=shopper.account_id,
+        session_key=shopper.session_key,
+        product_id=product_id,
+        category_slug=category_slug,
+    )
 
 
 def product_summary(product: Product, *, sponsored: bool = False) -> ProductSummary:
@@ -239,32 +253,53 @@ def product_summary(product: Product, *, sponsored: bool = False) -> ProductSumm
 
 def product_detail(product: Product) -> ProductDetail:
     """The detail view of a product (its category must be loaded)."""
-    slug = product.category.slug
+    fields = {name: getattr(product, name) for name in _DETAIL_COLUMNS}
+    return _detail(fields, category_slug=product.category.slug, category_name=product.category.name)
+
+
+# What the detail view shows of a product (cost and ad bids stay private).
+_DETAIL_COLUMNS = (
+    "id", "sku", "title", "brand", "is_house_brand", "price", "rating", "review_count", "stock",
+    "seller", "seller_type", "description", "attributes",
+)  # fmt: skip
+_DETAIL_QUERY = (
+    select(
+        *(getattr(Product, name) for name in _DETAIL_COLUMNS),
+        Category.slug.label("category_slug"),
+        Category.name.label("category_name"),
+    )
+    .join(Category, Category.id == Product.category_id)
+    .where(Product.id == bindparam("product_id"))
+)
+
+
+def read_product_detail(connection: Connection, *, product_id: int) -> ProductDetail:
+    """`product_detail` read with one plain statement on `connection` (e.g. a
+    `Database.reader()`, which never waits for writers); a 404 naming the id otherwise."""
+    row = connection.execute(_DETAIL_QUERY, {"product_id": product_id}).mappings().first()
+    if row is None:
+        raise _no_product(product_id)
+    fields = dict(row)
+    return _detail(
+        fields, category_slug=fields.pop("category_slug"), category_name=fields.pop("category_name")
+    )
+
+
+def _detail(fields: dict[str, Any], *, category_slug: str, category_name: str) -> ProductDetail:
     try:
-        specs = attribute_specs(slug)
+        specs = attribute_specs(category_slug)
     except ValueError:  # a category added outside the taxonomy: show raw attributes
         specs = ()
-    attributes = dict(product.attributes or {})
+    attributes = dict(fields.pop("attributes") or {})
     specifications = [
         Specification(key=s.key, label=s.label, value=attributes.get(s.key), unit=s.unit)
         for s in specs
     ]
     return ProductDetail(
-        id=product.id,
-        sku=product.sku,
-        title=product.title,
-        brand=product.brand,
-        is_house_brand=product.is_house_brand,
-        category=slug,
-        category_name=product.category.name,
-        price=product.price,
-        rating=product.rating,
-        review_count=product.review_count,
-        stock=product.stock,
-        in_stock=product.stock > 0,
-        seller=product.seller,
-        seller_type=product.seller_type,
-        description=product.description,
+        **fields,
+        category=category_slug,
+        category_name=category_name,
+        in_stock=fields["stock"] > 0,
         attributes=attributes,
         specifications=specifications,
     )

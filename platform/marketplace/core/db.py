@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect, make_url
+import anyio.to_thread
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from marketplace.core.writebehind import Batch, WriteBehind, give_back, written_by_session
+
+T = TypeVar("T")
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -49,6 +56,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _sqlite_pragmas(dbapi_conn: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    # Reads come straight from the OS page cache instead of a read() call per page.
+    cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+    cur.close()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN until the first write, which lets a
     # reader's snapshot go stale and fail to upgrade (SQLITE_BUSY_SNAPSHOT) under concurrency.
@@ -56,17 +75,29 @@ def _configure_sqlite(engine: Engine) -> None:
     # lock up front; WAL keeps plain readers (reports, dashboard) unblocked.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
+        _sqlite_pragmas(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_sqlite_reader(url: str | URL, *, pool_size: int) -> Engine:
+    """A second engine on the same SQLite file for reads only: no `BEGIN IMMEDIATE`, so a read
+    never waits for (or holds) the write lock; each statement sees the last commit (WAL)."""
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=pool_size,
+        max_overflow=2 * pool_size,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        _sqlite_pragmas(dbapi_conn)
+        dbapi_conn.execute("PRAGMA query_only=ON")
+
+    return engine
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -118,7 +149,45 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = create_db_engine(url, pool_size=pool_size)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # An in-memory SQLite database exists once per connection, so it can have no reader.
+        on_file = make_url(url).database not in (None, "", ":memory:")
+        self.read_engine = (
+            create_sqlite_reader(url, pool_size=pool_size)
+            if self.engine.dialect.name == "sqlite" and on_file
+            else self.engine
+        )
+        self._readers = threading.local()
+        self._open_readers: list[Connection] = []
+        self._lock = threading.Lock()
+        self.write_behind = WriteBehind(self.engine)
+        self.sessionmaker = sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            autoflush=True,
+        )
+        self._watch_sessions()
+
+    def _watch_sessions(self) -> None:
+        # Queued rows are written by the next transaction that begins, so this process reads
+        # its own writes; a rollback gives them back to the queue instead of losing them.
+        write_behind = self.write_behind
+
+        def taken(session: Session) -> list[Batch]:
+            batches: list[Batch] = session.info.setdefault("write_behind_taken", [])
+            return batches
+
+        @event.listens_for(self.sessionmaker, "after_begin")
+        def _write_queued(session: Session, _tx: Any, connection: Connection) -> None:
+            if write_behind.pending:
+                written_by_session(write_behind, connection, taken(session))
+
+        @event.listens_for(self.sessionmaker, "after_commit")
+        def _forget(session: Session) -> None:
+            session.info.pop("write_behind_taken", None)
+
+        @event.listens_for(self.sessionmaker, "after_rollback")
+        def _give_back(session: Session) -> None:
+            give_back(write_behind, session.info.pop("write_behind_taken", ()))
 
     @property
     def dialect(self) -> str:
@@ -130,12 +199,63 @@ class Database:
         session = self.sessionmaker()
         try:
             yield session
-            session.commit()
+        except BaseException:
+            self.end_session(session, commit=False)
+            raise
+        self.end_session(session, commit=True)
+
+    @staticmethod
+    def end_session(session: Session, *, commit: bool) -> None:
+        """Commit (or roll back) and close `session`; a failed commit is rolled back."""
+        try:
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
 
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A connection for reads that must not wait for writers (e.g. a product page)."""
+        with self.read_engine.connect() as connection:
+            yield connection
+
+    async def read(self, query: Callable[[Connection], T]) -> T:
+        """Run `query` on a `reader()` connection from async code.
+
+        On SQLite it runs right here on the event loop: a WAL read never waits for a lock, so a
+        worker thread would only add a hop. Elsewhere (a network round trip) it runs in one.
+        """
+        if self.dialect == "sqlite" and self.read_engine is not self.engine:
+            return query(self._loop_reader())
+
+        def run() -> T:
+            with self.reader() as connection:
+                return query(connection)
+
+        return await anyio.to_thread.run_sync(run)
+
+    def _loop_reader(self) -> Connection:
+        # The event loop's own reader, kept open: a pool checkout and return per read costs
+        # more than a primary-key read itself. The driver commits every statement by itself
+        # (no BEGIN is ever sent on a reader), so each read sees the latest commit.
+        connection: Connection | None = getattr(self._readers, "connection", None)
+        if connection is None or connection.closed:
+            connection = self._readers.connection = self.read_engine.connect()
+            with self._lock:
+                self._open_readers.append(connection)
+        return connection
+
     def dispose(self) -> None:
+        with self._lock:
+            readers, self._open_readers = self._open_readers, []
+        for connection in readers:
+            connection.close()
+        self.write_behind.close()
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from marketplace.core.clock import Clock
 from marketplace.core.db import Database
 from marketplace.core.settings import Settings
 
+# The small dependencies below are `async def` on purpose: FastAPI runs a plain `def`
+# dependency in a worker thread, and a thread hop costs more than these functions do.
 
-def get_database(request: Request) -> Database:
+
+async def get_database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
@@ -45,36 +49,61 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     turns = queues.get(loop)
     if turns is None:
-        sqlite = get_database(request).dialect == "sqlite"
+        database: Database = request.app.state.db
+        sqlite = database.dialect == "sqlite"
         turns = queues[loop] = asyncio.Semaphore(1 if sqlite else POSTGRES_CONCURRENT_SESSIONS)
     async with turns:
         yield
 
 
-def get_session(
+async def get_session(
     request: Request,
     _turn: Annotated[None, Depends(database_turn, scope="function")],
-) -> Iterator[Session]:
-    """One session per request, committed here and nowhere else, before the response is sent."""
-    with get_database(request).session() as session:
+) -> AsyncIterator[Session]:
+    """One session per request, committed here and nowhere else, before the response is sent.
+
+    Creating a session does no I/O, so it happens on the event loop; so does closing one that
+    never began a transaction (e.g. an anonymous visitor's product page). Only a commit or
+    rollback goes to a worker thread: FastAPI would otherwise hop threads twice per request.
+    """
+    database: Database = request.app.state.db
+    session = database.sessionmaker()
+    try:
         yield session
+    except BaseException:
+        await _finish(session, commit=False)
+        raise
+    await _finish(session, commit=True)
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def _finish(session: Session, *, commit: bool) -> None:
+    if (
+        not session.in_transaction()
+        and not session.new
+        and not session.dirty
+        and not session.deleted
+    ):
+        session.close()
+        return
+    await run_in_threadpool(Database.end_session, session, commit=commit)
+
+
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_now(request: Request) -> datetime:
-    return get_clock(request)()
+async def get_now(request: Request) -> datetime:
+    clock: Clock = request.app.state.clock
+    return clock()
 
 
-def visitor_class(request: Request) -> str:
+async def visitor_class(request: Request) -> str:
     """The gate's class for this request (`human` when no gate ran, e.g. in unit tests)."""
     return str(getattr(request.state, "visitor_class", "human"))
 
@@ -82,6 +111,7 @@ def visitor_class(request: Request) -> str:
 # scope="function" closes (and commits) the session when the endpoint returns, before the
 # response goes out, so a failed commit becomes an error response rather than a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 NowDep = Annotated[datetime, Depends(get_now)]

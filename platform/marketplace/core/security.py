@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from marketplace.core.lru import LRU
+
 SESSION_COOKIE = "nile_session"
+VERIFIED_COOKIES = 50_000
 
 
 def new_token() -> str:
@@ -27,16 +31,32 @@ class CookieSigner:
     def __init__(self, secret_key: str, max_age_s: int) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt="session-cookie")
         self._max_age_s = max_age_s
+        # A visitor sends the same cookie with every request: checking its HMAC once is enough.
+        # Only cookies that verified are kept, each with the moment it stops being valid.
+        self._verified: LRU[str, tuple[str, float]] = LRU(VERIFIED_COOKIES)
 
     def dumps(self, token: str) -> str:
         return self._serializer.dumps(token)
 
     def loads(self, value: str) -> str | None:
+        """The token in a cookie that this signer made less than `max_age_s` ago, or None."""
+        known = self._verified.get(value)
+        if known is not None:
+            token, valid_until = known
+            if time.time() <= valid_until:
+                return token
+            self._verified.pop(value)
+            return None
         try:
-            token = self._serializer.loads(value, max_age=self._max_age_s)
+            token, signed_at = self._serializer.loads(
+                value, max_age=self._max_age_s, return_timestamp=True
+            )
         except BadSignature:
             return None
-        return token if isinstance(token, str) else None
+        if not isinstance(token, str):
+            return None
+        self._verified.put(value, (token, signed_at.timestamp() + self._max_age_s))
+        return token
 
 
 def csrf_token(secret_key: str, session_token: str) -> str:

@@ -9,16 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, Table, case, func, select
 from sqlalchemy.orm import Session
 
+from marketplace.core.writebehind import WriteBehind
 from marketplace.history.models import EVENT_KINDS, HistoryEvent
 
 
 def record_event(
-    session: Session,
+    target: Session | WriteBehind,
     *,
     kind: str,
     now: datetime,
@@ -30,24 +31,28 @@ def record_event(
     filters: dict[str, Any] | None = None,
     quantity: int | None = None,
     order_id: int | None = None,
-) -> HistoryEvent:
-    """Add one event to the caller's history, in the request's transaction."""
+) -> None:
+    """Add one event to the caller's history: in the request's transaction (a `Session`), or
+    queued on the database's `WriteBehind`, so the request takes no write lock for it and
+    whatever this process reads next still includes it."""
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown history event kind {kind!r}")
-    event = HistoryEvent(
-        kind=kind,
-        created_at=now,
-        account_id=account_id,
-        session_key=session_key,
-        product_id=product_id,
-        category_slug=category_slug,
-        query=query,
-        filters=filters,
-        quantity=quantity,
-        order_id=order_id,
-    )
-    session.add(event)
-    return event
+    row = {
+        "kind": kind,
+        "created_at": now,
+        "account_id": account_id,
+        "session_key": session_key,
+        "product_id": product_id,
+        "category_slug": category_slug,
+        "query": query,
+        "filters": filters,
+        "quantity": quantity,
+        "order_id": order_id,
+    }
+    if isinstance(target, WriteBehind):
+        target.add(cast(Table, HistoryEvent.__table__), row)
+    else:
+        target.add(HistoryEvent(**row))
 
 
 def owner_filter(account_id: int | None, session_key: str | None) -> ColumnElement[bool]:

@@ -1,0 +1,152 @@
+"""Write-behind inserts: rows a request records without waiting for the database's write lock.
+
+A product page records a `view` in the shopper's history. Writing it in the request would make
+every page view a write transaction, and on SQLite writers take turns: the page would wait for
+the write lock instead of being served from a read. Instead the row is queued here and written
+
+- by the next session of this database that begins a transaction (in that transaction, before
+  its own statements), so whatever this process reads next already includes it, and
+- by a background tick every `interval_s` when no session came along, in one batch.
+
+Rows taken by a session that then rolls back are queued again, so a failing request loses none.
+What is lost is at most what was queued when the process died without a shutdown (the shutdown
+hook writes everything). Another worker process sees the rows within `interval_s`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, insert
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger(__name__)
+
+IDLE_STOP_S = 5.0
+# Beyond this (a database that stays unwritable) the oldest rows are dropped, and counted.
+MAX_PENDING = 100_000
+
+Batch = list[tuple[Table, dict[str, Any]]]
+
+
+class WriteBehind:
+    """Queued inserts for one engine, written in batches."""
+
+    def __init__(self, engine: Engine, *, interval_s: float = 0.1) -> None:
+        self.engine = engine
+        self.interval_s = interval_s
+        self.dropped = 0
+        self._pending: Batch = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, table: Table, row: dict[str, Any]) -> None:
+        """Queue one row for `table`."""
+        with self._lock:
+            self._pending.append((table, row))
+            if len(self._pending) > MAX_PENDING:
+                del self._pending[0]
+                self.dropped += 1
+        self._ensure_thread()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def take(self) -> Batch:
+        """Everything queued so far, removed from the queue (give it back with `requeue`)."""
+        if not self._pending:
+            return []
+        with self._lock:
+            batch, self._pending = self._pending, []
+        return batch
+
+    def requeue(self, batch: Batch) -> None:
+        """Put rows back at the front of the queue, e.g. after the transaction that took them
+        rolled back."""
+        if batch:
+            with self._lock:
+                self._pending[:0] = batch
+
+    @staticmethod
+    def write(connection: Connection, batch: Batch) -> None:
+        """Insert `batch` on `connection` (inside its transaction), one statement per table."""
+        by_table: dict[Table, list[dict[str, Any]]] = {}
+        for table, row in batch:
+            by_table.setdefault(table, []).append(row)
+        for table, rows in by_table.items():
+            connection.execute(insert(table), rows)
+
+    def flush(self) -> int:
+        """Write everything queued now, in a transaction of its own; returns how many rows."""
+        with self._write_lock:
+            batch = self.take()
+            if not batch:
+                return 0
+            try:
+                with self.engine.begin() as connection:
+                    self.write(connection, batch)
+            except SQLAlchemyError:
+                self.requeue(batch)
+                raise
+            return len(batch)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None or self._closed:
+            return
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        idle = 0.0
+        try:
+            while not self._closed:
+                self._wake.wait(self.interval_s)
+                try:
+                    written = self.flush()
+                except SQLAlchemyError as exc:
+                    log.warning("write-behind rows not written yet, will retry: %s", exc)
+                    written = 0
+                idle = 0.0 if written else idle + self.interval_s
+                if idle >= IDLE_STOP_S:
+                    break
+        finally:
+            with self._lock:
+                self._thread = None
+            if self._pending and not self._closed:
+                self._ensure_thread()  # a row arrived while the thread was stopping
+
+    def close(self) -> None:
+        """Stop the tick and write what is left (a clean shutdown loses nothing)."""
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+        try:
+            self.flush()
+        except SQLAlchemyError:
+            log.exception("could not write %d queued rows on shutdown", self.pending)
+
+
+def written_by_session(
+    write_behind: WriteBehind, connection: Connection, taken: list[Batch]
+) -> None:
+    """Write the queued rows in a session's transaction as it begins (see `core.db`)."""
+    batch = write_behind.take()
+    if batch:
+        taken.append(batch)
+        write_behind.write(connection, batch)
+
+
+def give_back(write_behind: WriteBehind, taken: Sequence[Batch]) -> None:
+    for batch in reversed(taken):
+        write_behind.requeue(batch)

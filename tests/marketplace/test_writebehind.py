@@ -1,0 +1,140 @@
+"""Queued history writes and the read path of product pages, on SQLite and PostgreSQL.
+
+A product page queues its `view` instead of writing it in the request; these tests hold the
+promises that makes: the process reads its own writes, a rollback loses nothing, a shutdown
+writes everything, and a product page takes no write lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from marketplace.catalog.models import Product
+from marketplace.core.db import Database
+from marketplace.core.security import CookieSigner
+from marketplace.history.models import HistoryEvent
+from marketplace.history.service import record_event
+from tests.conftest import TEST_NOW
+from tests.marketplace._shop import product_with_stock, set_stock
+
+
+def views_of(database: Database, session_key: str) -> int:
+    with database.session() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(HistoryEvent)
+            .where(HistoryEvent.session_key == session_key, HistoryEvent.kind == "view")
+        )
+    return int(count or 0)
+
+
+def queue_view(database: Database, session_key: str, product_id: int) -> None:
+    record_event(
+        database.write_behind,
+        kind="view",
+        now=TEST_NOW,
+        account_id=None,
+        session_key=session_key,
+        product_id=product_id,
+    )
+
+
+def test_a_queued_view_is_read_by_the_next_session(database: Database) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    queue_view(database, key, product)
+    # No flush in between: the reading session writes the queue as its transaction begins.
+    assert views_of(database, key) == 1
+    assert database.write_behind.pending == 0
+
+
+def test_a_rolled_back_session_gives_the_queued_rows_back(database: Database) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    queue_view(database, key, product)
+
+    def failing_request() -> None:
+        with database.session() as session:
+            session.execute(select(1))  # begins, and so writes the queue in this transaction
+            raise RuntimeError("the request failed")
+
+    with pytest.raises(RuntimeError):
+        failing_request()
+    assert database.write_behind.pending == 1
+    assert views_of(database, key) == 1
+
+
+def test_shutdown_writes_what_is_queued(database: Database) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    other = Database(database.url)
+    try:
+        queue_view(other, key, product)
+    finally:
+        other.dispose()
+    assert views_of(database, key) == 1
+
+
+def test_the_background_tick_writes_without_any_session(database: Database) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    written = threading.Event()
+    queue_view(database, key, product)
+    for _ in range(100):
+        if database.write_behind.pending == 0:
+            written.set()
+            break
+        written.wait(0.05)
+    assert written.is_set(), "the queue was never written by the background tick"
+    assert views_of(database, key) == 1
+
+
+def test_a_product_page_takes_no_write_lock(client: TestClient, database: Database) -> None:
+    product = product_with_stock(database)
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    # Hold SQLite's write lock in another transaction: a page that needed it would wait.
+    with database.session() as holder:
+        holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
+        response = client.get(f"/api/v1/products/{product}")
+        assert response.status_code == 200
+        assert response.json()["id"] == product
+
+
+def test_a_product_page_shows_the_stock_just_committed(
+    client: TestClient, database: Database
+) -> None:
+    product = product_with_stock(database)
+    set_stock(database, product, 7)
+    assert client.get(f"/api/v1/products/{product}").json()["stock"] == 7
+    set_stock(database, product, 3)
+    assert client.get(f"/api/v1/products/{product}").json()["stock"] == 3
+
+
+def test_a_verified_cookie_is_remembered_but_a_forged_one_is_not() -> None:
+    signer = CookieSigner("a-secret-key-of-enough-length-123", 3600)
+    cookie = signer.dumps("token-1")
+    assert signer.loads(cookie) == "token-1"
+    assert signer.loads(cookie) == "token-1"  # from the cache
+    assert signer.loads(cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")) is None
+    other = CookieSigner("another-secret-key-of-enough-len", 3600)
+    assert other.loads(cookie) is None
+
+
+def test_a_remembered_cookie_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itsdangerous.timed
+
+    import marketplace.core.security as security
+
+    signer = CookieSigner("a-secret-key-of-enough-length-123", 60)
+    cookie = signer.dumps("token-1")
+    assert signer.loads(cookie) == "token-1"
+    later = security.time.time() + 61
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
+    assert signer.loads(cookie) is None
