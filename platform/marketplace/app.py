@@ -64,6 +64,8 @@ def create_app(
                 hook()
             if owns_db:
                 db.dispose()
+            else:  # someone else's database: write what this app queued, leave it open
+                db.write_behind.flush()
 
     app = FastAPI(
         title=f"{settings.store_name} marketplace API",
