@@ -380,3 +380,23 @@ def test_request_signer_signs_what_httpx_sends(tmp_path):
     result = check(f, ring)
     assert result.valid, result.reason
     assert result.owner == "platform"
+
+
+def test_signature_labels_must_match_the_inputs(partner_key, keyring):
+    headers = signed(partner_key)
+    headers["Signature"] += ", other=:AAAA:"
+    result = check(facts(headers), keyring)
+    assert result.status == "invalid"
+    assert "same labels" in result.reason
+
+
+def test_a_label_sent_twice_is_refused_not_overwritten(partner_key, keyring):
+    """RFC 8941 would keep the last member; a second header line must not swap the signature."""
+    one = signed(partner_key)
+    two = signed(partner_key, nonce="other")
+    for name in ("Signature-Input", "Signature"):
+        headers = dict(one)
+        headers[name] = f"{one[name]}, {two[name]}"
+        result = check(facts(headers), keyring)
+        assert result.status == "invalid"
+        assert "one member per label" in result.reason
