@@ -148,16 +148,7 @@ def login_page(
 ) -> Response:
     if shopper.account is not None:
         return redirect(settings, safe_next(next))
-    return render(
-        request,
-        "login.html",
-        settings=settings,
-        shopper=shopper,
-        session=session,
-        next=safe_next(next),
-        email="",
-        error=None,
-    )
+    return _account_form(request, "login.html", shopper, session, settings, next, email="")
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[CsrfDep])
@@ -178,19 +169,20 @@ def login(
         account = accounts.authenticate(session, email=email, password=password)
     except ProblemError as exc:
         throttle.failed(email, client)
-        return render(
+        error = "That email and password do not match an account. Check both and try again."
+        return _account_form(
             request,
             "login.html",
-            settings=settings,
-            shopper=shopper,
-            session=session,
+            shopper,
+            session,
+            settings,
+            next,
             status_code=exc.status,
-            next=safe_next(next),
+            error=error,
             email=email,
-            error="That email and password do not match an account. Check both and try again.",
         )
-    _start_browser_session(request, session, shopper, account, settings=settings, now=now)
-    return redirect(settings, safe_next(next), Flash("success", f"Welcome back, {account.name}."))
+    welcome = f"Welcome back, {account.name}."
+    return _log_in(request, session, shopper, account, settings, now, next=next, welcome=welcome)
 
 
 @router.get("/register", response_class=HTMLResponse)
@@ -203,16 +195,8 @@ def register_page(
 ) -> Response:
     if shopper.account is not None:
         return redirect(settings, safe_next(next))
-    return render(
-        request,
-        "register.html",
-        settings=settings,
-        shopper=shopper,
-        session=session,
-        next=safe_next(next),
-        name="",
-        email="",
-        error=None,
+    return _account_form(
+        request, "register.html", shopper, session, settings, next, name="", email=""
     )
 
 
@@ -239,25 +223,21 @@ def register(
                 else exc.detail
             )
     if error is not None:
-        return render(
+        return _account_form(
             request,
             "register.html",
-            settings=settings,
-            shopper=shopper,
-            session=session,
+            shopper,
+            session,
+            settings,
+            next,
             status_code=422 if "already exists" not in error else 409,
-            next=safe_next(next),
+            error=error,
             name=name,
             email=email,
-            error=error,
         )
     session.flush()
-    _start_browser_session(request, session, shopper, account, settings=settings, now=now)
-    return redirect(
-        settings,
-        safe_next(next),
-        Flash("success", f"Welcome to {settings.store_name}, {account.name}. You are logged in."),
-    )
+    welcome = f"Welcome to {settings.store_name}, {account.name}. You are logged in."
+    return _log_in(request, session, shopper, account, settings, now, next=next, welcome=welcome)
 
 
 @router.post("/logout", dependencies=[CsrfDep])
@@ -270,15 +250,45 @@ def logout(
     return redirect(settings, "/", Flash("info", "You are logged out."))
 
 
-def _start_browser_session(
+def _account_form(
+    request: Request,
+    template: str,
+    shopper: Shopper,
+    session: Session,
+    settings: Settings,
+    next: str,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    **typed: str,
+) -> Response:
+    """The login or register form, holding what the visitor typed (never the password) and,
+    after a refused post, why it was refused."""
+    return render(
+        request,
+        template,
+        settings=settings,
+        shopper=shopper,
+        session=session,
+        status_code=status_code,
+        next=safe_next(next),
+        error=error,
+        **typed,
+    )
+
+
+def _log_in(
     request: Request,
     session: Session,
     shopper: Shopper,
     account: Account,
-    *,
     settings: Settings,
     now: datetime,
-) -> None:
+    *,
+    next: str,
+    welcome: str,
+) -> Response:
+    """Log the browser in as `account` and send it on to `next` with a welcome message."""
     # A brand-new token on every login, never the anonymous one the browser arrived with, so a
     # session id planted before login is worthless afterwards; the anonymous history is kept.
     issued = accounts.start_session(
@@ -292,6 +302,7 @@ def _start_browser_session(
     if shopper.account is not None:
         accounts.end_session(session, shopper.session_token)
     set_session_cookie(request, issued.token)
+    return redirect(settings, safe_next(next), Flash("success", welcome))
 
 
 # --- Cart -------------------------------------------------------------------------------------
