@@ -9,6 +9,9 @@ import httpx
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from marketplace.accounts.throttle import PER_CLIENT
+from marketplace.core.admin import ADMIN_COOKIE
+from marketplace.core.clock import FrozenClock
 from sandbox.cli import app as cli
 from sandbox.liveserver import LiveServer
 from tests.conftest import ADMIN_TOKEN, TEST_NOW
@@ -87,6 +90,54 @@ def test_dashboard_asks_for_the_token_then_shows_the_figures(client: TestClient)
     assert 'id="requests-total"' in board.text
     # The cookie also opens the admin API the page polls.
     assert client.get("/api/v1/admin/stats", params={"window_s": 60}).status_code == 200
+
+
+def send_token(client: TestClient, csrf: str, token: str) -> httpx.Response:
+    return client.post(
+        "/dashboard/login",
+        data={"token": token, "csrf_token": csrf},
+        headers={"accept": "text/html"},
+        follow_redirects=False,
+    )
+
+
+def test_the_right_token_still_opens_the_dashboard_just_below_the_limit(
+    client: TestClient,
+) -> None:
+    csrf = csrf_of(client.get("/dashboard", headers={"accept": "text/html"}).text)
+    for i in range(PER_CLIENT.failures - 1):
+        assert send_token(client, csrf, f"guess-{i}").status_code == 403
+    login = send_token(client, csrf, ADMIN_TOKEN)
+    assert login.status_code == 303, login.text
+    assert ADMIN_COOKIE in login.cookies
+
+
+def test_guessing_the_admin_token_is_throttled_per_client(
+    client: TestClient, clock: FrozenClock
+) -> None:
+    csrf = csrf_of(client.get("/dashboard", headers={"accept": "text/html"}).text)
+    for i in range(PER_CLIENT.failures):
+        wrong = send_token(client, csrf, f"guess-{i}")
+        assert wrong.status_code == 403, (i, wrong.text)
+    # Past the limit even the right token is refused, on the form itself, with Retry-After.
+    refused = send_token(client, csrf, ADMIN_TOKEN)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"].startswith("text/html")
+    assert 1 <= int(refused.headers["retry-after"]) <= PER_CLIENT.window_s
+    assert "Too many wrong admin tokens from your address" in refused.text
+    assert 'name="token"' in refused.text
+    assert ADMIN_COOKIE not in refused.cookies
+    assert 'id="requests-total"' not in client.get("/dashboard").text  # still the token form
+    # Wrong tokens do not use up the shopper logins of everyone behind the same address.
+    shopper_login = client.post(
+        "/api/v1/sessions", json={"email": "nobody@example.com", "password": "wrong-pass"}
+    )
+    assert shopper_login.status_code == 401, shopper_login.text
+    # Once the window has passed, the right token opens the dashboard again.
+    clock.advance(seconds=PER_CLIENT.window_s + 1)
+    login = send_token(client, csrf, ADMIN_TOKEN)
+    assert login.status_code == 303, login.text
+    assert 'id="requests-total"' in client.get("/dashboard").text
 
 
 def test_dashboard_switches_the_policy(client: TestClient) -> None:

@@ -9,6 +9,10 @@ Only failures count, and the limits are generous on purpose: a workshop puts thi
 behind one address, and all of them must be able to register and log in within a minute even
 with a few typos each. What is refused is guessing: many wrong passwords for one account (from
 anywhere), or many wrong passwords from one client (for any accounts).
+
+The dashboard's admin-token form is guarded by the same counts: wrong admin tokens are counted per
+client under the same limit, in buckets of their own, so a participant who guesses the token locks
+only that form for their address, not the shopper logins of everyone behind it.
 """
 
 from __future__ import annotations
@@ -63,27 +67,57 @@ class LoginThrottle:
         # address someone mistyped is personal data nobody needs to see there.
         account_key = hash_token(normalise_email(email))[:32]
         return [
-            (f"login-fail:account:{account_key}", self.per_account, "this account"),
-            (f"login-fail:client:{client}", self.per_client, "your address"),
+            (f"login-fail:account:{account_key}", self.per_account, "for this account"),
+            (f"login-fail:client:{client}", self.per_client, "for your address"),
         ]
+
+    def _admin_buckets(self, client: str) -> list[tuple[str, Limit, str]]:
+        # There is one admin token and no account to count against: a count for the token
+        # itself would let any participant lock the educator out of the dashboard.
+        return [(f"admin-token-fail:client:{client}", self.per_client, "from your address")]
 
     def check(self, email: str, client: str, now: datetime) -> None:
         """Raise a 429 problem when this account or this client has failed too often."""
-        for bucket, limit, who in self._buckets(email, client):
+        self._refuse_over_limit(
+            self._buckets(email, client),
+            now,
+            what="failed logins",
+            hint="If you forgot the password, register a new account.",
+        )
+
+    def failed(self, email: str, client: str) -> None:
+        """Count one failed login against the account and the client."""
+        self._count(self._buckets(email, client))
+
+    def check_admin_token(self, client: str, now: datetime) -> None:
+        """Raise a 429 problem when this client has sent too many wrong admin tokens."""
+        self._refuse_over_limit(
+            self._admin_buckets(client),
+            now,
+            what="wrong admin tokens",
+            hint="The token is the value of SANDBOX_ADMIN_TOKEN the store runs with.",
+        )
+
+    def failed_admin_token(self, client: str) -> None:
+        """Count one wrong admin token against the client."""
+        self._count(self._admin_buckets(client))
+
+    def _refuse_over_limit(
+        self, buckets: list[tuple[str, Limit, str]], now: datetime, *, what: str, hint: str
+    ) -> None:
+        for bucket, limit, who in buckets:
             if self.state.hit(bucket, limit.window_s, amount=0) >= limit.failures:
                 window_end = (math.floor(now.timestamp() / limit.window_s) + 1) * limit.window_s
                 retry_after = max(1, math.ceil(window_end - now.timestamp()))
                 raise LoginThrottled(
-                    f"Too many failed logins for {who}; wait {retry_after} seconds (see "
-                    "Retry-After), then try again. If you forgot the password, register a new "
-                    "account.",
+                    f"Too many {what} {who}; wait {retry_after} seconds (see Retry-After), "
+                    f"then try again. {hint}",
                     headers={"Retry-After": str(retry_after)},
                     retry_after=retry_after,
                 )
 
-    def failed(self, email: str, client: str) -> None:
-        """Count one failed login against the account and the client."""
-        for bucket, limit, _ in self._buckets(email, client):
+    def _count(self, buckets: list[tuple[str, Limit, str]]) -> None:
+        for bucket, limit, _ in buckets:
             self.state.hit(bucket, limit.window_s)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from marketplace.accounts.deps import ShopperDep, resolve_shopper
+from marketplace.accounts.deps import Shopper, ShopperDep, resolve_shopper
+from marketplace.accounts.throttle import LoginThrottled, LoginThrottleDep, client_of
 from marketplace.admin import service, workshop
 from marketplace.admin.routes import rule_reasons
 from marketplace.catalog.models import Product
@@ -23,6 +25,7 @@ from marketplace.core.admin import (
 )
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.core.errors import ProblemError, Unprocessable
+from marketplace.core.settings import Settings
 from marketplace.gate.policy import PRESET_NAMES, PolicyError
 from marketplace.gate.routes import get_runtime
 from marketplace.storefront.rendering import CsrfDep, render
@@ -74,18 +77,21 @@ def dashboard_login(
     request: Request,
     settings: SettingsDep,
     shopper: ShopperDep,
+    now: NowDep,
+    throttle: LoginThrottleDep,
     token: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
+    client = client_of(request)
+    try:
+        # Wrong tokens are limited per client like wrong passwords, so the token cannot be
+        # guessed at full speed; the refusal is shown on the form rather than an error page.
+        throttle.check_admin_token(client, now)
+    except LoginThrottled as exc:
+        return _token_form(request, settings, shopper, exc.status, exc.detail, exc.headers)
     if not token or not admin_token_valid(request, token):
-        return render(
-            request,
-            "dashboard_login.html",
-            settings=settings,
-            shopper=shopper,
-            session=None,
-            status_code=403,
-            error="That is not the admin token this store runs with (SANDBOX_ADMIN_TOKEN).",
-        )
+        throttle.failed_admin_token(client)
+        error = "That is not the admin token this store runs with (SANDBOX_ADMIN_TOKEN)."
+        return _token_form(request, settings, shopper, 403, error)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
         ADMIN_COOKIE,
@@ -95,6 +101,28 @@ def dashboard_login(
         samesite="strict",
         secure=settings.secure_cookies,
     )
+    return response
+
+
+def _token_form(
+    request: Request,
+    settings: Settings,
+    shopper: Shopper,
+    status_code: int,
+    error: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The admin-token form again, saying why the token was not accepted."""
+    response = render(
+        request,
+        "dashboard_login.html",
+        settings=settings,
+        shopper=shopper,
+        session=None,
+        status_code=status_code,
+        error=error,
+    )
+    response.headers.update(headers or {})
     return response
 
 
