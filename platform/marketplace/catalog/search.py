@@ -8,7 +8,7 @@ reaches either query language as syntax: `search_terms` reduces it to plain word
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     FromClause,
     Integer,
+    Row,
     Select,
     Table,
     TextClause,
@@ -259,11 +260,23 @@ def _ranked_page(session: Session, matcher: _Matcher, *, limit: int, offset: int
     pass them) and keeps them aside; step two looks up the review count, the tie-break, only
     for the rows that score at least as well as the `RANK_WINDOW`-th best one (or the page's
     last row, when deeper). Every row tied with that one is kept, so the order is exactly the
-    one ranking every match gives. The kept rows also count the matches.
+    one ranking every match gives. The kept rows also count the matches. (On SQLite; see
+    below for PostgreSQL.)
     """
     assert matcher.score is not None
     wanted = offset + limit
     size = max(RANK_WINDOW, wanted)
+    if matcher.source is products:
+        # PostgreSQL: the vector and the tie-break live in one row, so there is nothing to
+        # look up in a second step; one pass ranks the matches and counts them.
+        stmt = (
+            select(products.c.id, func.count().over())
+            .where(*matcher.conditions)
+            .order_by(*_order_by("relevance", matcher.score))
+            .limit(size)
+        )
+        rows = session.execute(stmt).all()
+        return _hits(rows, offset=offset, wanted=wanted)
     score = matcher.score.label("score")
     if matcher.filters:
         scored = select(products.c.id, score, products.c.review_count)
@@ -288,7 +301,11 @@ def _ranked_page(session: Session, matcher: _Matcher, *, limit: int, offset: int
         .order_by(ranked.c.score, reviews.desc(), ranked.c.id)
         .limit(size)
     )
-    rows = session.execute(stmt).all()
+    return _hits(session.execute(stmt).all(), offset=offset, wanted=wanted)
+
+
+def _hits(rows: Sequence[Row[int, int]], *, offset: int, wanted: int) -> Hits:
+    """The page of ranked `(id, total)` rows, with the best ones kept for the ads."""
     ids = [int(row[0]) for row in rows]
     return Hits(
         ids=ids[offset:wanted],
