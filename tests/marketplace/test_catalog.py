@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from marketplace.accounts.models import Account
+from marketplace.catalog import search
+from marketplace.catalog import seed as seed_module
 from marketplace.catalog.generator import GeneratedProduct, generate_products
 from marketplace.catalog.models import Category, Product
 from marketplace.catalog.seed import seed_catalog
@@ -73,6 +75,80 @@ def test_seeding_twice_with_one_seed_gives_identical_tables(tmp_path: Path) -> N
             database.dispose()
 
     assert seeded("a.db") == seeded("b.db")
+
+
+def _product_rows(database: Database) -> list[tuple[object, ...]]:
+    with database.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(select(Product.__table__).order_by(Product.id))]
+
+
+def _search(database: Database, words: tuple[str, ...]) -> list[int]:
+    with database.session() as session:
+        hits = search.search_ids(
+            session, search.ProductFilter(terms=words), sort="relevance", limit=40, offset=0
+        )
+        return hits.ids
+
+
+def _index_names(database: Database) -> set[str]:
+    with database.engine.connect() as conn:
+        return {str(ix["name"]) for ix in inspect(conn).get_indexes("products")}
+
+
+def _fresh_store(path: Path) -> Database:
+    upgrade(f"sqlite:///{path}")
+    return Database(f"sqlite:///{path}")
+
+
+@pytest.mark.slow
+def test_a_large_seed_gives_the_same_store_as_a_small_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bulk path (worker processes, secondary indexes rebuilt at the end, search index
+    # merges deferred) normally starts at 40,000 products; lowered here.
+    products, words = 25_000, [("wireless",), ("tent", "waterproof"), ("nile",), ("espresso",)]
+    plain = _fresh_store(tmp_path / "plain.db")
+    try:
+        seed_catalog(plain, products=products, seed=9, now=TEST_NOW)
+        expected = _product_rows(plain), [_search(plain, w) for w in words], _index_names(plain)
+    finally:
+        plain.dispose()
+    monkeypatch.setattr(seed_module, "PARALLEL_THRESHOLD", 10_000)
+    bulk = _fresh_store(tmp_path / "bulk.db")
+    try:
+        seed_catalog(bulk, products=products, seed=9, now=TEST_NOW)
+        got = _product_rows(bulk), [_search(bulk, w) for w in words], _index_names(bulk)
+    finally:
+        bulk.dispose()
+    assert got == expected
+    assert all(expected[1])
+    assert {str(ix.name) for ix in Product.metadata.tables["products"].indexes} <= expected[2]
+
+
+def test_a_seed_that_fails_leaves_the_store_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "store.db"
+    database = _fresh_store(path)
+    indexes = _index_names(database)
+
+    def fail(conn: object) -> None:
+        raise RuntimeError("interrupted")
+
+    try:
+        # The last step of a bulk load: everything before it is written, nothing committed.
+        monkeypatch.setattr(seed_module, "PARALLEL_THRESHOLD", 10_000)
+        monkeypatch.setattr(seed_module, "_advance_sequences", fail)
+        with pytest.raises(RuntimeError, match="interrupted"):
+            seed_catalog(database, products=12_000, seed=9, now=TEST_NOW)
+        assert _product_rows(database) == []
+        assert _index_names(database) == indexes
+        assert _search(database, ("wireless",)) == []
+        monkeypatch.undo()
+        assert seed_catalog(database, products=300, seed=9, now=TEST_NOW) == 300
+        assert _search(database, ("wireless",))
+    finally:
+        database.dispose()
 
 
 def test_seeding_refuses_a_store_that_already_has_products(tmp_path: Path) -> None:
