@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.cookies import SessionCookieMiddleware
@@ -44,6 +46,25 @@ says what to change. Lists are `{"items": [...], "total": N, "page": P, "page_si
 """
 
 
+def _ignore_fastapi_parameter_alias_warnings() -> None:
+    """Silence pydantic's "'alias' ... has no effect" warning about FastAPI's own parameters.
+
+    FastAPI gives every query, header and body parameter an alias (its name) and builds the
+    fields of an included router on the first request that reaches it, inside
+    `warnings.catch_warnings()` that ignores this kind of warning. Before Python 3.14
+    `catch_warnings` is not thread-safe: when another thread enters and leaves one at the same
+    time (langchain does, building the assistant's and the shop bots' tools), FastAPI's filter
+    is undone and the warning is printed although nothing is wrong. The filter is set before
+    the app serves, so every thread's saved filter list includes it.
+    """
+    warnings.filterwarnings(
+        "ignore",
+        message=r"The 'alias' attribute with value '[^']*' was provided to the `Field\(\)`",
+        category=UnsupportedFieldAttributeWarning,
+        module=r"pydantic\._internal\._generate_schema",
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -52,6 +73,7 @@ def create_app(
 ) -> FastAPI:
     """Build the platform app; the database must already be migrated (`sandbox serve` does it)."""
     settings = settings or get_settings()
+    _ignore_fastapi_parameter_alias_warnings()
     db = database or Database(settings.resolved_database_url)
     owns_db = database is None
 
