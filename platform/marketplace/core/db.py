@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from marketplace.core.writebehind import Batch, WriteBehind, give_back, written_by_session
+from marketplace.core.writebehind import Batch, WriteBehind, give_back
 
 T = TypeVar("T")
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
@@ -179,7 +179,9 @@ class Database:
         @event.listens_for(self.sessionmaker, "after_begin")
         def _write_queued(session: Session, _tx: Any, connection: Connection) -> None:
             if write_behind.pending:
-                written_by_session(write_behind, connection, taken(session))
+                batch = write_behind.write_pending(connection)
+                if batch:
+                    taken(session).append(batch)
 
         @event.listens_for(self.sessionmaker, "after_commit")
         def _forget(session: Session) -> None:

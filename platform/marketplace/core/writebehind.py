@@ -85,17 +85,38 @@ class WriteBehind:
 
     def flush(self) -> int:
         """Write everything queued now, in a transaction of its own; returns how many rows."""
-        with self._write_lock:
-            batch = self.take()
-            if not batch:
-                return 0
+        if not self._pending:
+            return 0
+        with self.engine.connect() as connection:
+            # Begin first: on SQLite that takes the write lock, which a session writing the
+            # queue as it begins already holds, so the two locks are always taken in one order.
+            transaction = connection.begin()
+            batch: Batch = []
             try:
-                with self.engine.begin() as connection:
+                with self._write_lock:
+                    batch = self.take()
                     self.write(connection, batch)
-            except SQLAlchemyError:
+                    # Committed before the lock is let go: a session that begins meanwhile
+                    # waits for it, so no reader of this process misses rows "in flight".
+                    transaction.commit()
+            except BaseException:
+                transaction.rollback()
                 self.requeue(batch)
                 raise
             return len(batch)
+
+    def write_pending(self, connection: Connection) -> Batch:
+        """Write the queue in `connection`'s transaction (a session as it begins); returns the
+        rows, to give back with `requeue` should that transaction roll back."""
+        with self._write_lock:
+            batch = self.take()
+            if batch:
+                try:
+                    self.write(connection, batch)
+                except BaseException:
+                    self.requeue(batch)
+                    raise
+            return batch
 
     def _ensure_thread(self) -> None:
         if self._thread is not None or self._closed:
@@ -135,16 +156,6 @@ class WriteBehind:
             self.flush()
         except SQLAlchemyError:
             log.exception("could not write %d queued rows on shutdown", self.pending)
-
-
-def written_by_session(
-    write_behind: WriteBehind, connection: Connection, taken: list[Batch]
-) -> None:
-    """Write the queued rows in a session's transaction as it begins (see `core.db`)."""
-    batch = write_behind.take()
-    if batch:
-        taken.append(batch)
-        write_behind.write(connection, batch)
 
 
 def give_back(write_behind: WriteBehind, taken: Sequence[Batch]) -> None:
