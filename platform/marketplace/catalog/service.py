@@ -6,6 +6,7 @@ page records the same history and ad impressions as one served as JSON.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -27,6 +28,7 @@ from marketplace.catalog.schemas import (
 )
 from marketplace.catalog.taxonomy import CATEGORY_SLUGS, attribute_specs
 from marketplace.core.errors import NotFound, Unprocessable
+from marketplace.core.precompiled import Precompiled
 from marketplace.core.writebehind import WriteBehind
 from marketplace.history.service import record_event
 
@@ -273,15 +275,25 @@ _DETAIL_QUERY = (
 )
 
 
+_DETAIL_READ = Precompiled(_DETAIL_QUERY)
+
+
 def read_product_detail(connection: Connection, *, product_id: int) -> ProductDetail:
     """`product_detail` read with one plain statement on `connection` (e.g. a
     `Database.reader()`, which never waits for writers); a 404 naming the id otherwise."""
-    row = connection.execute(_DETAIL_QUERY, {"product_id": product_id}).mappings().first()
-    if row is None:
+    rows = _DETAIL_READ.rows(connection, {"product_id": product_id})
+    if not rows:
         raise _no_product(product_id)
-    fields = dict(row)
+    fields = dict(zip((*_DETAIL_COLUMNS, "category_slug", "category_name"), rows[0], strict=True))
+    # The driver's own values: SQLite gives JSON as text and booleans as 0/1, PostgreSQL
+    # gives numerics as Decimal; the response model turns those into floats and booleans.
+    if isinstance(fields["attributes"], str):
+        fields["attributes"] = json.loads(fields["attributes"])
+    fields["is_house_brand"] = bool(fields["is_house_brand"])
     return _detail(
-        fields, category_slug=fields.pop("category_slug"), category_name=fields.pop("category_name")
+        fields,
+        category_slug=fields.pop("category_slug"),
+        category_name=fields.pop("category_name"),
     )
 
 

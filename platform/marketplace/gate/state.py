@@ -38,6 +38,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database, create_sqlite_reader
+from marketplace.core.precompiled import Precompiled
 from marketplace.gate.identity_models import GateCounter, GateKV, GateNonce, GateSessionSignal
 
 log = logging.getLogger(__name__)
@@ -189,10 +190,9 @@ class DatabaseStore:
         # SQLAlchemy's execution path cost several times the write itself (about 200 us of
         # CPU against 40), on every signed request. The values are a string and floats, which
         # the driver binds as they are, so skipping SQLAlchemy's execution skips no conversion.
-        self._claim_sql: tuple[str, tuple[str, ...]] | None = None
-        if self.nonce_engine is not engine:
-            compiled = self._claim.compile(dialect=self.nonce_engine.dialect)
-            self._claim_sql = (compiled.string, tuple(compiled.positiontup or ()))
+        self._claim_precompiled = (
+            Precompiled(self._claim) if self.nonce_engine is not engine else None
+        )
         self._claim_conn: Any = None
         self._claim_lock = threading.Lock()
         self._claims_since_checkpoint = 0
@@ -216,15 +216,13 @@ class DatabaseStore:
         # An expired row may be reused; a live one makes this a replay. RETURNING yields a row
         # only when this call inserted or revived the nonce.
         values = {"key": key, "expires_at": now + ttl_s, "now": now}
-        if self._claim_sql is not None:
-            return self._claim_in_nonce_file(values)
+        if self._claim_precompiled is not None:
+            return self._claim_in_nonce_file(self._claim_precompiled, values)
         with self.nonce_engine.begin() as conn:
             claimed = conn.execute(self._claim, values).first()
         return claimed is not None
 
-    def _claim_in_nonce_file(self, values: dict[str, Any]) -> bool:
-        assert self._claim_sql is not None
-        sql, names = self._claim_sql
+    def _claim_in_nonce_file(self, claim: Precompiled, values: dict[str, Any]) -> bool:
         # One connection per process: SQLite lets one writer in at a time anyway, and the
         # statement is its own transaction (autocommit), so a claim is atomic across workers.
         with self._claim_lock:
@@ -232,8 +230,7 @@ class DatabaseStore:
             if conn is None:
                 conn = self._claim_conn = self._open_claim_connection()
             try:
-                # fetchall() runs the statement to its end, which is what commits it.
-                rows = conn.dbapi_connection.execute(sql, [values[n] for n in names]).fetchall()
+                rows = claim.rows_on(conn.dbapi_connection, self.nonce_engine.dialect, values)
             except Exception:
                 # A broken connection is not reused; the next claim opens a fresh one.
                 self._claim_conn = None
