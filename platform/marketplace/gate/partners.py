@@ -241,8 +241,10 @@ class PartnerRegistry:
 
     def _load_registry(self) -> tuple[KeyEntry, ...]:
         entries: list[KeyEntry] = []
-        with self.database.session() as session:
-            rows = session.execute(
+        # A signed request waits for this read: through the reader, it never queues behind
+        # request transactions for SQLite's write lock.
+        with self.database.reader() as connection:
+            rows = connection.execute(
                 select(GatePartner.name, GatePartnerKey.keyid, GatePartnerKey.jwk)
                 .join(GatePartner, GatePartner.id == GatePartnerKey.partner_id)
                 .order_by(GatePartnerKey.id)
