@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from marketplace.core.tick import BackgroundTick
+
 log = logging.getLogger(__name__)
 
-IDLE_STOP_S = 5.0
 # Beyond this (a database that stays unwritable) the oldest rows are dropped, and counted.
 MAX_PENDING = 100_000
 
@@ -42,9 +43,9 @@ class WriteBehind:
         self._pending: Batch = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        self._ticker = BackgroundTick(
+            "write-behind", self._tick, interval_s=interval_s, has_work=lambda: bool(self._pending)
+        )
 
     def add(self, table: Table, row: dict[str, Any]) -> None:
         """Queue one row for `table`."""
@@ -53,7 +54,7 @@ class WriteBehind:
             if len(self._pending) > MAX_PENDING:
                 del self._pending[0]
                 self.dropped += 1
-        self._ensure_thread()
+        self._ticker.ensure_running()
 
     @property
     def pending(self) -> int:
@@ -118,40 +119,16 @@ class WriteBehind:
                     raise
             return batch
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None or self._closed:
-            return
-        with self._lock:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        idle = 0.0
+    def _tick(self) -> int:
         try:
-            while not self._closed:
-                self._wake.wait(self.interval_s)
-                try:
-                    written = self.flush()
-                except SQLAlchemyError as exc:
-                    log.warning("write-behind rows not written yet, will retry: %s", exc)
-                    written = 0
-                idle = 0.0 if written else idle + self.interval_s
-                if idle >= IDLE_STOP_S:
-                    break
-        finally:
-            with self._lock:
-                self._thread = None
-            if self._pending and not self._closed:
-                self._ensure_thread()  # a row arrived while the thread was stopping
+            return self.flush()
+        except SQLAlchemyError as exc:
+            log.warning("write-behind rows not written yet, will retry: %s", exc)
+            return 0
 
     def close(self) -> None:
         """Stop the tick and write what is left (a clean shutdown loses nothing)."""
-        self._closed = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout=5)
+        self._ticker.close()
         try:
             self.flush()
         except SQLAlchemyError:

@@ -21,13 +21,13 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from marketplace.core.db import Database
+from marketplace.core.tick import BackgroundTick
 from marketplace.gate.models import GateDecision
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 MAX_QUEUE = 200_000  # beyond this (a database down for long) rows are dropped, and counted
-IDLE_STOP_S = 5.0
 
 AccountResolver = Callable[[str | None, str | None], int | None]
 
@@ -54,10 +54,12 @@ class DecisionLog:
         self.resolve_account = resolve_account
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._write_lock = threading.Lock()
-        self._thread_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
-        self._closed = False
+        self._ticker = BackgroundTick(
+            "gate-decision-log",
+            self.flush,
+            interval_s=interval_s,
+            has_work=lambda: not self._queue.empty(),
+        )
         self.dropped = 0
         self.written = 0
         # Cookie or token -> account id, or None for one that belongs to no account (an anonymous
@@ -76,34 +78,8 @@ class DecisionLog:
             row["_auth"] = (cookie, bearer)
         self._queue.put(row)
         if self._queue.qsize() >= BATCH_SIZE:
-            self._wake.set()
-        self._ensure_thread()
-
-    def _ensure_thread(self) -> None:
-        if self._thread is not None or self._closed:
-            return
-        with self._thread_lock:
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(
-                    target=self._run, name="gate-decision-log", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        idle = 0.0
-        try:
-            while not self._closed:
-                self._wake.wait(self.interval_s)
-                self._wake.clear()
-                written = self.flush()
-                idle = 0.0 if written else idle + self.interval_s
-                if idle >= IDLE_STOP_S:
-                    break
-        finally:
-            with self._thread_lock:
-                self._thread = None
-            if not self._queue.empty() and not self._closed:
-                self._ensure_thread()  # a row arrived while the thread was stopping
+            self._ticker.wake()
+        self._ticker.ensure_running()
 
     def flush(self) -> int:
         """Write every queued row now; returns how many were written."""
@@ -151,11 +127,7 @@ class DecisionLog:
 
     def close(self) -> None:
         """Stop the writer and write what is left (the app's shutdown hook)."""
-        self._closed = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout=5)
+        self._ticker.close()
         self.flush()
 
 
