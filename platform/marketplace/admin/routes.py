@@ -41,6 +41,14 @@ def stats(
         int | None, Query(ge=1, le=30 * 86400, description="Or: the last N seconds.")
     ] = None,
     team: Annotated[str | None, Query(max_length=64)] = None,
+    by_account: Annotated[
+        bool,
+        Query(
+            description="Add `accounts`: per shopper email, the orders, sales, margin, ad "
+            "impressions, ad clicks, ad revenue and history events of the window (at most "
+            f"{service.MAX_ACCOUNTS:,} accounts, the newest)."
+        ),
+    ] = False,
 ) -> dict[str, Any]:
     if since is not None and window_s is not None:
         raise Unprocessable("Give either 'since' or 'window_s', not both.")
@@ -51,7 +59,12 @@ def stats(
     if runtime.decision_log is not None:
         runtime.decision_log.flush()  # the figures include what is still queued
     return service.platform_stats(
-        session, since=start, now=now, reasons=rule_reasons(request), team=team
+        session,
+        since=start,
+        now=now,
+        reasons=rule_reasons(request),
+        team=team,
+        by_account=by_account,
     )
 
 

@@ -15,16 +15,19 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Account
-from marketplace.catalog.models import AdImpression, Product
+from marketplace.catalog.models import AdClick, AdImpression, Product
+from marketplace.catalog.service import PAYING_CLASSES
 from marketplace.gate.models import GateDecision
+from marketplace.history.models import HistoryEvent
 from marketplace.orders.models import Order, OrderItem
 
 # Revenue model, kept deliberately simple and stated in the docs: the platform keeps its margin
 # on what it sells itself and a referral fee on third-party sales; a sponsored listing earns its
-# bid when clicked, and only people click (advertisers do not pay for automated impressions).
+# bid for every click by a person (catalog.service.record_ad_click decides what is charged).
 REFERRAL_FEE = 0.15
-HUMAN_CLICK_THROUGH = 0.03
-HUMAN_CLASSES = frozenset({"human"})
+HUMAN_CLASSES = PAYING_CLASSES
+# The per-account breakdown is for a run's own shoppers, not a whole store's customer base.
+MAX_ACCOUNTS = 2000
 REFUSING_ACTIONS = frozenset({"block", "challenge", "throttle", "pay"})
 HELP_ME_DECIDE_PATHS = ("/api/v1/help-me-decide", "/help-me-decide")
 
@@ -142,35 +145,34 @@ def commerce_stats(session: Session, *, since: datetime | None) -> dict[str, Any
     )
     by_channel = {channel: int(n) for channel, n in session.execute(orders_stmt).all()}
 
-    lines_stmt = _since(
-        select(OrderItem.unit_price, OrderItem.quantity, Product.cost, Product.seller_type)
-        .join(Order, Order.id == OrderItem.order_id)
-        .join(Product, Product.id == OrderItem.product_id),
-        Order.created_at,
-        since,
-    )
-    margin = 0.0
     sales = 0.0
-    for unit_price, quantity, cost, seller_type in session.execute(lines_stmt).all():
-        sales += unit_price * quantity
-        if seller_type == "platform":
-            margin += (unit_price - cost) * quantity
-        else:
-            margin += unit_price * quantity * REFERRAL_FEE
+    margin = 0.0
+    for _account, line_sales, line_margin in _order_lines(session, since):
+        sales += line_sales
+        margin += line_margin
 
     ads_stmt = _since(
-        select(
-            AdImpression.visitor_class, func.count(AdImpression.id), func.sum(AdImpression.bid)
-        ).group_by(AdImpression.visitor_class),
+        select(AdImpression.visitor_class, func.count(AdImpression.id)).group_by(
+            AdImpression.visitor_class
+        ),
         AdImpression.created_at,
         since,
     )
-    impressions: dict[str, int] = {}
+    impressions = {c: int(n) for c, n in session.execute(ads_stmt).all()}
+    clicks_stmt = _since(
+        select(
+            AdClick.visitor_class,
+            func.count(AdClick.id),
+            func.coalesce(func.sum(AdClick.cost).filter(AdClick.charged), 0),
+        ).group_by(AdClick.visitor_class),
+        AdClick.created_at,
+        since,
+    )
+    clicks: dict[str, int] = {}
     ad_revenue = 0.0
-    for visitor_class, count, bids in session.execute(ads_stmt).all():
-        impressions[visitor_class] = int(count)
-        if visitor_class in HUMAN_CLASSES:
-            ad_revenue += float(bids or 0) * HUMAN_CLICK_THROUGH
+    for visitor_class, count, charged in session.execute(clicks_stmt).all():
+        clicks[visitor_class] = int(count)
+        ad_revenue += float(charged)
     to_humans = sum(n for c, n in impressions.items() if c in HUMAN_CLASSES)
     return {
         "orders": {"total": sum(by_channel.values()), "by_channel": by_channel},
@@ -179,6 +181,8 @@ def commerce_stats(session: Session, *, since: datetime | None) -> dict[str, Any
             "impressions_by_class": impressions,
             "impressions_to_humans": to_humans,
             "impressions_to_agents": sum(impressions.values()) - to_humans,
+            "clicks": sum(clicks.values()),
+            "clicks_by_class": clicks,
         },
         "revenue": {
             "margin": round(margin, 2),
@@ -188,6 +192,108 @@ def commerce_stats(session: Session, *, since: datetime | None) -> dict[str, Any
     }
 
 
+def _order_lines(session: Session, since: datetime | None) -> list[tuple[int | None, float, float]]:
+    """(account id, sales, platform margin) of every order line since `since`."""
+    stmt = _since(
+        select(
+            Order.account_id,
+            OrderItem.unit_price,
+            OrderItem.quantity,
+            Product.cost,
+            Product.seller_type,
+        )
+        .join(Order, Order.id == OrderItem.order_id)
+        .join(Product, Product.id == OrderItem.product_id),
+        Order.created_at,
+        since,
+    )
+    lines = []
+    for account_id, unit_price, quantity, cost, seller_type in session.execute(stmt).all():
+        sales = unit_price * quantity
+        # The platform keeps its margin on its own stock and a referral fee on a third party's.
+        margin = (
+            (unit_price - cost) * quantity if seller_type == "platform" else sales * REFERRAL_FEE
+        )
+        lines.append((account_id, sales, margin))
+    return lines
+
+
+def account_stats(session: Session, *, since: datetime | None) -> dict[str, dict[str, Any]]:
+    """Per shopper (by email) since `since`: what the platform earned from and learnt about them.
+
+    Only accounts with any order, ad impression, click or history event in the window, and at
+    most `MAX_ACCOUNTS` of them (the most recently created), so the answer stays bounded.
+    """
+    per: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {
+            "orders": 0,
+            "sales": 0.0,
+            "margin": 0.0,
+            "ad_impressions": 0,
+            "ad_clicks": 0,
+            "ad_revenue": 0.0,
+            "events": 0,
+            "events_by_kind": {},
+        }
+    )
+    orders = _since(
+        select(Order.account_id, func.count(Order.id)).group_by(Order.account_id),
+        Order.created_at,
+        since,
+    )
+    for account_id, count in session.execute(orders).all():
+        if account_id is not None:
+            per[account_id]["orders"] = int(count)
+    for account_id, sales, margin in _order_lines(session, since):
+        if account_id is not None:
+            per[account_id]["sales"] += sales
+            per[account_id]["margin"] += margin
+    impressions = _since(
+        select(AdImpression.account_id, func.count(AdImpression.id))
+        .where(AdImpression.account_id.is_not(None))
+        .group_by(AdImpression.account_id),
+        AdImpression.created_at,
+        since,
+    )
+    for account_id, count in session.execute(impressions).all():
+        per[account_id]["ad_impressions"] = int(count)
+    clicks = _since(
+        select(
+            AdClick.account_id,
+            func.count(AdClick.id),
+            func.coalesce(func.sum(AdClick.cost).filter(AdClick.charged), 0),
+        )
+        .where(AdClick.account_id.is_not(None))
+        .group_by(AdClick.account_id),
+        AdClick.created_at,
+        since,
+    )
+    for account_id, count, charged in session.execute(clicks).all():
+        per[account_id]["ad_clicks"] = int(count)
+        per[account_id]["ad_revenue"] = float(charged)
+    events = _since(
+        select(HistoryEvent.account_id, HistoryEvent.kind, func.count(HistoryEvent.id))
+        .where(HistoryEvent.account_id.is_not(None))
+        .group_by(HistoryEvent.account_id, HistoryEvent.kind),
+        HistoryEvent.created_at,
+        since,
+    )
+    for account_id, kind, count in session.execute(events).all():
+        per[account_id]["events"] += int(count)
+        per[account_id]["events_by_kind"][kind] = int(count)
+    ids = sorted(per, reverse=True)[:MAX_ACCOUNTS]
+    emails = dict(
+        session.execute(select(Account.id, Account.email).where(Account.id.in_(ids))).all()
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for account_id in ids:
+        row = per[account_id]
+        for key in ("sales", "margin", "ad_revenue"):
+            row[key] = round(row[key], 2)
+        out[emails.get(account_id, str(account_id))] = row
+    return out
+
+
 def platform_stats(
     session: Session,
     *,
@@ -195,10 +301,13 @@ def platform_stats(
     now: datetime,
     reasons: dict[str, str],
     team: str | None = None,
+    by_account: bool = False,
 ) -> dict[str, Any]:
     """Everything the dashboard and the reports show, in one JSON-ready mapping."""
     stats = traffic_stats(session, since=since, now=now, reasons=reasons, team=team)
     stats.update(commerce_stats(session, since=since))
+    if by_account:
+        stats["accounts"] = account_stats(session, since=since)
     stats["generated_at"] = now.isoformat()
     stats["since"] = since.isoformat() if since else None
     return stats

@@ -36,6 +36,11 @@ CHUNK = 10_000
 _SQRT3 = 1.7320508075688772
 _MINUTE = timedelta(minutes=1)
 _THREE_YEARS_MIN = 3 * 365 * 24 * 60
+# Sellers bid 1-4 % of the price per click (times 0.5-1.5 with quality): an advertising cost
+# of sales near 25-35 % at the 10 % click-to-order rate of sponsored listings (docs/educators.md).
+BID_SHARE_LOW = 0.01
+BID_SHARE_HIGH = 0.04
+MIN_BID = 0.05
 
 THIRD_PARTY_SELLERS = (
     "BrightDeals Co.",
@@ -557,7 +562,10 @@ class CatalogGenerator:
             bid_chance = 0.12
         sponsored_bid = 0.0
         if r() < bid_chance:
-            sponsored_bid = round(rng.uniform(0.05, 0.6) * (1.0 + 4.0 * position), 2)
+            # Cost per click as sellers bid it: a share of the price (what a click is worth at
+            # their conversion rate and advertising budget), higher for better products.
+            share = rng.uniform(BID_SHARE_LOW, BID_SHARE_HIGH) * (0.5 + position)
+            sponsored_bid = max(MIN_BID, round(price * share, 2))
 
         description = self._description(plan, brand, head, attrs, rng)
         created_at = self.now - _MINUTE * int(r() * _THREE_YEARS_MIN)

@@ -96,3 +96,21 @@ class AdImpression(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     session_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AdClick(Base):
+    """A visitor opening a sponsored listing; the advertiser pays its bid for a person's click."""
+
+    __tablename__ = "ad_clicks"
+    __table_args__ = (Index("ix_ad_clicks_time", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique: an impression is clicked (and paid for) at most once, however often it is opened.
+    impression_id: Mapped[int] = mapped_column(ForeignKey("ad_impressions.id"), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    cost: Mapped[float] = mapped_column(Money)
+    charged: Mapped[bool] = mapped_column(Boolean)
+    visitor_class: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    session_key: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

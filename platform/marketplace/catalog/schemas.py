@@ -78,6 +78,12 @@ class ProductSummary(BaseModel):
         description="True for a paid placement (an ad); ads sit in marked slots and come in "
         "addition to the page's `page_size` organic results."
     )
+    ad_click: str | None = Field(
+        default=None,
+        description="Sponsored items only: the product page's link for this ad "
+        "(`/products/{id}?ad={impression}`). Opening it records a click on the ad; the "
+        "advertiser pays its bid for clicks by people, never for automated ones.",
+    )
 
 
 class SearchPage(BaseModel):

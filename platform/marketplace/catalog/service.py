@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from marketplace.catalog import search
-from marketplace.catalog.models import AdImpression, Category, Product
+from marketplace.catalog.models import AdClick, AdImpression, Category, Product
 from marketplace.catalog.schemas import (
     CategoryOut,
     ProductDetail,
@@ -32,6 +32,9 @@ from marketplace.core.precompiled import Precompiled
 from marketplace.core.writebehind import WriteBehind
 from marketplace.history.service import record_event
 
+# Visitor classes whose ad clicks advertisers pay for: people. Automated clicks are invalid
+# traffic, as on every ad network.
+PAYING_CLASSES = frozenset({"human"})
 # 1-based positions of the sponsored slots on every page of results.
 SPONSORED_SLOTS = (1, 4)
 # Ads are auctioned among at most this many candidates; deep pages show none.
@@ -93,31 +96,23 @@ def search_products(
 
     by_id = products_by_ids(session, [*hits.ids, *ad_ids])
     items = [product_summary(by_id[pid]) for pid in hits.ids if pid in by_id]
-    served: list[tuple[int, Product]] = []
-    for slot, ad_id in zip(SPONSORED_SLOTS, ad_ids, strict=False):
-        if ad_id not in by_id:
-            continue
-        index = min(slot - 1, len(items))
-        items.insert(index, product_summary(by_id[ad_id], sponsored=True))
-        served.append((index + 1, by_id[ad_id]))
-
     query_text = _printable(params.q or "")[:200] or None
+    placed: list[tuple[int, Product]] = []
+    for slot, ad_id in zip(SPONSORED_SLOTS, [i for i in ad_ids if i in by_id], strict=False):
+        placed.append((min(slot, len(items) + len(placed) + 1), by_id[ad_id]))
+    ads = serve_ads(
+        session,
+        placed,
+        placement=placement,
+        query=query_text,
+        shopper=shopper,
+        visitor_class=visitor_class,
+        now=now,
+    )
+    for (position, _product), ad in zip(placed, ads, strict=True):
+        items.insert(position - 1, ad)
     account_id = shopper.account_id if shopper else None
     session_key = shopper.session_key if shopper else None
-    for position, product in served:
-        session.add(
-            AdImpression(
-                product_id=product.id,
-                bid=product.sponsored_bid,
-                placement=placement,
-                position=position,
-                query=query_text,
-                visitor_class=visitor_class,
-                account_id=account_id,
-                session_key=session_key,
-                created_at=now,
-            )
-        )
     if record_history and shopper is not None:
         record_event(
             session,
@@ -233,6 +228,107 @@ def record_view(
         product_id=product_id,
         category_slug=category_slug,
     )
+
+
+def serve_ads(
+    session: Session,
+    placed: list[tuple[int, Product]],
+    *,
+    placement: str,
+    query: str | None,
+    shopper: ShopperRef | None,
+    visitor_class: str,
+    now: datetime,
+) -> list[ProductSummary]:
+    """Record one impression per sponsored product served at its 1-based position, and return
+    each as a sponsored summary whose `ad_click` link names its impression."""
+    impressions = [
+        AdImpression(
+            product_id=product.id,
+            bid=product.sponsored_bid,
+            placement=placement,
+            position=position,
+            query=query,
+            visitor_class=visitor_class,
+            account_id=shopper.account_id if shopper else None,
+            session_key=shopper.session_key if shopper else None,
+            created_at=now,
+        )
+        for position, product in placed
+    ]
+    if not impressions:
+        return []
+    session.add_all(impressions)
+    session.flush()  # the click links name their impression
+    return [
+        product_summary(product, sponsored=True).model_copy(
+            update={"ad_click": ad_click_path(product.id, impression.id)}
+        )
+        for (_position, product), impression in zip(placed, impressions, strict=True)
+    ]
+
+
+def sponsored_beside(
+    session: Session,
+    product: Product,
+    *,
+    slots: int,
+    shopper: ShopperRef | None,
+    visitor_class: str,
+    now: datetime,
+) -> list[ProductSummary]:
+    """Sponsored products of the same category shown on a product's page (highest bids)."""
+    flt = search.ProductFilter(category_id=product.category_id)
+    ids = [i for i in search.sponsored_ids(session, flt, limit=slots + 1) if i != product.id]
+    by_id = products_by_ids(session, ids[:slots])
+    return serve_ads(
+        session,
+        list(enumerate((by_id[i] for i in ids[:slots] if i in by_id), start=1)),
+        placement="product",
+        query=None,
+        shopper=shopper,
+        visitor_class=visitor_class,
+        now=now,
+    )
+
+
+def ad_click_path(product_id: int, impression_id: int) -> str:
+    """The storefront link of one served ad: its product page, naming the impression."""
+    return f"/products/{product_id}?ad={impression_id}"
+
+
+def record_ad_click(
+    session: Session,
+    *,
+    impression_id: int,
+    product_id: int,
+    shopper: ShopperRef | None,
+    visitor_class: str,
+    now: datetime,
+) -> AdClick | None:
+    """Record a click on a served ad; None when `impression_id` is not an ad for this product
+    or was clicked already, so a stale or replayed link opens the page without a charge.
+
+    Advertisers pay the bid for a person's click only: clicks by any other class of visitor
+    are kept, uncharged, as invalid traffic.
+    """
+    impression = session.get(AdImpression, impression_id)
+    if impression is None or impression.product_id != product_id:
+        return None
+    if session.scalar(select(AdClick.id).where(AdClick.impression_id == impression_id)):
+        return None
+    click = AdClick(
+        impression_id=impression_id,
+        product_id=product_id,
+        cost=impression.bid,
+        charged=visitor_class in PAYING_CLASSES,
+        visitor_class=visitor_class,
+        account_id=shopper.account_id if shopper else None,
+        session_key=shopper.session_key if shopper else None,
+        created_at=now,
+    )
+    session.add(click)
+    return click
 
 
 def product_summary(product: Product, *, sponsored: bool = False) -> ProductSummary:

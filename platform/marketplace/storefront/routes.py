@@ -107,9 +107,22 @@ def product_page(
     session: SessionDep,
     settings: SettingsDep,
     config: DecideConfigDep,
+    visitor_class: VisitorClassDep,
     now: NowDep,
+    ad: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="The ad impression this visit clicked."),
+    ] = None,
 ) -> Response:
-    page = views.product_page(session, product_id, shopper=shopper, now=now, config=config)
+    page = views.product_page(
+        session,
+        product_id,
+        shopper=shopper,
+        now=now,
+        config=config,
+        ad_impression=ad,
+        visitor_class=visitor_class,
+    )
     return render(
         request, "product.html", settings=settings, shopper=shopper, session=session, **page
     )

@@ -32,6 +32,8 @@ SORTS: tuple[tuple[str, str], ...] = (
 )
 _SORT_KEYS = {key for key, _ in SORTS}
 HOME_PRODUCTS = 8
+# Sponsored products of the same category under a product page.
+PRODUCT_PAGE_AD_SLOTS = 2
 MAX_PAGE = 1000
 
 
@@ -50,10 +52,16 @@ class ProductCard:
     review_count: int
     sponsored: bool = False
     in_stock: bool = True
+    ad_click: str | None = None
 
     @property
     def category_icon(self) -> str:
         return self.category_name
+
+    @property
+    def link(self) -> str:
+        """Where the card leads: the product page, through the ad's click link for an ad."""
+        return self.ad_click or f"/products/{self.id}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,7 @@ def card_of(item: ProductSummary, names: dict[str, str]) -> ProductCard:
         review_count=item.review_count,
         sponsored=item.sponsored,
         in_stock=item.in_stock,
+        ad_click=item.ad_click,
     )
 
 
@@ -265,6 +274,7 @@ def home_page(
         visitor_class=visitor_class,
         now=now,
         record_history=False,
+        placement="home",
     )
     return {
         "categories": categories,
@@ -318,15 +328,37 @@ def product_page(
     shopper: Shopper,
     now: datetime,
     config: DecideConfig,
+    visitor_class: str,
+    ad_impression: int | None = None,
 ) -> dict[str, Any]:
-    """The product, recorded as viewed; the Help Me Decide offer counts this view too."""
+    """The product, recorded as viewed (and its ad as clicked, when reached through one); the
+    Help Me Decide offer counts this view too."""
     product = catalog.view_product(session, product_id, shopper=shopper, now=now)
+    if ad_impression is not None:
+        catalog.record_ad_click(
+            session,
+            impression_id=ad_impression,
+            product_id=product.id,
+            shopper=shopper,
+            visitor_class=visitor_class,
+            now=now,
+        )
     detail = page_of(catalog.product_detail(product))
     session.flush()
+    sponsored = catalog.sponsored_beside(
+        session,
+        product,
+        slots=PRODUCT_PAGE_AD_SLOTS,
+        shopper=shopper,
+        visitor_class=visitor_class,
+        now=now,
+    )
     offered = decide_offer(session, shopper=shopper, now=now, config=config)
     name = detail.category_name if offered == detail.category_slug else None
+    names = {detail.category_slug: detail.category_name}
     return {
         "product": detail,
+        "sponsored": [card_of(item, names) for item in sponsored],
         "decide_category": offered or "",
         "decide_category_name": (name or _category_noun(offered or "")).lower(),
     }
