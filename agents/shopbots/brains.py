@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +35,9 @@ class Mission(BaseModel):
     password: str | None = None
     product_id: str | None = None
     query: str | None = None
+    # The shopper's stated need beside the words: a category slug and the most they will pay.
+    category: str | None = None
+    budget: float | None = None
     pages: int = 5
     max_price: float = 0.05
     max_refusals: int = 3
@@ -50,6 +53,10 @@ class Mission(BaseModel):
             if self.query
             else "a product"
         )
+        if not self.product_id and self.category:
+            target += f" in the category {self.category!r}"
+        if not self.product_id and self.budget:
+            target += f" for at most {self.budget:g}"
         if self.agent.endswith("crawler"):
             return f"Collect {self.pages} product pages from this store."
         how = "through the HTML pages in the browser" if self.browser else "through the JSON API"
@@ -234,17 +241,18 @@ def shopper(mission: Mission, rng: random.Random) -> Plan:
     candidates = [mission.product_id] if mission.product_id else []
     if not candidates:
         query = mission.query or "headphones"
+        args: dict[str, Any] = {"query": query}
+        if mission.category:
+            args["category"] = mission.category
+        if mission.budget:
+            args["max_price"] = mission.budget
         result = yield from _attempt(
-            mission, Call(f"{prefix}search_products", {"query": query}, f"searching for {query!r}")
+            mission, Call(f"{prefix}search_products", args, f"searching for {query!r}")
         )
         items = result.get("items") or []
         if not result.get("ok") or not items:
             return f"search failed: {_refusal(result) if not result.get('ok') else 'no results'}"
-        # Organic results first: an agent that skips the ads is part of the story.
-        ranked = [i for i in items if not i.get("sponsored")] + [
-            i for i in items if i.get("sponsored")
-        ]
-        candidates = [str(item["id"]) for item in ranked[:3]]
+        candidates = [str(item["id"]) for item in compare(items, budget=mission.budget)[:3]]
     logged_in = mission.browser
     for product_id in candidates:
         result = yield from _attempt(
@@ -287,6 +295,29 @@ def shopper(mission: Mission, rng: random.Random) -> Plan:
         return f"could not place the order: {_refusal(result)}"
     order = result.get("order") or {}
     return f"placed order {order.get('id', '')} for product {product_id}.".replace("  ", " ")
+
+
+def public_score(item: Mapping[str, Any], *, prior: float = 3.6, weight: float = 25.0) -> float:
+    """The rating shrunk towards `prior` by how few reviews back it: all an outsider can judge."""
+    reviews = float(item.get("review_count") or 0)
+    rating = float(item.get("rating") or 0)
+    return (rating * reviews + prior * weight) / (reviews + weight)
+
+
+def compare(items: Sequence[Mapping[str, Any]], *, budget: float | None) -> list[Mapping[str, Any]]:
+    """Search results an outside agent would buy, best first, judged from public data only.
+
+    Ads are skipped (an agent is not swayed by a paid slot), as is what is out of stock or over
+    the shopper's budget; the rest is ranked by rating and review count, then by price.
+    """
+    fitting = [
+        item
+        for item in items
+        if not item.get("sponsored")
+        and item.get("stock", 1) != 0
+        and (budget is None or item.get("price") is None or float(item["price"]) <= budget)
+    ]
+    return sorted(fitting, key=lambda i: (-public_score(i), float(i.get("price") or 0)))
 
 
 STRATEGIES: dict[str, Strategy] = {

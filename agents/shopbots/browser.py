@@ -14,7 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from langchain_core.tools import BaseTool, StructuredTool
 
@@ -248,9 +248,16 @@ class BrowserAgent:
             error = "the login page came back; check the email and password"
         return _result(answer, logged_in=logged_in, error=error)
 
-    def search(self, query: str) -> dict[str, Any]:
+    def search(
+        self, query: str, category: str | None = None, max_price: float | None = None
+    ) -> dict[str, Any]:
         box = self.page.locator('input[name="q"]')
-        if self.stealth >= 1 and box.count() > 0:
+        filters = {"category": category, "max_price": f"{max_price:g}" if max_price else None}
+        if any(filters.values()):
+            # The search page's own filter form, as a person sets it: one page load with them.
+            params = {"q": query, **{k: v for k, v in filters.items() if v}}
+            answer = self._goto(f"/search?{urlencode(params)}")
+        elif self.stealth >= 1 and box.count() > 0:
             self._pause()
             self._type('input[name="q"]', query)
             with self.page.expect_navigation(wait_until="load") as navigation:
@@ -271,6 +278,8 @@ class BrowserAgent:
                             "id": match.group(1),
                             "title": link.inner_text().strip(),
                             "sponsored": "is-sponsored" in classes,
+                            "stock": 0 if "is-out-of-stock" in classes else None,
+                            **_card_figures(card.inner_text()),
                         }
                     )
         return _result(answer, query=query, items=items)
@@ -323,6 +332,21 @@ class BrowserAgent:
         return _result(answer, order=order, ok=order is not None, error=error)
 
 
+_PRICE = re.compile(r"[$€£]\s?([\d,]+(?:\.\d+)?)")
+_RATING = re.compile(r"(\d(?:\.\d)?)\s*\(([\d,]+) reviews?\)")
+
+
+def _card_figures(text: str) -> dict[str, float]:
+    """Price, rating and review count as a product card shows them to anyone."""
+    figures: dict[str, float] = {}
+    if price := _PRICE.search(text):
+        figures["price"] = float(price.group(1).replace(",", ""))
+    if rating := _RATING.search(text):
+        figures["rating"] = float(rating.group(1))
+        figures["review_count"] = float(rating.group(2).replace(",", ""))
+    return figures
+
+
 def _result(answer: GateAnswer, **data: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {"ok": answer.ok and not answer.refused, "gate": gate_view(answer)}
     payload.update({key: value for key, value in data.items() if value is not None})
@@ -336,9 +360,12 @@ def build_browser_tools(agent: BrowserAgent) -> list[BaseTool]:
         """Open /login in the browser and log in as the shopper."""
         return json.dumps(agent.login(email, password))
 
-    def browser_search_products(query: str) -> str:
-        """Search the store through its search page; lists the product cards shown."""
-        return json.dumps(agent.search(query))
+    def browser_search_products(
+        query: str, category: str | None = None, max_price: float | None = None
+    ) -> str:
+        """Search the store through its search page (optionally in one category slug and up
+        to a price); lists the product cards shown."""
+        return json.dumps(agent.search(query, category, max_price))
 
     def browser_view_product(product_id: str) -> str:
         """Open a product page (clicking its link when it is on screen)."""

@@ -113,6 +113,9 @@ class RunOptions:
     email: str | None = None
     password: str | None = None
     product: str | None = None
+    # The shopper's stated need, for a shopping agent given words rather than a product id.
+    category: str | None = None
+    budget: float | None = None
     seed: int = 0
     pages: int = 5
     stealth: int = 0
@@ -175,6 +178,8 @@ def mission_for(name: str, options: RunOptions) -> Mission:
         password=options.password,
         product_id=product_id,
         query=query,
+        category=options.category,
+        budget=options.budget,
         pages=options.pages,
         browser=name == "disguised-browser",
     )

@@ -110,7 +110,7 @@ def product_links(html_text: str) -> list[str]:
 
 
 def _summarise_product(item: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "title", "brand", "price", "rating", "stock", "sponsored")
+    keys = ("id", "title", "brand", "price", "rating", "review_count", "stock", "sponsored")
     return {key: item[key] for key in keys if key in item}
 
 
@@ -201,11 +201,17 @@ def build_http_tools(ctx: ToolContext) -> list[BaseTool]:
             listing_links=listings[:20],
         )
 
-    def search_products(query: str, page: int = 1) -> str:
-        """Search the catalog through the JSON API; returns the top results."""
-        exchange = client.get(
-            "/api/v1/products", params={"q": query, "page": page, "page_size": 10}, note="search"
-        )
+    def search_products(
+        query: str, page: int = 1, category: str | None = None, max_price: float | None = None
+    ) -> str:
+        """Search the catalog through the JSON API (optionally in one category slug and up to
+        a price); returns the top results."""
+        params: dict[str, Any] = {"q": query, "page": page, "page_size": 10}
+        if category:
+            params["category"] = category
+        if max_price is not None:
+            params["max_price"] = max_price
+        exchange = client.get("/api/v1/products", params=params, note="search")
         body = exchange.json() if exchange.answer.ok else None
         items = body.get("items", []) if isinstance(body, dict) else []
         return _result(
