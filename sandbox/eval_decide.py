@@ -5,6 +5,9 @@ opens a few results that appeal to it), then asks Help Me Decide. The oracle rat
 its utility for the persona divided by the utility of the persona's best in-stock product of the
 category. Baselines choose from what anyone can see: the public catalog API and, for the outside
 agent, the persona's stated query alone.
+
+`data_advantage` traces Help Me Decide's ratio against how much of the shopper's history the
+platform holds, beside the best baseline an outside agent could compute without any of it.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from marketplace.accounts.service import register
 from marketplace.app import create_app
 from marketplace.catalog.models import Category, Product
 from marketplace.catalog.seed import seed_catalog
@@ -32,8 +38,17 @@ from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
 from marketplace.core.settings import Settings
+from marketplace.decide import service as decide_service
+from marketplace.decide.config import get_decide_config
 from sandbox.liveserver import LiveServer
-from sandbox.personas import PERSONAS, Persona, ProductFacts, seed_personas, utility
+from sandbox.personas import (
+    PERSONAS,
+    Persona,
+    ProductFacts,
+    seed_history,
+    seed_personas,
+    utility,
+)
 
 # A fixed moment, so the same seed gives the same histories and the same report.
 EVAL_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -59,6 +74,16 @@ BASELINE_LABELS = {
     "outside_top_result": "Outside agent: top search result",
     "outside_best_rated": "Outside agent: best-rated search result",
 }
+# What an outside agent can compute from the public catalog and the stated query; "random" is a
+# floor, not a strategy anyone would pick.
+PUBLIC_BASELINES = (
+    "outside_top_result",
+    "outside_best_rated",
+    "best_seller",
+    "highest_rated",
+    "cheapest",
+)
+HISTORY_LEVELS = (0, 1, 3, 10, 30)
 
 
 @dataclass
@@ -256,6 +281,32 @@ def _validity(
     return not problems, problems
 
 
+@contextmanager
+def _platform(
+    *, seed: int, products: int, personas: bool, workdir: Path | None
+) -> Iterator[tuple[Database, Settings]]:
+    """A fresh store in a temporary folder: the seeded catalog, and the personas if asked."""
+    with tempfile.TemporaryDirectory(prefix="hmd-eval-", dir=workdir) as tmp:
+        url = f"sqlite:///{Path(tmp) / 'eval.db'}"
+        upgrade(url)
+        database = Database(url)
+        try:
+            seed_catalog(database, products=products, seed=seed, now=EVAL_NOW)
+            if personas:
+                seed_personas(database, seed=seed, now=EVAL_NOW)
+            settings = Settings(
+                data_dir=Path(tmp) / "data",
+                database_url=url,
+                policy="observe",
+                seed=seed,
+                catalog_size=products,
+                llm="scripted",
+            )
+            yield database, settings
+        finally:
+            database.dispose()
+
+
 def run_evaluation(
     *,
     seed: int = 42,
@@ -265,26 +316,13 @@ def run_evaluation(
     workdir: Path | None = None,
 ) -> EvalReport:
     """Seed a fresh store, run every persona through it, and score the picks."""
-    with tempfile.TemporaryDirectory(prefix="hmd-eval-", dir=workdir) as tmp:
-        url = f"sqlite:///{Path(tmp) / 'eval.db'}"
-        upgrade(url)
-        database = Database(url)
-        try:
-            seed_catalog(database, products=products, seed=seed, now=EVAL_NOW)
-            seed_personas(database, seed=seed, now=EVAL_NOW)
-            settings = Settings(
-                data_dir=Path(tmp) / "data",
-                database_url=url,
-                policy="observe",
-                seed=seed,
-                catalog_size=products,
-                llm="scripted",
-            )
-            app = create_app(settings, database=database, clock=FrozenClock(EVAL_NOW))
-            with LiveServer(app) as server:
-                results = _run_personas(server.url, database, seed, on_persona)
-        finally:
-            database.dispose()
+    with _platform(seed=seed, products=products, personas=True, workdir=workdir) as (
+        database,
+        settings,
+    ):
+        app = create_app(settings, database=database, clock=FrozenClock(EVAL_NOW))
+        with LiveServer(app) as server:
+            results = _run_personas(server.url, database, seed, on_persona)
     means = {
         name: round(statistics.fmean(r.ratios[name] or 0.0 for r in results), 4)
         for name in ("ours", *BASELINES)
@@ -306,6 +344,22 @@ def run_evaluation(
     return report
 
 
+def _ground_truth(
+    session: Session, persona: Persona, slug: str
+) -> tuple[dict[int, tuple[str, int]], dict[int, float]]:
+    """The category's stock per product, and the persona's utility of each in-stock product."""
+    rows = session.execute(
+        select(Product, Category.slug)
+        .join(Category, Category.id == Product.category_id)
+        .where(Category.slug == slug)
+    ).all()
+    stock = {p.id: (s, int(p.stock)) for p, s in rows}
+    utilities = {
+        p.id: utility(persona.profile, ProductFacts.from_row(p, s)) for p, s in rows if p.stock > 0
+    }
+    return stock, utilities
+
+
 def _run_personas(
     url: str,
     database: Database,
@@ -318,17 +372,7 @@ def _run_personas(
         slug = persona.main_category
         rng = random.Random(f"eval:{seed}:{persona.key}")
         with database.session() as session:
-            rows = session.execute(
-                select(Product, Category.slug)
-                .join(Category, Category.id == Product.category_id)
-                .where(Category.slug == slug)
-            ).all()
-            stock = {p.id: (s, int(p.stock)) for p, s in rows}
-            utilities = {
-                p.id: utility(persona.profile, ProductFacts.from_row(p, s))
-                for p, s in rows
-                if p.stock > 0
-            }
+            stock, utilities = _ground_truth(session, persona, slug)
         best_id = max(utilities, key=lambda pid: (utilities[pid], -pid))
         best = utilities[best_id]
         with store.client() as client:
@@ -385,3 +429,163 @@ def _run_personas(
 
 def fmt_ratio(value: float | None) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+# --- the data advantage: Help Me Decide's ratio against the history it holds -------------------
+
+_BOOTSTRAP_RESAMPLES = 2000
+# The history's owner: a new account, not the persona's seeded one with its long history.
+_CURVE_EMAIL = "{key}.curve@personas.nile.test"
+
+
+@dataclass(frozen=True)
+class DataAdvantage:
+    """Help Me Decide's mean oracle ratio per amount of history, and the best outside baseline."""
+
+    seed: int
+    products: int
+    levels: list[int]
+    help_me_decide: list[float]
+    low: list[float]
+    high: list[float]
+    per_persona: dict[str, list[float]]
+    choices: dict[str, list[int]]
+    baseline_name: str
+    baseline_label: str
+    baseline_ratio: float
+    baselines: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "levels": list(self.levels),
+            "help_me_decide": list(self.help_me_decide),
+            "low": list(self.low),
+            "high": list(self.high),
+            "baseline": {
+                "name": self.baseline_name,
+                "label": self.baseline_label,
+                "ratio": self.baseline_ratio,
+            },
+            "seed": self.seed,
+            "products": self.products,
+        }
+
+
+def data_advantage(
+    *,
+    seed: int,
+    products: int,
+    levels: Sequence[int] = HISTORY_LEVELS,
+    workdir: Path | None = None,
+) -> DataAdvantage:
+    """Help Me Decide's mean oracle ratio per number of history events, and the best baseline."""
+    # One store with the catalog of `seed` and no personas, whose histories would reach Help Me
+    # Decide through co-views. Per persona and level, a new account holds exactly that many of
+    # the persona's searches and views and is rolled back after the pick, so every level sees
+    # the same store and nothing but the history changes.
+    if not levels or any(k < 0 for k in levels):
+        raise ValueError(f"levels must be one or more counts of 0 or more, not {list(levels)}")
+    levels = list(levels)
+    ratios: dict[str, list[float]] = {}
+    choices: dict[str, list[int]] = {}
+    public: dict[str, list[float]] = {name: [] for name in PUBLIC_BASELINES}
+    with _platform(seed=seed, products=products, personas=False, workdir=workdir) as (
+        database,
+        settings,
+    ):
+        truths: dict[str, tuple[dict[int, float], float]] = {}
+        for persona in PERSONAS:
+            with database.session() as session:
+                _, utilities = _ground_truth(session, persona, persona.main_category)
+            best = max(utilities.values())
+            truths[persona.key] = utilities, best
+            picks = [_pick_with_history(database, persona, k, seed=seed) for k in levels]
+            choices[persona.key] = picks
+            ratios[persona.key] = [_floored(utilities.get(p), best) for p in picks]
+        # The baselines come last, so the store Help Me Decide saw was the catalog alone.
+        app = create_app(settings, database=database, clock=FrozenClock(EVAL_NOW))
+        with LiveServer(app) as server:
+            store = _Store(server.url)
+            for persona in PERSONAS:
+                utilities, best = truths[persona.key]
+                rng = random.Random(f"eval:{seed}:{persona.key}")
+                # An anonymous visitor per persona, as in the evaluation.
+                with store.client() as public_client:
+                    found = _baseline_choices(
+                        store, public_client, persona, persona.main_category, rng
+                    )
+                for name in PUBLIC_BASELINES:
+                    pid = found[name]
+                    value = utilities.get(pid) if pid is not None else None
+                    public[name].append(_floored(value, best))
+    means = {name: round(statistics.fmean(values), 4) for name, values in public.items()}
+    # Ties go to the first listed, the outside agent's own strategies.
+    baseline = max(PUBLIC_BASELINES, key=lambda name: (means[name], -PUBLIC_BASELINES.index(name)))
+    curve, low, high = [], [], []
+    for index, level in enumerate(levels):
+        values = [ratios[p.key][index] for p in PERSONAS]
+        lo, hi = _bootstrap(values, random.Random(f"data-advantage:{seed}:{level}"))
+        curve.append(round(statistics.fmean(values), 4))
+        low.append(round(lo, 4))
+        high.append(round(hi, 4))
+    return DataAdvantage(
+        seed=seed,
+        products=products,
+        levels=levels,
+        help_me_decide=curve,
+        low=low,
+        high=high,
+        per_persona=ratios,
+        choices=choices,
+        baseline_name=baseline,
+        baseline_label=BASELINE_LABELS[baseline],
+        baseline_ratio=means[baseline],
+        baselines=means,
+    )
+
+
+def _pick_with_history(database: Database, persona: Persona, events: int, *, seed: int) -> int:
+    """Help Me Decide's top pick for a new account holding `events` of the persona's history."""
+    session = database.sessionmaker()
+    try:
+        account = register(
+            session,
+            email=_CURVE_EMAIL.format(key=persona.key),
+            password=persona.password,
+            name=persona.name,
+            now=EVAL_NOW - timedelta(days=365),
+        )
+        session.flush()
+        seed_history(session, persona, account.id, events=events, seed=seed, now=EVAL_NOW)
+        session.flush()
+        # The service, as the assistant calls it: the HTTP endpoint refuses a shopper with
+        # fewer than the trigger's views, so the low levels could not be asked at all.
+        decision = decide_service.decide(
+            session,
+            account_id=account.id,
+            session_key=None,
+            now=EVAL_NOW,
+            category=persona.main_category,
+            require_views=False,
+            config=get_decide_config(),
+        )
+        return decision.top_pick.product.id
+    finally:
+        # Nothing is kept: the next level starts from the same store.
+        database.end_session(session, commit=False)
+
+
+def _floored(value: float | None, best: float) -> float:
+    """The oracle ratio, 0 when it is below 0 or undefined."""
+    # Utility has no natural zero: a pick a persona values below it would give a ratio many
+    # times the persona's 0..1 range, and one persona would outweigh all the others.
+    return max(0.0, _ratio(value, best) or 0.0)
+
+
+def _bootstrap(values: Sequence[float], rng: random.Random) -> tuple[float, float]:
+    """A 95% percentile bootstrap interval of the mean of `values`."""
+    means = sorted(
+        statistics.fmean(rng.choices(values, k=len(values))) for _ in range(_BOOTSTRAP_RESAMPLES)
+    )
+    last = _BOOTSTRAP_RESAMPLES - 1
+    return means[round(0.025 * last)], means[round(0.975 * last)]

@@ -532,6 +532,10 @@ class _Seeder:
         self.rng = rng
         self.orders_placed = 0
 
+    def record(self, **event: Any) -> None:
+        """Add one search or view to the account's history."""
+        record_event(self.session, account_id=self.account_id, session_key=None, **event)
+
     def noisy_ranking(self, products: Sequence[ProductFacts], noise: float) -> list[ProductFacts]:
         # Shoppers mostly look at what suits them, but not only: browsing is noisy.
         profile = self.persona.profile
@@ -545,27 +549,16 @@ class _Seeder:
             filters["max_price"] = float(
                 round(self.persona.profile.budgets.get(category, 0.0) * 1.2)
             )
-        record_event(
-            self.session,
+        self.record(
             kind="search",
             now=at,
-            account_id=self.account_id,
-            session_key=None,
             category_slug=category,
             query=self.persona.query_for(category),
             filters=filters,
         )
 
     def view(self, at: datetime, product: ProductFacts) -> None:
-        record_event(
-            self.session,
-            kind="view",
-            now=at,
-            account_id=self.account_id,
-            session_key=None,
-            product_id=product.id,
-            category_slug=product.category,
-        )
+        self.record(kind="view", now=at, product_id=product.id, category_slug=product.category)
 
     def buy(self, at: datetime, product: ProductFacts) -> bool:
         if _stock(self.session, product.id) < 2:
@@ -695,6 +688,66 @@ def seed_personas(database: Database, *, seed: int, now: datetime) -> None:
             _seed_one(session, persona, account, seed=seed, now=now)
 
 
+class _Planner(_Seeder):
+    """A `_Seeder` that keeps the searches and views it would write instead of writing them."""
+
+    def __init__(self, session: Session, persona: Persona, rng: random.Random) -> None:
+        super().__init__(session, persona, 0, rng)
+        self.events: list[dict[str, Any]] = []
+
+    def record(self, **event: Any) -> None:
+        self.events.append(event)
+
+
+# Trips of the decision in progress (main category), newest first: (days ago, views or None).
+_RECENT_TRIPS: tuple[tuple[int, int | None], ...] = ((0, 3), (2, None), (4, None))
+
+
+def seed_history(
+    session: Session,
+    persona: Persona,
+    account_id: int,
+    *,
+    events: int,
+    seed: int,
+    now: datetime,
+) -> None:
+    """Write exactly `events` of the persona's searches and views to the account, up to `now`."""
+    # The newest `events` of one stream of trips planned backwards from `now` (the decision in
+    # progress in the main category, then earlier trips in the other interests): a longer
+    # history holds every event of a shorter one. Nothing is bought or put in the cart, so
+    # stock, and with it the best product a persona could get, stays as it was.
+    if events < 0:
+        raise ValueError(f"events must be 0 or more, not {events}")
+    candidates = {slug: _candidates(session, slug) for slug in persona.interests}
+    main, others = persona.main_category, list(persona.interests[1:]) or [persona.main_category]
+    planned: list[dict[str, Any]] = []
+    trip = 0
+    while len(planned) < events:
+        # One generator per trip: the newest trips come out the same whatever `events` asks for.
+        rng = random.Random(f"history:{seed}:{persona.key}:{trip}")
+        planner = _Planner(session, persona, rng)
+        if trip < len(_RECENT_TRIPS):
+            days_ago, fixed_views = _RECENT_TRIPS[trip]
+            category, views = main, fixed_views or rng.randint(3, 5)
+            hours = rng.randint(1, 6) if days_ago == 0 else rng.randint(0, 10)
+            start = now - timedelta(days=days_ago, hours=hours)
+        else:
+            earlier = trip - len(_RECENT_TRIPS)
+            category, views = others[earlier % len(others)], rng.randint(2, 5)
+            start = now - timedelta(
+                days=6 + earlier, hours=rng.randint(0, 10), minutes=rng.randint(0, 59)
+            )
+        # A trip in a category with nothing to look at is a search alone, so this ends.
+        planner.trip(start, category, candidates[category], views=views, buy=False, hesitate=False)
+        planned = planner.events + planned
+        trip += 1
+    planned.sort(key=lambda event: event["now"])
+    writer = _Seeder(session, persona, account_id, random.Random(0))
+    for event in planned[len(planned) - events :]:
+        writer.record(**event)
+
+
 __all__ = [
     "PERSONAS",
     "PERSONA_PASSWORD",
@@ -708,6 +761,7 @@ __all__ = [
     "perceived_quality",
     "persona",
     "rank",
+    "seed_history",
     "seed_personas",
     "utility",
 ]

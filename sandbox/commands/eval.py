@@ -6,7 +6,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -67,6 +67,32 @@ def report_table(report: object) -> Table:
     return table
 
 
+def curve_table(curve: object) -> Table:
+    """Help Me Decide's mean oracle ratio per amount of history, beside the best baseline."""
+    from sandbox.eval_decide import DataAdvantage, fmt_ratio
+
+    assert isinstance(curve, DataAdvantage)
+    table = Table(
+        title="The data advantage: mean oracle ratio by the shopper's history the platform holds",
+        caption="The baseline uses the public catalog and the stated query, no history. Ratios "
+        "below 0 count as 0; 95% bootstrap intervals over the personas.",
+    )
+    table.add_column("History events", justify="right")
+    table.add_column("Help Me Decide", justify="right", style="bold")
+    table.add_column("95% interval", justify="right")
+    table.add_column(f"Best outside baseline:\n{curve.baseline_label}", justify="right")
+    for level, mean, low, high in zip(
+        curve.levels, curve.help_me_decide, curve.low, curve.high, strict=True
+    ):
+        table.add_row(
+            f"{level:,}",
+            fmt_ratio(mean),
+            f"{fmt_ratio(low)}–{fmt_ratio(high)}",
+            fmt_ratio(curve.baseline_ratio),
+        )
+    return table
+
+
 @eval_app.command("help-me-decide")
 def help_me_decide(
     seed: Annotated[int, typer.Option(help="Seed of the catalog and the personas.")] = 42,
@@ -80,15 +106,26 @@ def help_me_decide(
             help="Exit 1 when the target (mean >= 0.9, ahead of every baseline) is missed."
         ),
     ] = False,
+    curve: Annotated[
+        bool,
+        typer.Option(
+            help="Also trace the data advantage: Help Me Decide's mean ratio with 0, 1, 3, 10 "
+            "and 30 events of the shopper's history, beside the best outside baseline."
+        ),
+    ] = True,
 ) -> None:
     """Run every seeded persona through a browsing session, ask Help Me Decide, and compare.
 
     Each persona's hidden preference profile is the ground truth: the oracle ratio is the
-    utility of a choice over the utility of the persona's best in-stock product.
+    utility of a choice over the utility of the persona's best in-stock product. The curve
+    then asks Help Me Decide again for new accounts holding 0, 1, 3, 10 and 30 of each
+    persona's history events, on a store with the same catalog (in the JSON: "data_advantage").
 
     Example: sandbox eval help-me-decide --seed 42 --products 2000 --json hmd.json
+
+    Example without the curve: sandbox eval help-me-decide --products 600 --no-curve
     """
-    from sandbox.eval_decide import TARGET, fmt_ratio, run_evaluation
+    from sandbox.eval_decide import TARGET, data_advantage, fmt_ratio, run_evaluation
 
     command = "sandbox eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     if not sys.argv[2:] or "help-me-decide" not in sys.argv:
@@ -112,9 +149,21 @@ def help_me_decide(
         f"{'yes' if report.all_valid else 'no'}. Help Me Decide answered in "
         f"{report.latency_ms['mean']:.0f} ms on average."
     )
+    results: dict[str, Any] = report.to_json()
+    if curve:
+        with console.status("Asking Help Me Decide again with 0 to 30 history events ..."):
+            try:
+                advantage = data_advantage(seed=seed, products=products)
+            except Exception as exc:
+                err_console.print(
+                    f"[bold red]error:[/] the data-advantage curve failed: {escape(str(exc))}"
+                )
+                raise typer.Exit(2) from exc
+        console.print(curve_table(advantage))
+        results["data_advantage"] = advantage.to_json()
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        json_file.write_text(json.dumps(results, indent=2) + "\n")
         console.print(f"Results written to {json_file}")
     if check and not (report.target_met and report.all_valid):
         raise typer.Exit(1)
