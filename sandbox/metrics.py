@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sandbox.actors.base import ActorResult
+from sandbox.figures import by_channel, run_figures, welfare_by_channel
+from sandbox.journeys import Journey, journey_row
 from sandbox.personas import ProductFacts, persona, utility
 from sandbox.scenario import Expectation, Scenario
 
@@ -54,63 +56,73 @@ def check_expectations(
     return checks
 
 
-def _best_in_category(
-    catalog: Mapping[int, ProductFacts], category: str, persona_key: str
-) -> float | None:
-    profile = persona(persona_key).profile
-    scores = [utility(profile, f) for f in catalog.values() if f.category == category]
-    return max(scores) if scores else None
+class Welfare:
+    """Each purchase's utility for its shopper against the best product they could have had."""
 
+    def __init__(self, catalog: Mapping[int, ProductFacts]) -> None:
+        self.catalog = catalog
+        self._best: dict[tuple[str, str], float | None] = {}
 
-def welfare(results: Sequence[ActorResult], catalog: Mapping[int, ProductFacts]) -> dict[str, Any]:
-    """Mean utility of what simulated shoppers bought, against the best product they could have."""
-    ratios: list[float] = []
-    utilities: list[float] = []
-    for result in results:
-        if result.persona is None:
-            continue
-        profile = persona(result.persona).profile
-        for product_id in result.purchases:
-            facts = catalog.get(product_id)
-            if facts is None:
-                continue
-            best = _best_in_category(catalog, facts.category, result.persona)
-            value = utility(profile, facts)
-            utilities.append(value)
-            if best and best > 0:
-                ratios.append(max(0.0, value) / best)
-    return {
-        "purchases_scored": len(ratios),
-        "mean_utility": round(sum(utilities) / len(utilities), 4) if utilities else 0.0,
-        "ratio": round(sum(ratios) / len(ratios), 4) if ratios else 0.0,
-    }
+    def best(self, persona_key: str, category: str) -> float | None:
+        key = (persona_key, category)
+        if key not in self._best:
+            profile = persona(persona_key).profile
+            scores = [utility(profile, f) for f in self.catalog.values() if f.category == category]
+            self._best[key] = max(scores) if scores else None
+        return self._best[key]
 
-
-def oracle_ratio(results: Sequence[ActorResult], catalog: Mapping[int, ProductFacts]) -> float:
-    """Help Me Decide's top picks for the simulated shoppers, against each one's best product."""
-    ratios = []
-    for result in results:
-        if result.persona is None or result.hmd_top_pick is None:
-            continue
-        facts = catalog.get(result.hmd_top_pick)
+    def ratio(self, persona_key: str, product_id: int) -> float | None:
+        """Utility of the product / utility of the best in its category; None if unknown."""
+        facts = self.catalog.get(product_id)
         if facts is None:
-            continue
-        best = _best_in_category(catalog, facts.category, result.persona)
-        if best and best > 0:
-            ratios.append(max(0.0, utility(persona(result.persona).profile, facts)) / best)
+            return None
+        best = self.best(persona_key, facts.category)
+        if not best or best <= 0:
+            return None
+        return max(0.0, utility(persona(persona_key).profile, facts)) / best
+
+    def of_purchases(self, persona_key: str, product_ids: Sequence[int]) -> float | None:
+        """The mean ratio of what one shopper bought."""
+        ratios = [r for pid in product_ids if (r := self.ratio(persona_key, pid)) is not None]
+        return round(sum(ratios) / len(ratios), 4) if ratios else None
+
+
+def oracle_ratio(results: Sequence[ActorResult], welfare: Welfare) -> float:
+    """Help Me Decide's top picks for the simulated shoppers, against each one's best product."""
+    ratios = [
+        r
+        for result in results
+        if result.persona is not None and result.hmd_top_pick is not None
+        if (r := welfare.ratio(result.persona, result.hmd_top_pick)) is not None
+    ]
     return round(sum(ratios) / len(ratios), 4) if ratios else 0.0
 
 
 def build_metrics(
     scenario: Scenario,
     platform: Mapping[str, Any],
-    results: Sequence[ActorResult],
+    journeys: Sequence[Journey],
+    others: Sequence[ActorResult],
     catalog: Mapping[int, ProductFacts],
     *,
     seconds: float,
 ) -> dict[str, Any]:
-    """Every figure of one run, JSON-ready, in the shape the report and expectations read."""
-    metrics: dict[str, Any] = dict(platform)
+    """Every figure of one run, JSON-ready, in the shape the report and expectations read.
+
+    `journeys` are the shoppers' journeys, `others` every actor outside them (crawlers, and
+    outside agents a scenario lists on their own); `platform` is the admin stats endpoint's
+    answer for the run's window, with its per-account figures.
+    """
+    results = [actor for journey in journeys for actor in journey.actors] + list(others)
+    welfare = Welfare(catalog)
+    accounts: Mapping[str, Any] = platform.get("accounts") or {}
+    rows = []
+    for journey in journeys:
+        row = journey_row(journey, accounts.get(journey.email, {}))
+        row["welfare"] = welfare.of_purchases(journey.plan.persona.key, journey.purchases)
+        rows.append(row)
+
+    metrics: dict[str, Any] = {k: v for k, v in platform.items() if k != "accounts"}
     metrics["scenario"] = {
         "name": scenario.name,
         "title": scenario.title,
@@ -119,9 +131,11 @@ def build_metrics(
         "seed": scenario.seed,
         "products": scenario.catalog.products,
         "house_brand_boost": scenario.house_brand_boost,
+        "delegation_share": scenario.delegation.share,
     }
     metrics["seconds"] = round(seconds, 1)
     metrics["agents"] = {r.name: r.as_dict() for r in results}
+    metrics["journeys"] = rows
 
     orders = dict(metrics.get("orders") or {"total": 0, "by_channel": {}})
     orders["refused_attempts"] = sum(r.refused_order_attempts for r in results)
@@ -136,22 +150,41 @@ def build_metrics(
         "pages_crawled": sum(r.pages_crawled for r in agents),
         "pages_refused": sum(r.pages_refused for r in agents),
     }
-
+    values = run_figures(rows)
+    metrics["market"] = {
+        "journeys": len(rows),
+        **{
+            key.split(".", 1)[1]: int(values[key] or 0)
+            for key in (
+                "market.delegated_journeys",
+                "market.delegation_refused",
+                "market.fallback_to_store",
+                "market.lost_sales",
+            )
+        },
+        "agent_orders": int(values["orders.agent"] or 0),
+    }
+    metrics["interface_share"] = round(values["interface_share"] or 0.0, 4)
+    metrics["data"] = {
+        "events_per_journey": round(values["data.events_per_journey"] or 0.0, 3),
+        "by_channel": by_channel(rows, "events"),
+    }
     ads = dict(metrics.get("ads") or {})
-    human_orders = by_kind.get("human", 0)
-    humans = [r for r in results if r.kind == "human"]
-    per_journey = ads.get("impressions_to_humans", 0) / max(1, human_orders or len(humans))
-    delegated = by_kind.get("agent", 0) + by_kind.get("first-party", 0)
-    # Each purchase an agent makes is a shopping journey no person browsed, so the sponsored
-    # listings a person would have seen on the way were never shown.
-    ads["skipped_by_agents"] = round(per_journey * delegated)
+    ads["impressions_per_journey"] = by_channel(rows, "impressions_seen")
+    ads["clicks_by_people"] = sum(row["ad_clicks"] for row in rows)
     metrics["ads"] = ads
 
+    humans = [r for r in results if r.kind == "human"]
     hmd = dict(metrics.get("help_me_decide") or {})
     hmd["shoppers_who_used_it"] = sum(1 for r in humans if r.hmd_used)
-    hmd["oracle_ratio"] = oracle_ratio(humans, catalog)
+    hmd["oracle_ratio"] = oracle_ratio(humans, welfare)
     metrics["help_me_decide"] = hmd
-    metrics["welfare"] = welfare(humans, catalog)
+    scored = [row["welfare"] for row in rows if row["welfare"] is not None]
+    metrics["welfare"] = {
+        "purchases_scored": len(scored),
+        "ratio": round(sum(scored) / len(scored), 4) if scored else 0.0,
+        "by_channel": welfare_by_channel(rows),
+    }
     metrics["expectations"] = check_expectations(metrics, scenario.expect)
     metrics["passed"] = all(c["ok"] for c in metrics["expectations"])
     return metrics

@@ -6,27 +6,35 @@ import asyncio
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sandbox.actors.base import ActorResult
-from sandbox.actors.firstparty import FirstPartyPlan, run_first_party_session
-from sandbox.actors.humans import ShopperPlan, SimulatedShopper
 from sandbox.actors.outside import AgentPlan, run_outside_agent
+from sandbox.figures import BY_DESIGN, figures_for
+from sandbox.intervals import summarise
+from sandbox.journeys import (
+    Journey,
+    Prepared,
+    Runtime,
+    plan_journeys,
+    prepare_journey,
+    run_journey,
+)
 from sandbox.metrics import build_metrics
-from sandbox.personas import PERSONAS, Persona, ProductFacts, persona, utility
-from sandbox.scenario import Scenario
+from sandbox.personas import PERSONAS, Persona, ProductFacts, utility
+from sandbox.scenario import SHOPPING_AGENTS, Scenario
 
-SHOPPING_AGENTS = frozenset({"declared-shopper", "disguised-browser", "signed-partner"})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -97,38 +105,43 @@ def _favourite(who: Persona, catalog: Mapping[int, ProductFacts], taken: set[int
     return max(options, key=lambda f: (utility(who.profile, f), -f.id)).id
 
 
+@dataclass(frozen=True)
+class Population:
+    """A run's actors: the shoppers' journeys, and everyone else (crawlers, lone agents)."""
+
+    journeys: list[Callable[[], Prepared]]
+    others: list[Callable[[], ActorResult]]
+
+
 def plan_population(
     scenario: Scenario, target: Target, catalog: Mapping[int, ProductFacts]
-) -> list[Callable[[], ActorResult]]:
-    """One callable per actor, fixed from the scenario and its seed before anything runs."""
-    population = scenario.population
-    keys = population.shoppers.personas or [p.key for p in PERSONAS]
-    jobs: list[Callable[[], ActorResult]] = []
-    for index in range(population.shoppers.count):
-        plan = ShopperPlan(
-            index=index,
-            persona=persona(keys[index % len(keys)]),
-            seed=scenario.seed,
-            buy_probability=population.shoppers.buy_probability,
-            use_help_me_decide=population.shoppers.use_help_me_decide,
-        )
-        jobs.append(SimulatedShopper(target.url, plan, catalog=catalog).run)
-
-    for index in range(population.first_party.sessions):
-        who = PERSONAS[index % len(PERSONAS)]
-        fp_plan = FirstPartyPlan(index=index, persona=who, seed=scenario.seed)
-        jobs.append(partial(run_first_party_session, target.url, fp_plan, key_file=target.key_file))
-
+) -> Population:
+    """One callable per journey and per other actor, fixed from the scenario and its seed."""
     chromium = os.environ.get("SANDBOX_CHROMIUM") or shutil.which("chromium")
+    runtime = Runtime(
+        url=target.url,
+        admin_token=target.admin_token,
+        catalog=catalog,
+        scenario=scenario,
+        key_file=target.key_file,
+        chromium=chromium,
+    )
+    journeys: list[Callable[[], Prepared]] = [
+        partial(prepare_journey, plan, runtime) for plan in plan_journeys(scenario)
+    ]
+    others: list[Callable[[], ActorResult]] = []
     taken: set[int] = set()
     counters: dict[str, int] = {}
-    for spec in population.agents:
+    for spec in scenario.population.agents:
         for _ in range(spec.count):
             index = counters.get(spec.name, 0)
             counters[spec.name] = index + 1
-            who = PERSONAS[(len(jobs) + index) % len(PERSONAS)]
+            who = PERSONAS[(len(journeys) + len(others) + index) % len(PERSONAS)]
             product: str | None = None
-            if spec.name in SHOPPING_AGENTS:
+            shops = spec.name in SHOPPING_AGENTS
+            if shops:
+                # An agent on its own account, not a shopper's delegate: it is handed the
+                # persona's favourite, so only the gate stands between it and an order.
                 favourite = _favourite(who, catalog, taken)
                 if favourite is not None:
                     taken.add(favourite)
@@ -139,14 +152,14 @@ def plan_population(
                 seed=scenario.seed,
                 pages=spec.pages,
                 stealth=spec.stealth,
-                email=who.email if spec.name in SHOPPING_AGENTS else None,
-                password=who.password if spec.name in SHOPPING_AGENTS else None,
+                email=who.email if shops else None,
+                password=who.password if shops else None,
                 product=product,
                 admin_token=target.admin_token if spec.name == "signed-partner" else None,
                 chromium=chromium,
             )
-            jobs.append(partial(run_outside_agent, target.url, agent_plan))
-    return jobs
+            others.append(partial(run_outside_agent, target.url, agent_plan))
+    return Population(journeys=journeys, others=others)
 
 
 def _timed(job: Callable[[], ActorResult]) -> ActorResult:
@@ -156,14 +169,12 @@ def _timed(job: Callable[[], ActorResult]) -> ActorResult:
     return result
 
 
-async def _run_jobs(
-    jobs: list[Callable[[], ActorResult]], progress: Progress | None
-) -> list[ActorResult]:
+async def _run_jobs(jobs: list[Callable[[], T]], progress: Progress | None) -> list[T]:
     loop = asyncio.get_running_loop()
     task_id = progress.add_task("visitors", total=len(jobs)) if progress else None
     # One thread per actor: they are I/O-bound and each keeps its own pace like a real visitor.
     with ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="actor") as pool:
-        futures = [loop.run_in_executor(pool, _timed, job) for job in jobs]
+        futures = [loop.run_in_executor(pool, job) for job in jobs]
         for future in asyncio.as_completed(futures):
             await future
             if progress is not None and task_id is not None:
@@ -171,9 +182,7 @@ async def _run_jobs(
         return [f.result() for f in futures]
 
 
-def _run_population(
-    jobs: list[Callable[[], ActorResult]], progress: Progress | None
-) -> list[ActorResult]:
+def _run_population(jobs: list[Callable[[], T]], progress: Progress | None) -> list[T]:
     """Run the actors on an event loop of their own thread, so a caller that already runs one
     (a notebook, Playwright's sync API) can start a scenario too."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario") as runner:
@@ -184,7 +193,7 @@ def fetch_platform_stats(target: Target, since: datetime) -> dict[str, Any]:
     """The platform's own figures for the run (the admin stats endpoint)."""
     response = httpx.get(
         f"{target.url}/api/v1/admin/stats",
-        params={"since": since.isoformat()},
+        params={"since": since.isoformat(), "by_account": "true"},
         headers={"authorization": f"Bearer {target.admin_token}"},
         timeout=60,
     )
@@ -198,7 +207,14 @@ def run_against(
 ) -> dict[str, Any]:
     """Run `scenario`'s population against `target` and return its metrics."""
     catalog = load_catalog(target.database_url) if target.database_url else {}
-    jobs = plan_population(scenario, target, catalog)
+    population = plan_population(scenario, target, catalog)
+    # The shoppers open their accounts first, outside the run's window: they were customers
+    # before the journeys began, whatever channel they then choose.
+    prepared = _run_population(population.journeys, None)
+    jobs: list[Callable[[], Journey | ActorResult]] = [
+        *(partial(run_journey, p) for p in prepared),
+        *(partial(_timed, job) for job in population.others),
+    ]
     started = datetime.now(UTC)
     clock = time.monotonic()
     progress = (
@@ -218,7 +234,11 @@ def run_against(
     else:
         results = _run_population(jobs, None)
     stats = fetch_platform_stats(target, started)
-    return build_metrics(scenario, stats, results, catalog, seconds=time.monotonic() - clock)
+    journeys = [r for r in results if isinstance(r, Journey)]
+    others = [r for r in results if isinstance(r, ActorResult)]
+    return build_metrics(
+        scenario, stats, journeys, others, catalog, seconds=time.monotonic() - clock
+    )
 
 
 def run_scenario(
@@ -236,3 +256,45 @@ def run_scenario(
         return run_against(scenario, target, show_progress=show_progress)
     with local_target(scenario, workdir) as target:
         return run_against(scenario, target, show_progress=show_progress)
+
+
+def seeds_for(scenario: Scenario, count: int) -> list[int]:
+    """The seeds of `count` independent runs of `scenario`, starting at its own."""
+    return [scenario.seed + offset for offset in range(count)]
+
+
+def scenario_result(scenario: Scenario, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One scenario's runs (one per seed) and the summary of their figures with intervals."""
+    rows_per_run = [list(run["journeys"]) for run in runs]
+    figures = figures_for([row for rows in rows_per_run for row in rows])
+    return {
+        "name": scenario.name,
+        "title": scenario.title,
+        "description": scenario.description,
+        "policy": scenario.policy,
+        "delegation_share": scenario.delegation.share,
+        "seeds": [run["scenario"]["seed"] for run in runs],
+        "runs": list(runs),
+        "summary": summarise(rows_per_run, figures, fixed=BY_DESIGN, seed=scenario.seed),
+    }
+
+
+def run_seeds(
+    scenario: Scenario,
+    seeds: Sequence[int],
+    *,
+    target_url: str | None = None,
+    admin_token: str | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Run `scenario` once per seed (each on a fresh platform unless `target_url`) and sum up."""
+    runs = [
+        run_scenario(
+            scenario.model_copy(update={"seed": seed}),
+            target_url=target_url,
+            admin_token=admin_token,
+            show_progress=show_progress,
+        )
+        for seed in seeds
+    ]
+    return scenario_result(scenario, runs)

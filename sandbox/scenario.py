@@ -18,6 +18,7 @@ AGENT_NAMES = (
     "disguised-browser",
     "signed-partner",
 )
+SHOPPING_AGENTS = ("signed-partner", "declared-shopper", "disguised-browser")
 
 
 class _Strict(BaseModel):
@@ -29,18 +30,84 @@ class CatalogSpec(_Strict):
 
 
 class ShopperSpec(_Strict):
-    count: int = Field(default=6, ge=0, le=500, description="Simulated human shoppers.")
+    count: int = Field(
+        default=6,
+        ge=0,
+        le=500,
+        description="Simulated shoppers, one shopping journey each: each has a need (a category, "
+        "a budget and hidden preferences) and either browses the store or delegates.",
+    )
     personas: list[str] = Field(
         default_factory=list, description="Persona keys to draw from; empty means all of them."
     )
-    buy_probability: float = Field(default=0.6, ge=0, le=1)
+    buy_probability: float = Field(
+        default=0.6, ge=0, le=1, description="A browsing shopper buys rather than leaves."
+    )
     use_help_me_decide: bool = Field(
         default=True, description="Ask Help Me Decide when the store offers it."
+    )
+    follow_help_me_decide: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A shopper who asked Help Me Decide buys its top pick rather than choosing "
+        "among what they saw themselves.",
     )
 
 
 class FirstPartySpec(_Strict):
-    sessions: int = Field(default=2, ge=0, le=200, description="Sessions of the platform's agent.")
+    sessions: int = Field(
+        default=2,
+        ge=0,
+        le=8,
+        description="Journeys through the platform's own assistant, one per seeded persona "
+        "(whose private history it reads).",
+    )
+
+
+class DelegationSpec(_Strict):
+    """Shoppers who hand their need to an outside agent acting for them."""
+
+    share: float = Field(
+        default=0.0, ge=0, le=1, description="Share of the shoppers who delegate to an agent."
+    )
+    agents: dict[str, float] = Field(
+        default_factory=lambda: {"signed-partner": 1.0},
+        description="Which outside agents they delegate to, with relative weights.",
+    )
+
+    @field_validator("agents")
+    @classmethod
+    def _shopping_agents(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [name for name in value if name not in SHOPPING_AGENTS]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))} cannot shop for anyone; "
+                f"choose from {', '.join(SHOPPING_AGENTS)}"
+            )
+        if any(weight < 0 for weight in value.values()) or not sum(value.values()) > 0:
+            raise ValueError("weights must be zero or more, and at least one above zero")
+        return value
+
+
+class FallbackSpec(_Strict):
+    """What a shopper does when the gate refuses the agent acting for them."""
+
+    to_store: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Comes to the store and shops there; otherwise buys elsewhere (a lost sale).",
+    )
+
+
+class AdsSpec(_Strict):
+    click_rate: float = Field(
+        default=0.12,
+        ge=0,
+        le=1,
+        description="Chance that a person clicks a sponsored listing they see (agents never do).",
+    )
 
 
 class AgentSpec(_Strict):
@@ -77,6 +144,7 @@ class Variant(_Strict):
     name: str = Field(min_length=1, max_length=80)
     policy: str | None = None
     house_brand_boost: float | None = Field(default=None, ge=0, le=2)
+    delegation_share: float | None = Field(default=None, ge=0, le=1)
 
 
 class Scenario(_Strict):
@@ -88,9 +156,12 @@ class Scenario(_Strict):
     seed: int = 42
     catalog: CatalogSpec = Field(default_factory=CatalogSpec)
     population: PopulationSpec = Field(default_factory=PopulationSpec)
+    delegation: DelegationSpec = Field(default_factory=DelegationSpec)
+    fallback: FallbackSpec = Field(default_factory=FallbackSpec)
+    ads: AdsSpec = Field(default_factory=AdsSpec)
     variants: list[Variant] = Field(
         default_factory=list,
-        max_length=4,
+        max_length=8,
         description="Run the scenario once per variant and report them side by side.",
     )
     expect: list[Expectation] = Field(default_factory=list)
@@ -106,6 +177,10 @@ class Scenario(_Strict):
                 changes["policy"] = variant.policy
             if variant.house_brand_boost is not None:
                 changes["house_brand_boost"] = variant.house_brand_boost
+            if variant.delegation_share is not None:
+                changes["delegation"] = self.delegation.model_copy(
+                    update={"share": variant.delegation_share}
+                )
             runs.append(self.model_copy(update=changes))
         return runs
 

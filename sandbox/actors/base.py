@@ -31,6 +31,10 @@ class ActorResult:
     hmd_used: bool = False
     hmd_top_pick: int | None = None
     hmd_category: str | None = None
+    # What a person at the store went through: pages read, ads seen and clicked.
+    pages_read: int = 0
+    impressions_seen: int = 0
+    ad_clicks: int = 0
     succeeded: bool = False
     outcome: str = ""
     error: str | None = None

@@ -16,6 +16,7 @@ import httpx
 from marketplace.catalog.taxonomy import category_spec
 from marketplace.core.settings import Settings
 from sandbox.actors.base import ActorResult
+from sandbox.actors.humans import Need
 from sandbox.firstparty import FirstPartyAgent, platform_client
 from sandbox.personas import Persona
 from shopbots.gate import parse_answer
@@ -26,6 +27,7 @@ class FirstPartyPlan:
     index: int
     persona: Persona
     seed: int
+    need: Need | None = None  # default: the persona's main interest
 
 
 def run_first_party_session(
@@ -48,10 +50,9 @@ def run_first_party_session(
 
     settings = Settings(data_dir=key_file.parent, signing_key_file=key_file)
     rng = random.Random(f"first-party:{plan.seed}:{plan.index}")
-    category = plan.persona.main_category
-    budget = plan.persona.profile.budgets.get(category)
-    noun = category_spec(category).name.lower()
-    ask = f"help me choose {noun}" + (f" under ${round(budget * 1.2)}" if budget else "")
+    need = plan.need or Need.of(plan.persona, plan.persona.main_category)
+    noun = category_spec(need.category).name.lower()
+    ask = f"help me choose {noun}" + (f" under ${round(need.budget * 1.2)}" if need.budget else "")
     try:
         with platform_client(
             target, settings=settings, event_hooks={"response": [record]}
@@ -60,6 +61,7 @@ def run_first_party_session(
             agent.log_in(plan.persona.email, plan.persona.password)
             conversation = f"session-{plan.seed}-{plan.index}"
             advice = agent.say(ask, conversation_id=conversation)
+            result.pages_read += 1  # the shopper reads the assistant's answer
             recommendation = advice.get("recommendation") or {}
             top = (recommendation.get("top_pick") or {}).get("product") or {}
             result.hmd_used = bool(top)
@@ -70,6 +72,7 @@ def run_first_party_session(
                 else "top pick"
             )
             agent.say(f"add the {role} to my cart", conversation_id=conversation)
+            result.pages_read += 1
             order = client.post(
                 "/api/v1/orders",
                 headers={"Idempotency-Key": str(uuid.UUID(int=rng.getrandbits(128)))},

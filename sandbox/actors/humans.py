@@ -1,9 +1,10 @@
 """Simulated human shoppers: they browse the HTML store the way a person at a browser does.
 
 A shopper loads pages and their assets, lets the storefront's interaction beacon report pointer
-and key events, searches with its persona's words, looks at a few products, asks Help Me Decide
-when the store offers it, and sometimes buys. It pauses like a person reading a page. Which
-products it likes comes from the persona's hidden profile, which only the harness knows.
+and key events, searches for its need (words, category and budget), looks at a few products,
+sometimes clicks a sponsored listing, asks Help Me Decide when the store offers it, and
+sometimes buys. It pauses like a person reading a page. Which products it likes comes from the
+persona's hidden profile, which only the harness knows.
 """
 
 from __future__ import annotations
@@ -40,11 +41,30 @@ MIN_SECONDS_BEFORE_CHECKOUT = 9.0
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _IDEMPOTENCY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 _PRODUCT_LINK = re.compile(r'href="/products/(\d+)"')
+_AD_LINK = re.compile(r'href="(/products/(\d+)\?ad=\d+)"')
+_SPONSORED_CARD = re.compile(r'class="card product-card is-sponsored')
 _ASSET = re.compile(r'(?:href|src)="(/static/[^"?#]+)')
 _PICK = re.compile(r'id="pick-(top|budget|premium)-title"><a href="/products/(\d+)"')
 _DECIDE_FORM = re.compile(r'<form action="/help-me-decide"')
 _DECIDE_CATEGORY = re.compile(r'name="category" value="([^"]*)"')
 _ORDER_PATH = re.compile(r"^/orders/(\d+)$")
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a shopper comes for: what they would type or say, and the filters a person sets."""
+
+    category: str
+    query: str  # the stated need in words, e.g. "wireless headphones under 60"
+    words: str  # the search words, without the budget
+    budget: float | None  # the most they say they will pay
+
+    @classmethod
+    def of(cls, persona: Persona, category: str) -> Need:
+        query = persona.query_for(category)
+        words, max_price = parse_stated_query(query)
+        budget = max_price or persona.profile.budgets.get(category)
+        return cls(category=category, query=query, words=words, budget=budget)
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,19 @@ class ShopperPlan:
     seed: int
     buy_probability: float = 0.6
     use_help_me_decide: bool = True
+    follow_help_me_decide: float = 0.0
+    ad_click_rate: float = 0.0
+    need: Need | None = None  # default: the persona's main interest
+    email: str | None = None  # default: one per seed and index
     pace: float = 1.0  # multiplies every pause; the harness keeps it at 1 for honest timing
+
+    @property
+    def shopping_need(self) -> Need:
+        return self.need or Need.of(self.persona, self.persona.main_category)
+
+    @property
+    def account_email(self) -> str:
+        return self.email or f"shopper-{self.seed}-{self.index}@shoppers.nile.example"
 
 
 class SimulatedShopper:
@@ -80,6 +112,7 @@ class SimulatedShopper:
         self.loaded_assets: set[str] = set()
         self.first_page_at: float | None = None
         self.first_beacon = True
+        self.shopping = False  # pages count towards the journey once the shopper is shopping
 
     # --- the browser's mechanics -------------------------------------------------------
 
@@ -92,6 +125,9 @@ class SimulatedShopper:
         if self.first_page_at is None:
             self.first_page_at = time.monotonic()
         body = response.text if response.status_code == 200 else ""
+        if body and self.shopping:
+            self.result.pages_read += 1
+            self.result.impressions_seen += len(_SPONSORED_CARD.findall(body))
         for asset in dict.fromkeys(_ASSET.findall(body)):
             if asset not in self.loaded_assets:
                 self.loaded_assets.add(asset)
@@ -137,49 +173,70 @@ class SimulatedShopper:
         return utility(self.plan.persona.profile, facts) + noise
 
     def run(self) -> ActorResult:
+        """Register, then shop: the whole visit of a shopper who came to the store."""
         try:
-            self._shop()
+            if self.register():
+                self.shop()
         except httpx.HTTPError as exc:
             self.result.error = f"{type(exc).__name__}: {exc}"
         finally:
-            self.client.close()
+            self.close()
         return self.result
 
-    def _shop(self) -> None:
-        persona = self.plan.persona
-        home = self.page("/")
-        if not home:
+    def close(self) -> None:
+        self.client.close()
+
+    @property
+    def password(self) -> str:
+        return "sim-shopper-pass-1"
+
+    def register(self) -> bool:
+        """Open an account at the store (and stay logged in); False, with the outcome, if not."""
+        if not self.page("/"):
             self.result.outcome = "could not load the store"
-            return
+            return False
         register = self.page("/register")
-        email = f"shopper-{self.plan.seed}-{self.plan.index}@shoppers.nile.example"
         registered = self.submit(
             "/register",
             register,
-            {"name": persona.name, "email": email, "password": "sim-shopper-pass-1", "next": "/"},
+            {
+                "name": self.plan.persona.name,
+                "email": self.plan.account_email,
+                "password": self.password,
+                "next": "/",
+            },
         )
         if registered is None or registered.status_code >= 400:
             self.result.outcome = "could not register"
+            return False
+        return True
+
+    def shop(self) -> None:
+        """The journey at the store: search for the need, look, maybe ask, maybe buy."""
+        self.shopping = True
+        need = self.plan.shopping_need
+        if not self.page("/"):
+            self.result.outcome = "could not load the store"
             return
-        category = persona.main_category
-        query = persona.query_for(category)
-        words, max_price = parse_stated_query(query)
-        # A person types the words and sets the price filter the search page offers.
-        params: dict[str, str] = {"q": words, "category": category}
-        if max_price is not None:
-            params["max_price"] = f"{max_price:g}"
+        # A person types the words and sets the filters the search page offers.
+        params: dict[str, str] = {"q": need.words, "category": need.category}
+        if need.budget is not None:
+            params["max_price"] = f"{need.budget:g}"
         self.pause(0.5, 1.2)
         results = self.page(f"/search?{urlencode(params)}")
         found = [int(i) for i in dict.fromkeys(_PRODUCT_LINK.findall(results))][:12]
-        if not found:
-            self.result.outcome = f"found nothing for {query!r}"
+        clicked = self._click_ads(results)
+        if not found and not clicked:
+            self.result.outcome = f"found nothing for {need.query!r}"
             return
         to_view = sorted(found, key=lambda pid: -self.liking(pid))[: self.rng.randint(3, 5)]
         last_page = ""
         for product_id in to_view:
             self.pause(0.3, 0.9)
             last_page = self.page(f"/products/{product_id}")
-        candidates = list(to_view)
+            clicked += self._click_ads(last_page)
+        candidates = list(dict.fromkeys([*to_view, *clicked]))
+        picks: dict[str, int] = {}
         if self.plan.use_help_me_decide and _DECIDE_FORM.search(last_page):
             picks = self._help_me_decide(last_page)
             candidates += [pid for pid in picks.values() if pid not in candidates]
@@ -187,8 +244,22 @@ class SimulatedShopper:
             self.result.outcome = "browsed without buying"
             self.result.succeeded = True
             return
-        choice = max(candidates, key=self.liking)
+        if "top" in picks and self.rng.random() < self.plan.follow_help_me_decide:
+            choice = picks["top"]  # trusts the store's pick instead of comparing
+        else:
+            choice = max(candidates, key=self.liking)
         self._buy(choice)
+
+    def _click_ads(self, results: str) -> list[int]:
+        """Open the sponsored listings that catch the eye; the store records each click."""
+        clicked: list[int] = []
+        for link, product_id in dict.fromkeys(_AD_LINK.findall(results)):
+            if self.rng.random() < self.plan.ad_click_rate:
+                self.pause(0.3, 0.9)
+                if self.page(link):
+                    self.result.ad_clicks += 1
+                    clicked.append(int(product_id))
+        return clicked
 
     def _help_me_decide(self, product_page: str) -> dict[str, int]:
         category = _DECIDE_CATEGORY.search(product_page)

@@ -23,11 +23,18 @@ class AgentPlan:
     email: str | None = None
     password: str | None = None
     product: str | None = None
+    # A delegated journey's stated need, instead of a product id: words, category, budget.
+    query: str | None = None
+    category: str | None = None
+    budget: float | None = None
+    acting_for: str | None = None
     admin_token: str | None = None
     chromium: str | None = None
 
     @property
     def label(self) -> str:
+        if self.acting_for:
+            return f"{self.name} for {self.acting_for}"
         suffix = f" (stealth {self.stealth})" if self.name == "disguised-browser" else ""
         return f"{self.name}-{self.index}{suffix}"
 
@@ -42,7 +49,9 @@ def run_outside_agent(target: str, plan: AgentPlan) -> ActorResult:
         target=target,
         email=plan.email,
         password=plan.password,
-        product=plan.product,
+        product=plan.product or plan.query,
+        category=plan.category,
+        budget=plan.budget,
         seed=plan.seed + plan.index,
         pages=plan.pages,
         stealth=plan.stealth,
@@ -69,6 +78,8 @@ def run_outside_agent(target: str, plan: AgentPlan) -> ActorResult:
         if step.method == "POST" and step.path.startswith(ORDER_PATHS) and step.answer.refused:
             result.refused_order_attempts += 1
     result.orders = [int(o["id"]) for o in run.record.orders if str(o.get("id", "")).isdigit()]
+    if result.orders:
+        result.purchases = [int(p) for p in run.record.cart_items if p.isdigit()]
     if ROSTER[plan.name].shops and not result.orders and result.refused:
         # A shopping agent stopped anywhere on its way (login, cart, checkout) is one order the
         # gate prevented, even if it never reached the order endpoint.
