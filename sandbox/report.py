@@ -1,4 +1,5 @@
-"""Reports of a run: a terminal summary (rich), one self-contained HTML file (pygal SVG), JSON."""
+"""Reports: the findings, a side-by-side table and who got in, in the terminal (rich, 80
+columns) and as one self-contained HTML page (inline CSS and SVG, no scripts), plus the JSON."""
 
 from __future__ import annotations
 
@@ -9,288 +10,449 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pygal
-from pygal.style import Style
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-# Large type and strong contrast: the report is shown on projectors.
-CHART_STYLE = Style(
-    background="white",
-    plot_background="white",
-    foreground="#1f2933",
-    foreground_strong="#111111",
-    foreground_subtle="#52606d",
-    colors=("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"),
-    title_font_size=22,
-    legend_font_size=15,
-    label_font_size=14,
-    major_label_font_size=14,
-    value_font_size=14,
+from sandbox.charts import REFUSING, charts
+from sandbox.findings import cell, difference, figure, focus, label, number, pair, sweeps
+
+# (summary key, label): the headline figures, in the order of the story.
+HEADLINE = (
+    ("interface_share", "Journeys through the platform"),
+    ("revenue.ads", "Ad revenue"),
+    ("sales", "Sales"),
+    ("ads.share_of_sales", "Ads as a share of sales"),
+    ("revenue.total", "Platform revenue"),
+    ("data.events_per_journey", "History events per journey"),
+    ("ads.impressions_per_journey", "Ads a person saw per journey"),
+    ("ads.clicks", "Ad clicks"),
+    ("orders.total", "Orders"),
+    ("orders.agent", "Orders by outside agents"),
+    ("market.delegated_journeys", "Journeys handed to an agent"),
+    ("market.delegation_refused", "Of those, refused"),
+    ("market.fallback_to_store", "Fell back to the store"),
+    ("market.lost_sales", "Lost sales (bought elsewhere)"),
+    ("effort.pages_per_journey", "Pages a person read per journey"),
+    ("welfare.ratio", "Shopper welfare (1 = best)"),
 )
+WITHIN = "\u2248"  # marks a figure within chance of its neighbour on the left
 
 
-def _get(metrics: Mapping[str, Any], path: str, default: Any = 0) -> Any:
-    node: Any = metrics
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
+def _columns(scenarios: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The scenarios shown side by side: the compared closed and open first."""
+    shown = focus(scenarios)
+    chosen = pair(scenarios)
+    if chosen:
+        shown = [*chosen, *(s for s in shown if all(s is not c for c in chosen))]
+    return shown
 
 
-def summary_rows(metrics: Mapping[str, Any], channels: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """The headline figures of one run, as (label, value) rows; `channels` lists order channels
-    to show even where this run has none (so runs side by side line up)."""
-    orders = dict.fromkeys(channels, 0)
-    orders.update(_get(metrics, "orders.by_channel", {}))
-    rows = [
-        ("Policy", str(_get(metrics, "scenario.policy", "?"))),
-        ("Requests", f"{_get(metrics, 'requests.total'):,}"),
-        ("Refused requests", f"{_get(metrics, 'requests.refused'):,}"),
-        ("Orders (all channels)", f"{_get(metrics, 'orders.total'):,}"),
-    ]
-    rows += [(f"  orders: {ch}", f"{n:,}") for ch, n in sorted(orders.items())]
-    rows += [
-        ("Refused order attempts", f"{_get(metrics, 'orders.refused_attempts'):,}"),
-        (
-            "Pages crawled / refused",
-            f"{_get(metrics, 'crawl.pages_crawled'):,} / {_get(metrics, 'crawl.pages_refused'):,}",
-        ),
-        ("Ad impressions to humans", f"{_get(metrics, 'ads.impressions_to_humans'):,}"),
-        ("Ad impressions skipped by agents", f"{_get(metrics, 'ads.skipped_by_agents'):,}"),
-        ("Help Me Decide uses", f"{_get(metrics, 'help_me_decide.uses'):,}"),
-        ("Help Me Decide oracle ratio", f"{_get(metrics, 'help_me_decide.oracle_ratio', 0):.2f}"),
-        ("Shopper welfare (utility ratio)", f"{_get(metrics, 'welfare.ratio', 0):.2f}"),
-        ("Platform revenue", f"{_get(metrics, 'revenue.total', 0):,.2f}"),
-        (
-            "Gate latency p50 / p99 (µs)",
-            f"{_get(metrics, 'gate_latency_us.p50'):,} / {_get(metrics, 'gate_latency_us.p99'):,}",
-        ),
-    ]
+def _rows(columns: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, list[str], bool]]:
+    """(key, label, cells, within chance) for each headline figure any column has."""
+    rows = []
+    for key, name in HEADLINE:
+        figs = [figure(s, key) for s in columns]
+        if not any(figs):
+            continue
+        cells = [cell(key, f) if f else "-" for f in figs]
+        near = len(figs) >= 2 and bool(figs[0] and figs[1] and figs[0].overlaps(figs[1]))
+        rows.append((key, name, cells, near))
     return rows
 
 
-def print_summary(console: Console, metrics: Mapping[str, Any]) -> None:
-    """One run: headline figures, the agents' outcomes and whether the expectations held."""
-    table = Table(title=f"Scenario: {_get(metrics, 'scenario.name', '?')}", show_lines=False)
-    table.add_column("Figure")
-    table.add_column("Value", justify="right")
-    for label, value in summary_rows(metrics):
-        table.add_row(label, value)
+# --- Terminal ------------------------------------------------------------------------------
+
+
+def print_report(
+    console: Console,
+    scenarios: Sequence[Mapping[str, Any]],
+    findings: Sequence[Mapping[str, Any]],
+) -> None:
+    """The findings, the headline figures side by side, then who got in per scenario."""
+    console.print("[bold]What the runs show[/]")
+    # A hanging indent keeps each numbered finding readable as one block.
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(ratio=1, overflow="fold")
+    for n, item in enumerate(findings, start=1):
+        grid.add_row(f"{n}.", Text(str(item["text"])))
+        grid.add_row("", "")
+    console.print(grid)
+    columns = _columns(scenarios)
+    for start in range(0, len(columns), 2):
+        _print_side_by_side(console, columns[start : start + 2])
+    _print_sweep(console, scenarios)
+    for scenario in columns:
+        print_agents(console, scenario.get("runs") or [], title=f"Who got in: {label(scenario)}")
+
+
+def _print_side_by_side(console: Console, columns: Sequence[Mapping[str, Any]]) -> None:
+    table = Table(
+        title="Headline figures, mean (95% interval)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        title_justify="left",
+    )
+    table.add_column("Figure", overflow="fold", ratio=1)
+    for scenario in columns:
+        table.add_column(label(scenario), justify="right", no_wrap=True)
+    marked = False
+    for _, name, cells, near in _rows(columns):
+        if near:
+            cells = [*cells[:1], f"{cells[1]} {WITHIN}", *cells[2:]]
+            marked = True
+        elif len(cells) > 1:
+            cells = [*cells[:1], f"{cells[1]}  ", *cells[2:]]
+        table.add_row(name, *cells)
     console.print(table)
-    print_agents(console, metrics)
-    print_expectations(console, metrics)
+    if marked:
+        console.print(f"{WITHIN} within chance: the two 95% intervals overlap.")
+    console.print()
 
 
-def print_agents(console: Console, metrics: Mapping[str, Any]) -> None:
-    agents = _get(metrics, "agents", {})
-    if not agents:
+def _print_sweep(console: Console, scenarios: Sequence[Mapping[str, Any]]) -> None:
+    groups = sweeps(scenarios)
+    if not groups:
         return
-    table = Table(title="Who got in")
-    for col in ("Visitor", "Class", "Requests", "Allowed", "Refused", "Orders", "Top refusal rule"):
-        table.add_column(
-            col, justify="right" if col in ("Requests", "Allowed", "Refused", "Orders") else "left"
-        )
-    for name, row in agents.items():
-        table.add_row(
-            name,
-            str(row.get("visitor_class", "")),
-            str(row.get("requests", 0)),
-            str(row.get("allowed", 0)),
-            str(row.get("refused", 0)),
-            str(row.get("orders", 0)),
-            str(row.get("top_rule") or "-"),
-        )
+    table = Table(
+        title="Agent adoption (means; intervals in the HTML report)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title_justify="left",
+    )
+    table.add_column("Policy")
+    keys = ("revenue.total", "interface_share", "welfare.ratio")
+    for name in ("Delegating", "Platform revenue", "Interface share", "Welfare"):
+        table.add_column(name, justify="right")
+    every = [s for group in groups.values() for s in group]
+    # One format per column: whole units for all if any figure needs them.
+    scale = {k: max((abs(f.mean) for s in every if (f := figure(s, k))), default=0) for k in keys}
+    for policy_name, group in groups.items():
+        for scenario in group:
+            figs = [(k, figure(scenario, k)) for k in keys]
+            table.add_row(
+                policy_name,
+                number("interface_share", float(scenario.get("delegation_share") or 0)),
+                *(number(k, f.mean, scale=scale[k]) if f else "-" for k, f in figs),
+            )
     console.print(table)
+    console.print()
 
 
-def print_expectations(console: Console, metrics: Mapping[str, Any]) -> None:
-    checks = _get(metrics, "expectations", [])
+_NUMBERED = re.compile(r"-\d+$")
+
+
+def _group(name: str, kind: Any) -> str:
+    """Which row an actor counts in: all shoppers together, all sessions of the platform
+    assistant together, and outside agents by kind (`signed-partner for shopper-3` and
+    `rogue-crawler-0` count as `signed-partner` and `rogue-crawler`)."""
+    if kind == "human":
+        return "shoppers"
+    if kind == "first-party":
+        return "platform assistant"
+    return _NUMBERED.sub("", name.split(" for ")[0])
+
+
+def _who(runs: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows of visitors (a kind of visitor and the class the gate gave it), summed over runs;
+    and who did not get what it came for, one line per kind of visitor and reason."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    failures: dict[tuple[str, str], list[str]] = {}
+    for run in runs:
+        for name, agent in (run.get("agents") or {}).items():
+            group = _group(str(name), agent.get("kind"))
+            cls = str(agent.get("visitor_class") or "")
+            row = rows.setdefault(
+                (group, cls),
+                {"visitor": group, "class": cls, "actors": 0, "rules": {}}
+                | dict.fromkeys(("requests", "refused", "orders"), 0),
+            )
+            row["actors"] += 1
+            for field in ("requests", "refused", "orders"):
+                row[field] += int(agent.get(field) or 0)
+            if agent.get("top_rule"):
+                row["rules"][agent["top_rule"]] = row["rules"].get(agent["top_rule"], 0) + 1
+            if agent.get("succeeded") is False:
+                reason = str(agent.get("error") or agent.get("outcome") or "no reason given")
+                failures.setdefault((group, reason), []).append(str(name))
+    lines = [
+        f"{names[0] if len(names) == 1 else f'{group} ({len(names)})'}: {reason}"
+        for (group, reason), names in failures.items()
+    ]
+    first = {"shoppers": 0, "platform assistant": 1}
+    ordered = sorted(rows.values(), key=lambda r: (first.get(r["visitor"], 2), r["visitor"]))
+    return ordered, lines
+
+
+def print_agents(
+    console: Console, runs: Sequence[Mapping[str, Any]], title: str = "Who got in"
+) -> None:
+    """Requests, refusals and orders per visitor, the rules that refused them, and who did
+    not get what it came for, with the reason."""
+    rows, failures = _who(runs)
+    if not rows:
+        return
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+        title_justify="left",
+    )  # fmt: skip
+    table.add_column("Visitor", overflow="fold")
+    table.add_column("Class the gate gave", overflow="fold")
+    for name in ("Requests", "Refused", "Orders"):
+        table.add_column(name, justify="right", no_wrap=True)
+    refused: list[str] = []
+    for row in rows:
+        visitor = f"{row['visitor']} ({row['actors']})" if row["actors"] > 1 else row["visitor"]
+        table.add_row(
+            escape(visitor),
+            escape(row["class"]),
+            f"{row['requests']:,}",
+            f"{row['refused']:,}",
+            f"{row['orders']:,}",
+        )
+        if row["rules"]:
+            rule = max(row["rules"], key=row["rules"].get)
+            refused.append(f"{visitor}: {row['refused']:,} refused, mostly by rule {rule}")
+    console.print(table)
+    # Below the table, as wrapped lines: rule ids are long and must never be cut.
+    for heading, lines in (("Refused by:", refused), ("Did not get what it came for:", failures)):
+        if lines:
+            console.print(f"[bold]{heading}[/]")
+            _bullets(console, lines)
+    console.print()
+
+
+def _bullets(console: Console, lines: Sequence[str]) -> None:
+    """A list whose long lines wrap under their own text, not under the dash."""
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    for line in lines:
+        grid.add_row("-", Text(line))
+    console.print(grid)
+
+
+def print_expectations(console: Console, run: Mapping[str, Any]) -> None:
+    checks = run.get("expectations") or []
     if not checks:
         return
-    table = Table(title="Expected outcomes")
-    for col in ("Metric", "Expected", "Actual", "Held"):
-        table.add_column(col)
+    table = Table(title="Expected outcomes", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Figure", overflow="fold")
+    table.add_column("Expected", no_wrap=True)
+    table.add_column("Actual", justify="right", overflow="fold")
+    table.add_column("Held", no_wrap=True)
     for check in checks:
-        held = "[green]yes[/]" if check["ok"] else "[bold red]NO[/]"
+        held = "[green]yes[/]" if check.get("ok") else "[bold red]NO[/]"
         table.add_row(
-            check["metric"], f"{check['op']} {check['value']}", str(check["actual"]), held
+            escape(str(check.get("metric"))),
+            escape(f"{check.get('op')} {check.get('value')}"),
+            escape(str(check.get("actual"))),
+            held,
         )
     console.print(table)
 
 
-def all_channels(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Every order channel that any of the runs saw, sorted."""
-    return sorted({c for m in runs for c in _get(m, "orders.by_channel", {})})
-
-
-def print_side_by_side(console: Console, runs: Sequence[Mapping[str, Any]]) -> None:
-    """Several runs in columns, one row per headline figure (the demo's closing table)."""
-    table = Table(title="Side by side")
+def print_summary(console: Console, run: Mapping[str, Any]) -> None:
+    """One run (one seed) as it finishes: its headline figures, who got in, the checks."""
+    scenario = run.get("scenario") or {}
+    name = f"{scenario.get('name', '?')} (seed {run.get('seed', scenario.get('seed', '?'))})"
+    market = run.get("market") or {}
+    figures = [
+        ("Journeys", market.get("journeys"), "orders.total"),
+        ("Journeys through the platform", run.get("interface_share"), "interface_share"),
+        ("Ad revenue", (run.get("revenue") or {}).get("ads"), "revenue.ads"),
+        ("Sales", run.get("sales"), "sales"),
+        ("Orders by outside agents", market.get("agent_orders"), "orders.agent"),
+        ("Fell back to the store", market.get("fallback_to_store"), "orders.total"),
+        ("Lost sales", market.get("lost_sales"), "orders.total"),
+        ("Shopper welfare", (run.get("welfare") or {}).get("ratio"), "welfare.ratio"),
+    ]
+    table = Table(title=f"Run: {escape(name)}", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Figure")
-    channels = all_channels(runs)
-    columns = [dict(summary_rows(m, channels)) for m in runs]
-    for metrics in runs:
-        table.add_column(str(_get(metrics, "scenario.name", "?")), justify="right")
-    labels: list[str] = []
-    for cols in columns:
-        labels += [label for label in cols if label not in labels]
-    for label in labels:
-        table.add_row(label, *(cols.get(label, "-") for cols in columns))
+    table.add_column("Value", justify="right")
+    for title, value, key in figures:
+        if isinstance(value, int | float):
+            table.add_row(title, number(key, float(value)))
+    latency = run.get("gate_latency_us") or {}
+    if latency:
+        table.add_row("Gate latency p50 / p99", f"{latency.get('p50')} / {latency.get('p99')} µs")
     console.print(table)
+    print_agents(console, [run])
+    print_expectations(console, run)
 
 
 # --- HTML ----------------------------------------------------------------------------------
 
-
-_COMMENT = re.compile(r"<!--.*?-->|<script\b.*?</script>", re.DOTALL)
-
-
-def _svg(chart: Any) -> str:
-    svg: str = chart.render(is_unicode=True)
-    # Drop the XML prolog (the SVG sits inline in HTML), the generator's comments (a date and
-    # links) and its tooltip script: the report is a static, offline file without scripts.
-    svg = svg.split("?>", 1)[1] if svg.startswith("<?xml") else svg
-    return _COMMENT.sub("", svg)
-
-
-def _chart(kind: type[Any], title: str, **config: Any) -> Any:
-    return kind(
-        title=title,
-        style=CHART_STYLE,
-        js=[],  # no external script: the report must open offline
-        width=900,
-        height=420,
-        legend_at_bottom=True,
-        print_values=False,
-        **config,
-    )
-
-
-def charts(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(caption, inline SVG) for each chart of one run."""
-    out: list[tuple[str, str]] = []
-    timeline = _get(metrics, "timeline", {})
-    if timeline and timeline.get("buckets"):
-        chart = _chart(pygal.StackedBar, "Decisions over time, by visitor class", x_title="seconds")
-        chart.x_labels = [str(b) for b in timeline["buckets"]]
-        for cls, series in sorted(timeline["series"].items()):
-            chart.add(cls, series)
-        out.append(
-            ("Requests per time slice, stacked by the class the gate assigned.", _svg(chart))
-        )
-    decisions = _get(metrics, "requests.by_class_decision", {})
-    if decisions:
-        chart = _chart(pygal.StackedBar, "Gate decisions by visitor class")
-        classes = sorted(decisions)
-        chart.x_labels = classes
-        actions = sorted({a for per in decisions.values() for a in per})
-        for action in actions:
-            chart.add(action, [decisions[c].get(action, 0) for c in classes])
-        out.append(("What the gate decided for each class of visitor.", _svg(chart)))
-    orders = _get(metrics, "orders.by_channel", {})
-    chart = _chart(pygal.Bar, "Orders by channel")
-    for channel, count in sorted(orders.items()):
-        chart.add(channel, [count])
-    out.append(("Orders placed, by the channel they came through.", _svg(chart)))
-    agents = _get(metrics, "agents", {})
-    if agents:
-        chart = _chart(pygal.HorizontalStackedBar, "Each visitor's funnel")
-        names = list(agents)
-        chart.x_labels = names
-        chart.add("allowed", [agents[n].get("allowed", 0) for n in names])
-        chart.add("refused", [agents[n].get("refused", 0) for n in names])
-        chart.add("orders", [agents[n].get("orders", 0) for n in names])
-        out.append(("Requests let in, refused, and orders placed, per visitor.", _svg(chart)))
-    chart = _chart(pygal.Bar, "Shopper welfare and platform revenue")
-    chart.add("welfare ratio x100", [round(100 * float(_get(metrics, "welfare.ratio", 0)), 1)])
-    chart.add("revenue: margin", [round(float(_get(metrics, "revenue.margin", 0)), 2)])
-    chart.add("revenue: ads", [round(float(_get(metrics, "revenue.ads", 0)), 2)])
-    out.append(
-        ("Welfare: utility of what shoppers bought against the best available.", _svg(chart))
-    )
-    return out
-
-
 PAGE_CSS = """
-body{font-family:system-ui,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
-main{max-width:1000px;margin:0 auto;padding:24px}
-h1{font-size:2rem}h2{font-size:1.5rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%;background:white;font-size:1.05rem}
-th,td{border:1px solid #cbd2d9;padding:6px 10px;text-align:left}td.num{text-align:right}
-figure{background:white;border:1px solid #cbd2d9;margin:16px 0;padding:8px}
-figcaption{font-size:1rem;color:#3e4c59;padding:4px 8px}
+*{box-sizing:border-box}
+body{font-family:system-ui,'Segoe UI','DejaVu Sans','Liberation Sans',Arial,sans-serif;
+margin:0;color:#1f2933;background:#f5f7fa;font-size:19px;line-height:1.45}
+main{max-width:1000px;margin:0 auto;padding:16px 20px 40px}
+h1{font-size:1.75rem;margin:.4rem 0 .6rem}h2{font-size:1.45rem;margin:2rem 0 .6rem}
+h3{font-size:1.2rem;margin:0 0 .4rem}
+.findings{background:white;border-left:6px solid #0072B2;margin:0;padding:.6rem 1rem .6rem 2.6rem}
+.findings li{margin:.35rem 0;font-size:1.12rem}
+.scope{color:#52606d;margin:.2rem 0 .8rem}
+figure{background:white;border:1px solid #cbd2d9;margin:18px 0;padding:12px}
+figure svg{display:block;width:100%;height:auto}
+figure svg .ci path{stroke:#111 !important;stroke-width:2.5px !important;
+stroke-opacity:1 !important;stroke-dasharray:none !important;
+filter:drop-shadow(0 0 1px #fff) drop-shadow(0 0 1px #fff)}
+figcaption{font-size:1rem;color:#3e4c59;padding:6px 4px 0}
+table{border-collapse:collapse;width:100%;background:white;font-size:1rem}
+th,td{border:1px solid #cbd2d9;padding:5px 8px;text-align:left;vertical-align:top;
+overflow-wrap:break-word}
+td.num{text-align:right;white-space:nowrap}
+.chance{color:#52606d;font-style:italic}
 .bad{color:#b00020;font-weight:bold}.good{color:#136f3a;font-weight:bold}
+.appendix{font-size:.95rem}.appendix h3{margin:1.6rem 0 .4rem}.appendix table{margin:.4rem 0}
 """
 
 
-def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    head = "".join(f"<th scope='col'>{html.escape(h)}</th>" for h in header)
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str], numeric: int = 0) -> str:
+    """An HTML table; the last `numeric` columns right-aligned. Cells are already HTML."""
+    head = "".join(f"<th scope='col'>{h}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>"
+        + "".join(
+            f"<td class='num'>{c}</td>" if i >= len(row) - numeric else f"<td>{c}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(runs: Sequence[Mapping[str, Any]], title: str = "Sandbox report") -> str:
-    """One self-contained HTML page (inline CSS and SVG, no scripts) for one or more runs."""
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value or "?")
+
+
+def _breakable(path: str) -> str:
+    """A request path that may wrap after its slashes and separators, never mid-word."""
+    escaped = _e(path)
+    for sep in ("/", "?", "&amp;", "="):
+        escaped = escaped.replace(sep, f"{sep}<wbr>")
+    return escaped
+
+
+def _side_by_side_html(scenarios: Sequence[Mapping[str, Any]]) -> str:
+    columns = _columns(scenarios)
+    if not columns:
+        return ""
+    compared = pair(scenarios) is not None and len(columns) >= 2
+    header = ["Figure", *(_e(label(s)) for s in columns)]
+    if compared:
+        header.append("Closed minus open")
+    rows = []
+    for key, name, cells, near in _rows(columns):
+        row = [_e(name), *(_e(c) for c in cells)]
+        if compared:
+            a, b = figure(columns[0], key), figure(columns[1], key)
+            if near or a is None or b is None:
+                row.append("<span class='chance'>within chance</span>")
+            else:
+                sign = "+" if a.mean >= b.mean else "\u2212"
+                row.append(_e(f"{sign}{difference(key, a.mean - b.mean)}"))
+        rows.append(row)
+    note = (
+        "<p>Each figure: the mean, then its 95% interval. <em>Within chance</em>: the two"
+        " intervals overlap, so the runs cannot tell the two scenarios apart on that figure.</p>"
+    )
+    return "<h2>Side by side</h2>" + note + _table(rows, header, numeric=len(header) - 1)
+
+
+def _appendix_html(scenarios: Sequence[Mapping[str, Any]]) -> str:
+    parts = ["<section class='appendix'><h2>Appendix: checks, gate latency, refusals</h2>"]
+    for scenario in scenarios:
+        for run in scenario.get("runs") or []:
+            seed = run.get("seed", (run.get("scenario") or {}).get("seed", "?"))
+            parts.append(f"<h3>{_e(label(scenario))}, seed {_e(seed)}</h3>")
+            latency = run.get("gate_latency_us") or {}
+            if latency:
+                parts.append(
+                    f"<p>Gate latency: median {_e(latency.get('p50'))} µs, 99th percentile"
+                    f" {_e(latency.get('p99'))} µs over {_e(_count(latency.get('count')))}"
+                    " decisions.</p>"
+                )
+            checks = run.get("expectations") or []
+            if checks:
+                rows = [
+                    [
+                        _e(c.get("metric")),
+                        _e(f"{c.get('op')} {c.get('value')}"),
+                        _e(c.get("actual")),
+                        "<span class='good'>yes</span>"
+                        if c.get("ok")
+                        else "<span class='bad'>NO</span>",
+                    ]
+                    for c in checks
+                ]
+                parts.append(_table(rows, ["Expected outcome", "Expected", "Actual", "Held"]))
+            _, failures = _who([run])
+            if failures:
+                items = "".join(f"<li>{_e(line)}</li>" for line in failures)
+                parts.append(f"<p>Did not get what it came for:</p><ul>{items}</ul>")
+            refusals = (run.get("refusals") or {}).get("examples") or []
+            if refusals:
+                rows = [
+                    [_e(r.get("visitor_class")), _e(r.get("rule")), _e(r.get("action")),
+                     _breakable(f"{r.get('method', '')} {r.get('path', '')}"),
+                     _e(r.get("reason"))]
+                    for r in refusals
+                    if r.get("action", "block") in REFUSING
+                ]  # fmt: skip
+                parts.append("<p>Latest refusals and why:</p>")
+                parts.append(_table(rows, ["Class", "Rule", "Decision", "Request", "Reason"]))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_html(report: Mapping[str, Any], title: str | None = None) -> str:
+    """One self-contained page: findings, one chart per question, the side-by-side table,
+    then the appendix; inline CSS and SVG, no scripts, nothing fetched."""
+    scenarios: Sequence[Mapping[str, Any]] = report.get("scenarios") or []
+    title = title or str(report.get("title") or "Sandbox report")
+    names = ", ".join(label(s) for s in focus(scenarios))
+    swept = sum(len(group) for group in sweeps(scenarios).values())
+    if swept:
+        names += f"{'; ' if names else ''}a sweep of agent adoption ({swept} scenarios)"
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head><body><main>",
-        f"<h1>{html.escape(title)}</h1>",
+        f"<title>{_e(title)}</title><style>{PAGE_CSS}</style></head><body><main>",
+        f"<h1>{_e(title)}</h1>",
+        f"<p class='scope'>Scenarios: {_e(names)}. Figures are means with 95% intervals.</p>",
     ]
-    if len(runs) > 1:
-        channels = all_channels(runs)
-        columns = [dict(summary_rows(m, channels)) for m in runs]
-        labels = list(columns[0])
-        rows = [[label, *(c.get(label, "-") for c in columns)] for label in labels]
-        parts.append("<h2>Side by side</h2>")
-        parts.append(_table(rows, ["Figure", *(str(_get(m, "scenario.name")) for m in runs)]))
-    for metrics in runs:
-        name = html.escape(str(_get(metrics, "scenario.name", "?")))
-        parts.append(f"<section><h2>{name}</h2>")
-        description = _get(metrics, "scenario.description", "")
-        if description:
-            parts.append(f"<p>{html.escape(str(description))}</p>")
-        parts.append(_table(summary_rows(metrics), ["Figure", "Value"]))
-        refusals = _get(metrics, "refusals.examples", [])
-        if refusals:
-            parts.append("<h3>Latest refusals and why</h3>")
-            parts.append(
-                _table(
-                    [[r["visitor_class"], r["rule"], r["path"], r["reason"]] for r in refusals],
-                    ["Class", "Rule", "Path", "Reason"],
-                )
-            )
-        checks = _get(metrics, "expectations", [])
-        if checks:
-            rows = [
-                [
-                    c["metric"],
-                    f"{c['op']} {c['value']}",
-                    str(c["actual"]),
-                    "yes" if c["ok"] else "NO",
-                ]
-                for c in checks
-            ]
-            parts.append(
-                "<h3>Expected outcomes</h3>"
-                + _table(rows, ["Metric", "Expected", "Actual", "Held"])
-            )
-        for caption, svg in charts(metrics):
-            parts.append(f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>")
-        parts.append("</section>")
+    findings = report.get("findings") or []
+    if findings:
+        # Finding texts hold no characters that escaping changes, so they appear verbatim.
+        items = "".join(f"<li>{_e(f['text'])}</li>" for f in findings)
+        parts.append(f"<section id='findings'><ol class='findings'>{items}</ol></section>")
+    for chart in charts(scenarios, report.get("data_advantage")):
+        parts.append(
+            f"<figure><h3>{_e(chart.heading)}</h3>{chart.svg}"
+            f"<figcaption>{_e(chart.caption)}</figcaption></figure>"
+        )
+    parts.append(_side_by_side_html(scenarios))
+    parts.append(_appendix_html(scenarios))
     parts.append("</main></body></html>")
     return "".join(parts)
 
 
-def write_reports(runs: Sequence[Mapping[str, Any]], folder: Path, stem: str) -> tuple[Path, Path]:
-    """Write `<stem>.html` and `<stem>.json` into `folder`; returns both paths."""
+def write_reports(report: Mapping[str, Any], folder: Path, stem: str) -> tuple[Path, Path]:
+    """Write `<stem>.html` and `<stem>.json` (the report as given) into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     html_path = folder / f"{stem}.html"
     json_path = folder / f"{stem}.json"
-    html_path.write_text(render_html(runs, title=f"Sandbox report: {stem}"), encoding="utf-8")
-    json_path.write_text(json.dumps(list(runs), indent=2, sort_keys=True), encoding="utf-8")
+    html_path.write_text(render_html(report, title=f"Sandbox report: {stem}"), encoding="utf-8")
+    json_path.write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
     return html_path, json_path

@@ -12,8 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from marketplace.core.yamlfile import YamlModelError
-from sandbox.report import print_side_by_side, print_summary, write_reports
-from sandbox.runner import run_scenario
+from sandbox.eval_decide import data_advantage
+from sandbox.findings import findings
+from sandbox.report import print_report, write_reports
+from sandbox.runner import run_seeds, seeds_for
 from sandbox.scenario import Scenario, builtin_names, load_scenario
 
 console = Console()
@@ -35,12 +37,26 @@ def _load(name_or_path: str) -> Scenario:
         raise  # unreachable: _fail exits
 
 
-def _report(runs: list[dict[str, Any]], out: Path, stem: str) -> None:
-    if len(runs) > 1:
-        print_side_by_side(console, runs)
-    html_path, json_path = write_reports(runs, out, stem)
+def _report(report: dict[str, Any], out: Path, stem: str) -> None:
+    print_report(console, report["scenarios"], report["findings"])
+    html_path, json_path = write_reports(report, out, stem)
     size_kib = html_path.stat().st_size / 1024
     console.print(f"HTML report: [bold]{html_path}[/] ({size_kib:,.0f} KiB) · JSON: {json_path}")
+
+
+def _failed(report: dict[str, Any]) -> bool:
+    return not all(run["passed"] for s in report["scenarios"] for run in s["runs"])
+
+
+Seeds = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=20,
+        help="Independent runs per scenario (seeds N, N+1, ...): intervals then come from the "
+        "runs (Student t) instead of a bootstrap over one run's journeys.",
+    ),
+]
 
 
 def run(
@@ -59,25 +75,30 @@ def run(
     out: Annotated[Path, typer.Option(help="Folder for the HTML and JSON reports.")] = Path(
         "reports"
     ),
+    seeds: Seeds = 1,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Run a scenario and report who got in, who was refused and why, and who bought what.
 
-    Example: sandbox run walled-garden
+    Example: sandbox run walled-garden --seeds 3
     Exits 1 when an expected outcome of the scenario did not hold.
     """
     loaded = _load(scenario)
     started = time.monotonic()
-    runs = []
-    for variant in loaded.expand():
-        metrics = run_scenario(
-            variant, target_url=target, admin_token=admin_token, show_progress=not quiet
+    results = [
+        run_seeds(
+            variant,
+            seeds_for(variant, seeds),
+            target_url=target,
+            admin_token=admin_token,
+            show_progress=not quiet,
         )
-        print_summary(console, metrics)
-        runs.append(metrics)
-    _report(runs, out, loaded.name)
+        for variant in loaded.expand()
+    ]
+    report = {"scenarios": results, "findings": findings(results)}
+    _report(report, out, loaded.name)
     console.print(f"Done in {time.monotonic() - started:.0f} s.")
-    if not all(m["passed"] for m in runs):
+    if _failed(report):
         err_console.print(
             "[bold red]Some expected outcomes did not hold[/] (see the tables above)."
         )
@@ -88,22 +109,33 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the HTML and JSON reports.")] = Path(
         "reports"
     ),
+    seeds: Seeds = 1,
 ) -> None:
-    """The whole story, offline: the walled garden and the open platform, side by side.
+    """The whole story, offline: the walled garden and the open platform, side by side, with
+    what closing the door keeps and costs, and how much Help Me Decide gains from history.
 
     Example: sandbox demo
     """
     started = time.monotonic()
     scenarios = [load_scenario(name) for name in DEMO_SCENARIOS]
-    # The two platforms are independent: run them side by side to finish within a class minute.
+    # The platforms are independent: run them side by side to finish within a class minute.
     with (
         console.status(f"Running {' and '.join(DEMO_SCENARIOS)} side by side ..."),
-        ThreadPoolExecutor(max_workers=len(scenarios)) as pool,
+        ThreadPoolExecutor(max_workers=len(scenarios) + 1) as pool,
     ):
-        runs = list(pool.map(lambda s: run_scenario(s, show_progress=False), scenarios))
-    for metrics in runs:
-        print_summary(console, metrics)
-    _report(runs, out, "demo")
+        curve = pool.submit(
+            data_advantage, seed=scenarios[0].seed, products=scenarios[0].catalog.products
+        )
+        results = list(
+            pool.map(lambda s: run_seeds(s, seeds_for(s, seeds), show_progress=False), scenarios)
+        )
+        advantage = curve.result().to_json()
+    report = {
+        "scenarios": results,
+        "findings": findings(results, advantage),
+        "data_advantage": advantage,
+    }
+    _report(report, out, "demo")
     console.print(f"Demo finished in {time.monotonic() - started:.0f} s.")
 
 

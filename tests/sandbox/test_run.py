@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sandbox.cli import app
+from sandbox.findings import findings
 from sandbox.report import write_reports
-from sandbox.runner import run_scenario
+from sandbox.runner import run_scenario, scenario_result
 from sandbox.scenario import CatalogSpec, Scenario, load_scenario
 
 pytestmark = [pytest.mark.slow]
@@ -61,7 +61,7 @@ def test_built_in_scenario_meets_its_expectations(name: str, chromium_executable
         assert metrics["requests"]["total"] > 0
 
 
-def test_self_preferencing_compares_the_house_brand_boost() -> None:
+def test_self_preferencing_moves_welfare_and_margin_with_the_boost() -> None:
     without, with_boost = run_all("self-preferencing")
     assert without["scenario"]["house_brand_boost"] == 0.0
     assert with_boost["scenario"]["house_brand_boost"] == 0.3
@@ -69,14 +69,25 @@ def test_self_preferencing_compares_the_house_brand_boost() -> None:
         assert failed_expectations(metrics) == []
         assert 0.0 < metrics["welfare"]["ratio"] <= 1.0
         assert metrics["revenue"]["total"] > 0
+    # Shoppers buy what Help Me Decide picks, so the boost changes what they buy.
+    bought = [
+        sorted(p for row in m["journeys"] for p in row["purchases"]) for m in (without, with_boost)
+    ]
+    assert bought[0] != bought[1]
+    assert (without["welfare"]["ratio"], without["revenue"]["margin"]) != (
+        with_boost["welfare"]["ratio"],
+        with_boost["revenue"]["margin"],
+    )
 
 
 @pytest.mark.browser
 def test_the_html_report_shows_its_charts_in_a_browser(
     walled_garden: dict[str, Any], tmp_path: Path, browser: Any
 ) -> None:
-    html_path, json_path = write_reports([walled_garden], tmp_path, "report")
-    assert json.loads(json_path.read_text())[0]["scenario"]["name"] == "walled-garden"
+    scenario = scenario_result(small("walled-garden"), [walled_garden])
+    report = {"scenarios": [scenario], "findings": findings([scenario])}
+    html_path, json_path = write_reports(report, tmp_path, "report")
+    assert json.loads(json_path.read_text())["scenarios"][0]["name"] == "walled-garden"
     text = html_path.read_text()
     assert "<script" not in text
     assert "http://" not in text.replace("http://www.w3.org", "")
@@ -84,18 +95,56 @@ def test_the_html_report_shows_its_charts_in_a_browser(
     try:
         page.goto(html_path.as_uri())
         assert page.locator("figure svg").count() >= 4
-        assert "Orders by channel" in page.content()
+        for finding in report["findings"]:
+            assert finding["text"] in page.inner_text("body")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     finally:
         page.close()
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
+SUMMARY_KEYS = (
+    "revenue.ads",
+    "revenue.total",
+    "sales",
+    "orders.total",
+    "interface_share",
+    "welfare.ratio",
+    "market.lost_sales",
+    "market.fallback_to_store",
+    "market.delegated_journeys",
+    "data.events_per_journey",
+)
+
+
 @pytest.mark.browser
-def test_demo_prints_both_scenarios_side_by_side(tmp_path: Path, chromium_executable: str) -> None:
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)], terminal_width=160)
+def test_demo_writes_the_report_contract(tmp_path: Path, chromium_executable: str) -> None:
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)], terminal_width=80)
     assert result.exit_code == 0, result.output
-    assert re.search(r"walled-garden.*open-platform", result.output)
-    assert "Side by side" in result.output
-    assert (tmp_path / "demo.html").is_file()
     assert "HTML report:" in result.output
+    report = json.loads((tmp_path / "demo.json").read_text())
+    assert [s["name"] for s in report["scenarios"]] == ["walled-garden", "open-platform"]
+    html_text = (tmp_path / "demo.html").read_text()
+    assert 3 <= len(report["findings"]) <= 6
+    for finding in report["findings"]:
+        assert finding["text"] in html_text
+        assert " ".join(finding["text"].split()[:6]) in " ".join(result.output.split())
+    closed, opened = report["scenarios"]
+    for scenario in (closed, opened):
+        assert scenario["seeds"] == [42]
+        assert len(scenario["runs"]) == 1
+        for key in SUMMARY_KEYS:
+            figure = scenario["summary"][key]
+            assert figure["low"] <= figure["mean"] <= figure["high"], key
+        run = scenario["runs"][0]
+        assert "by_channel" in run["welfare"]
+        assert "impressions_per_journey" in run["ads"]
+        assert len(run["journeys"]) >= 40
+    # Same population and delegation share: only the policy differs.
+    assert (
+        closed["summary"]["market.delegated_journeys"]
+        == opened["summary"]["market.delegated_journeys"]
+    )
+    assert closed["summary"]["market.fallback_to_store"]["mean"] > 0
+    assert opened["summary"]["orders.agent"]["mean"] > 0
+    assert report["data_advantage"]["levels"] == [0, 1, 3, 10, 30]
