@@ -439,7 +439,7 @@ def _alone(s: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
     fell, lost = f.get(s, "market.fallback_to_store"), f.get(s, "market.lost_sales")
     agent = f.get(s, "orders.agent")
-    if delegated and refused and fell and lost and agent:
+    if delegated and delegated.mean > 0 and refused and fell and lost and agent:
         out.append(
             f.done(
                 f"Of {_plural('market.delegated_journeys', delegated, 'journey')} handed to an"

@@ -116,3 +116,19 @@ def test_no_characters_that_html_escaping_would_change() -> None:
     for report in reports:
         for text in texts(report):
             assert not UNSAFE & set(text), text
+
+
+def test_a_scenario_without_delegation_says_nothing_about_agents() -> None:
+    none_delegated = reportdata.scenario(
+        "closed",
+        {
+            "market.delegated_journeys": 0,
+            "market.delegation_refused": 0,
+            "market.fallback_to_store": 0,
+            "market.lost_sales": 0,
+            "orders.agent": 0,
+        },
+        delegation_share=0.0,
+    )
+    joined = " ".join(texts({"scenarios": [none_delegated]}))
+    assert "handed to an outside agent" not in joined
