@@ -36,7 +36,8 @@ from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
 from marketplace.core.settings import Settings
 from sandbox.liveserver import LiveServer
-from sandbox.personas import PERSONAS, seed_personas
+from sandbox.personas import PERSONAS
+from sandbox.seeding import seed_personas
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CHROME = (

@@ -40,7 +40,7 @@ def gate_latency_by_class(url: str) -> dict[str, dict[str, float]]:
 
 def main(argv: list[str] | None = None) -> None:
     from marketplace.core.db import Database
-    from sandbox.personas import seed_personas
+    from sandbox.seeding import seed_personas
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)

@@ -41,7 +41,7 @@ def prepare_database(products: int | None = None, seed: int | None = None) -> st
     upgrade(url)
     if is_empty(url):
         from marketplace.catalog.seed import seed_catalog
-        from sandbox.personas import seed_personas
+        from sandbox.seeding import seed_personas
 
         database = Database(url)
         try:

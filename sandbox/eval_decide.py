@@ -41,14 +41,9 @@ from marketplace.core.settings import Settings
 from marketplace.decide import service as decide_service
 from marketplace.decide.config import get_decide_config
 from sandbox.liveserver import LiveServer
-from sandbox.personas import (
-    PERSONAS,
-    Persona,
-    ProductFacts,
-    seed_history,
-    seed_personas,
-    utility,
-)
+from sandbox.personas import PERSONAS, Persona
+from sandbox.seeding import seed_history, seed_personas
+from sandbox.utility import ProductFacts, utility
 
 # A fixed moment, so the same seed gives the same histories and the same report.
 EVAL_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -28,8 +28,9 @@ from sandbox.actors.base import ActorResult
 from sandbox.actors.firstparty import FirstPartyPlan, run_first_party_session
 from sandbox.actors.humans import Need, ShopperPlan, SimulatedShopper
 from sandbox.actors.outside import AgentPlan, run_outside_agent
-from sandbox.personas import PERSONAS, Persona, ProductFacts, persona
+from sandbox.personas import PERSONAS, Persona, persona
 from sandbox.scenario import Scenario
+from sandbox.utility import ProductFacts
 
 BROWSE = "browse"
 ASSISTANT = "assistant"

@@ -10,8 +10,9 @@ from typing import Any
 from sandbox.actors.base import ActorResult
 from sandbox.figures import by_channel, run_figures, welfare_by_channel
 from sandbox.journeys import Journey, journey_row
-from sandbox.personas import ProductFacts, persona, utility
+from sandbox.personas import persona
 from sandbox.scenario import Expectation, Scenario
+from sandbox.utility import ProductFacts, utility
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,

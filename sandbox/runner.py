@@ -31,8 +31,9 @@ from sandbox.journeys import (
     run_journey,
 )
 from sandbox.metrics import build_metrics
-from sandbox.personas import PERSONAS, Persona, ProductFacts, utility
+from sandbox.personas import PERSONAS, Persona
 from sandbox.scenario import SHOPPING_AGENTS, Scenario
+from sandbox.utility import ProductFacts, utility
 
 T = TypeVar("T")
 

@@ -55,7 +55,7 @@ def seed_template(path: Path, *, products: int, seed: int) -> Path:
     from marketplace.catalog.seed import seed_catalog
     from marketplace.core.db import Database
     from marketplace.core.migrate import upgrade
-    from sandbox.personas import seed_personas
+    from sandbox.seeding import seed_personas
 
     url = f"sqlite:///{path}"
     upgrade(url)

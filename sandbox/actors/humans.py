@@ -21,7 +21,8 @@ import httpx
 
 from sandbox.actors.base import ActorResult, RecordingClient
 from sandbox.eval_decide import parse_stated_query
-from sandbox.personas import Persona, ProductFacts, utility
+from sandbox.personas import Persona
+from sandbox.utility import ProductFacts, utility
 
 BROWSER_USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

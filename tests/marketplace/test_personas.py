@@ -18,16 +18,9 @@ from marketplace.core.db import Base, Database
 from marketplace.core.migrate import upgrade
 from marketplace.history.models import HistoryEvent
 from marketplace.orders.models import Order
-from sandbox.personas import (
-    PERSONA_PASSWORD,
-    PERSONAS,
-    Persona,
-    ProductFacts,
-    persona,
-    rank,
-    seed_personas,
-    utility,
-)
+from sandbox.personas import PERSONA_PASSWORD, PERSONAS, Persona, persona
+from sandbox.seeding import seed_personas
+from sandbox.utility import ProductFacts, rank, utility
 from tests.conftest import TEST_CATALOG_SIZE, TEST_NOW, TEST_SEED
 
 # Words only the hidden profile uses; none may ever reach the platform or its responses.

@@ -26,8 +26,9 @@ from sandbox.eval_decide import (
     data_advantage,
     parse_stated_query,
 )
-from sandbox.personas import PERSONAS, seed_history
+from sandbox.personas import PERSONAS
 from sandbox.personas import persona as find_persona
+from sandbox.seeding import seed_history
 
 LEVELS = [0, 1, 3, 10, 30]
 
