@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from marketplace.catalog import copywriting
 from marketplace.catalog.taxonomy import (
     CATEGORIES,
     HOUSE_BRAND,
@@ -56,103 +57,6 @@ THIRD_PARTY_SELLERS = (
     "Crescent Commerce",
     "TopShelf Imports",
 )
-
-_USES: dict[str, tuple[str, ...]] = {
-    "headphones": (
-        "Made for long commutes, flights and focused work sessions.",
-        "Tuned for podcasts, playlists and calls alike.",
-        "A comfortable fit that stays put through a full day of listening.",
-    ),
-    "running-shoes": (
-        "Built for daily training miles and race-day efforts.",
-        "A responsive ride for tempo runs and easy recovery days.",
-        "Breathable upper and secure lockdown for confident footing.",
-    ),
-    "tents": (
-        "Pitches quickly for weekend camping trips and backcountry treks.",
-        "Sheds wind and rain so you can sleep through a storm.",
-        "Two doors and roomy vestibules keep gear dry and within reach.",
-    ),
-    "coffee-makers": (
-        "Wake up to fresh, hot coffee with consistent extraction every time.",
-        "Brews cafe-quality coffee at home in minutes.",
-        "Easy to clean, with a removable water tank and drip tray.",
-    ),
-    "laptops": (
-        "Fast enough for multitasking, video calls and creative work.",
-        "A bright display and a comfortable keyboard for all-day productivity.",
-        "Thin, quiet and ready for the office, the classroom or the road.",
-    ),
-    "backpacks": (
-        "Organised pockets keep daily essentials and travel gear in order.",
-        "Comfortable on the commute and tough enough for the trail.",
-        "Padded straps and a ventilated back panel carry heavy loads with ease.",
-    ),
-    "office-chairs": (
-        "Supports good posture through long hours at the desk.",
-        "Breathable, adjustable and built for the home office.",
-        "Smooth-rolling casters and a sturdy base for everyday work.",
-    ),
-    "blenders": (
-        "Crushes ice and frozen fruit into silky smoothies in seconds.",
-        "From nut butters to soups, one jar handles it all.",
-        "Pulse control and hardened blades for consistent results.",
-    ),
-    "vacuum-cleaners": (
-        "Lifts dust, crumbs and pet hair from carpets and hard floors.",
-        "Swivel steering reaches under furniture and into corners.",
-        "Tangle-free brush roll and an easy-empty bin.",
-    ),
-    "monitors": (
-        "Sharp, accurate colour for work, photo editing and gaming.",
-        "Thin bezels for a clean multi-monitor setup.",
-        "Flicker-free backlight and a low blue light mode for long sessions.",
-    ),
-    "kids-toys": (
-        "Sparks imagination and hours of screen-free play.",
-        "Safety tested and made for little hands.",
-        "A thoughtful gift for birthdays and holidays.",
-    ),
-    "phone-cases": (
-        "Raised edges protect the screen and camera when it lands face down.",
-        "A grippy finish that slides easily into a pocket.",
-        "Precise cut-outs keep every button and port within reach.",
-    ),
-}
-
-_TIER_INTROS: dict[str, tuple[str, ...]] = {
-    "premium": (
-        "The {name} is built for people who notice the details.",
-        "Flagship engineering and premium materials define the {name}.",
-    ),
-    "mid": (
-        "The {name} balances performance and price for everyday use.",
-        "A dependable all-rounder, the {name} gets the essentials right.",
-    ),
-    "budget": (
-        "The {name} covers the basics at a friendly price.",
-        "No frills, no fuss: the {name} does the job for less.",
-    ),
-    "value": (
-        "Nile Basics keeps the essentials affordable, and the {name} is no exception.",
-        "Designed by Nile, the {name} offers dependable quality at an everyday low price.",
-    ),
-}
-
-_AFTER_SALE = (
-    "Backed by a {years}-year limited warranty.",
-    "Free returns within 30 days.",
-    "Ships in recyclable packaging.",
-    "Includes a quick-start guide and responsive customer support.",
-)
-_BUDGET_WARRANTY_YEARS = 1
-_WARRANTY_YEARS = (2, 3, 5)
-# Every sentence with every warranty length, formatted once instead of once per product.
-_AFTER_SALE_TEXT = {
-    (sentence, years): sentence.format(years=years)
-    for sentence in _AFTER_SALE
-    for years in (_BUDGET_WARRANTY_YEARS, *_WARRANTY_YEARS)
-}
 
 
 @dataclass(slots=True)
@@ -281,7 +185,7 @@ class _CategoryPlan:
                 price_shift=math.log(b.price_factor) / self.log_span,
                 quality=b.quality,
                 popularity=b.share * (0.6 + b.quality),
-                intros=tuple(_split_on_name(t) for t in _TIER_INTROS[b.tier]),
+                intros=tuple(_split_on_name(t) for t in copywriting.TIER_INTROS[b.tier]),
                 budget_warranty=b.tier in ("budget", "value"),
                 official_store=f"{b.name} Official Store",
             )
@@ -290,7 +194,7 @@ class _CategoryPlan:
         self.last_brand = len(self.brands) - 1
         self.makers = [(a.key, _attribute_maker(a)) for a in spec.attributes]
         self.noun_lower = spec.noun.lower()
-        self.uses = _USES.get(spec.slug, ("",))
+        self.uses = copywriting.USES.get(spec.slug, ("",))
         # (key, label, unit, is a yes/no feature) for the description's highlights
         self.highlights = [
             (a.key, a.label.lower(), _unit_suffix(a.unit), a.kind == "bool")
@@ -614,9 +518,13 @@ class CatalogGenerator:
             else:
                 highlights.append(f"{label} {value}{unit}")
         specs = "Highlights: " + "; ".join(highlights) + "."
-        after_sale = _AFTER_SALE[int(r() * len(_AFTER_SALE))]
-        years = _BUDGET_WARRANTY_YEARS if brand.budget_warranty else rng.choice(_WARRANTY_YEARS)
-        return f"{intro} {use} {specs} {_AFTER_SALE_TEXT[after_sale, years]}"
+        after_sale = copywriting.AFTER_SALE[int(r() * len(copywriting.AFTER_SALE))]
+        years = (
+            copywriting.BUDGET_WARRANTY_YEARS
+            if brand.budget_warranty
+            else rng.choice(copywriting.WARRANTY_YEARS)
+        )
+        return f"{intro} {use} {specs} {copywriting.AFTER_SALE_TEXT[after_sale, years]}"
 
 
 def generate_products(count: int, *, seed: int, now: datetime) -> Iterator[GeneratedProduct]:
