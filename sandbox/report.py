@@ -87,6 +87,14 @@ def print_report(
     _print_sweep(console, scenarios)
     for scenario in columns:
         print_agents(console, scenario.get("runs") or [], title=f"Who got in: {label(scenario)}")
+    # Expectations that did not hold are what makes `sandbox run` exit 1: show them here.
+    for scenario in scenarios:
+        for run in scenario.get("runs") or []:
+            if not run.get("passed", True):
+                seed = (run.get("scenario") or {}).get("seed", "?")
+                print_expectations(
+                    console, run, title=f"Expected outcomes: {label(scenario)}, seed {seed}"
+                )
 
 
 def _print_side_by_side(console: Console, columns: Sequence[Mapping[str, Any]]) -> None:
@@ -236,11 +244,14 @@ def _bullets(console: Console, lines: Sequence[str]) -> None:
     console.print(grid)
 
 
-def print_expectations(console: Console, run: Mapping[str, Any]) -> None:
+def print_expectations(
+    console: Console, run: Mapping[str, Any], *, title: str = "Expected outcomes"
+) -> None:
+    """The run's expected outcomes, each with its actual value and whether it held."""
     checks = run.get("expectations") or []
     if not checks:
         return
-    table = Table(title="Expected outcomes", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=escape(title), box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Figure", overflow="fold")
     table.add_column("Expected", no_wrap=True)
     table.add_column("Actual", justify="right", overflow="fold")
@@ -254,35 +265,6 @@ def print_expectations(console: Console, run: Mapping[str, Any]) -> None:
             held,
         )
     console.print(table)
-
-
-def print_summary(console: Console, run: Mapping[str, Any]) -> None:
-    """One run (one seed) as it finishes: its headline figures, who got in, the checks."""
-    scenario = run.get("scenario") or {}
-    name = f"{scenario.get('name', '?')} (seed {run.get('seed', scenario.get('seed', '?'))})"
-    market = run.get("market") or {}
-    figures = [
-        ("Journeys", market.get("journeys"), "orders.total"),
-        ("Journeys through the platform", run.get("interface_share"), "interface_share"),
-        ("Ad revenue", (run.get("revenue") or {}).get("ads"), "revenue.ads"),
-        ("Sales", run.get("sales"), "sales"),
-        ("Orders by outside agents", market.get("agent_orders"), "orders.agent"),
-        ("Fell back to the store", market.get("fallback_to_store"), "orders.total"),
-        ("Lost sales", market.get("lost_sales"), "orders.total"),
-        ("Shopper welfare", (run.get("welfare") or {}).get("ratio"), "welfare.ratio"),
-    ]
-    table = Table(title=f"Run: {escape(name)}", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("Figure")
-    table.add_column("Value", justify="right")
-    for title, value, key in figures:
-        if isinstance(value, int | float):
-            table.add_row(title, number(key, float(value)))
-    latency = run.get("gate_latency_us") or {}
-    if latency:
-        table.add_row("Gate latency p50 / p99", f"{latency.get('p50')} / {latency.get('p99')} µs")
-    console.print(table)
-    print_agents(console, [run])
-    print_expectations(console, run)
 
 
 # --- HTML ----------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def run(
     console.print(f"Done in {time.monotonic() - started:.0f} s.")
     if _failed(report):
         err_console.print(
-            "[bold red]Some expected outcomes did not hold[/] (see the tables above)."
+            '[bold red]Some expected outcomes did not hold[/] (see "Expected outcomes" above).'
         )
         raise typer.Exit(1)
 
