@@ -30,16 +30,18 @@ if __package__ in (None, ""):  # run as a script: bench/gate_latency.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import command_line, machine, summary, write_result
+from marketplace.core.appstate import state_of
 from marketplace.core.clock import system_clock
-from marketplace.gate.behaviour import BehaviourTracker
-from marketplace.gate.compiled import CompiledPolicy
-from marketplace.gate.engine import GateEngine
+from marketplace.core.shared.session_signals import SessionSignals
+from marketplace.core.shared.state import SharedState
+from marketplace.gate.identity.behaviour import BehaviourTracker
+from marketplace.gate.identity.verify import sign_request
+from marketplace.gate.judge import Judge
 from marketplace.gate.metrics import GateMetrics
 from marketplace.gate.middleware import build_facts
-from marketplace.gate.policy import load_policy
+from marketplace.gate.policy.compiled import CompiledPolicy
+from marketplace.gate.policy.model import load_policy
 from marketplace.gate.runtime import GateRuntime
-from marketplace.gate.state import SessionSignals, SharedState
-from marketplace.gate.webbotauth import sign_request
 
 TARGET_P99_US = 1000.0
 CHROME = (
@@ -134,7 +136,7 @@ def scope_for(
 def memory_runtime(policy: str) -> GateRuntime:
     state = SharedState(MemoryStore(), background=False)  # type: ignore[arg-type]
     compiled = CompiledPolicy(load_policy(policy))
-    engine = GateEngine(compiled, tracker=BehaviourTracker(state), state=state, clock=system_clock)
+    engine = Judge(compiled, tracker=BehaviourTracker(state), state=state, clock=system_clock)
     return GateRuntime(
         engine,
         decision_log=None,
@@ -169,7 +171,7 @@ def signed_scopes(identity: Any, count: int) -> list[dict[str, Any]]:
 def timed(runtime: GateRuntime, scope: dict[str, Any]) -> tuple[float, float, str]:
     perf, thread = time.perf_counter, time.thread_time
     started, started_cpu = perf(), thread()
-    decision = runtime.engine.decide(build_facts(scope, runtime))
+    decision = runtime.judge.decide(build_facts(scope, runtime))
     cpu = thread() - started_cpu
     return (perf() - started) * 1e6, cpu * 1e6, decision.visitor_class
 
@@ -202,13 +204,13 @@ def main(argv: list[str] | None = None) -> None:
         database = Database(url)
         settings = Settings(data_dir=Path(tmp) / "data", database_url=url, policy=args.policy)
         app = create_app(settings, database=database)
-        app_runtime: GateRuntime = app.state.gate
-        identity = app.state.identity
+        app_runtime: GateRuntime = state_of(app).gate
+        identity = state_of(app).identity
         warm = signed_scopes(identity, 50)
         to_time = signed_scopes(identity, args.signed)
         # Warm-up: caches (normalised paths, user agent matches, the keyring) fill as in a server.
         for scope in scopes:
-            memory.engine.decide(build_facts(scope, memory))
+            memory.judge.decide(build_facts(scope, memory))
         classes: dict[str, int] = {}
         for scope in warm:
             timed(app_runtime, scope)
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
             classes[visitor] = classes.get(visitor, 0) + 1
             samples["signed_wall"].append(wall)
             samples["signed_cpu"].append(cpu)
-        for hook in app.state.shutdown_hooks:
+        for hook in state_of(app).shutdown_hooks:
             hook()
         database.dispose()
 

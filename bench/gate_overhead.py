@@ -127,6 +127,8 @@ async def one(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from marketplace.core.appstate import state_of
+
     with tempfile.TemporaryDirectory(prefix="gate-overhead-") as tmp:
         db_path = copy_catalog(args.products, Path(tmp) / "store.sqlite")
         gated, plain, database = build_apps(db_path, Path(tmp) / "data")
@@ -164,7 +166,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                 decisions[decision] = decisions.get(decision, 0) + 1
         finally:
             for app in (gated, plain):
-                for hook in app.state.shutdown_hooks:
+                for hook in state_of(app).shutdown_hooks:
                     hook()
             database.dispose()
     stats = {name: summary(values) for name, values in wall.items()}

@@ -39,7 +39,7 @@ from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
 from marketplace.core.settings import Settings
 from marketplace.decide import service as decide_service
-from marketplace.decide.config import get_decide_config
+from marketplace.decide.config import load_decide_config
 from sandbox.liveserver import LiveServer
 from sandbox.personas import PERSONAS, Persona
 from sandbox.seeding import seed_history, seed_personas
@@ -562,7 +562,7 @@ def _pick_with_history(database: Database, persona: Persona, events: int, *, see
             now=EVAL_NOW,
             category=persona.main_category,
             require_views=False,
-            config=get_decide_config(),
+            config=load_decide_config(),
         )
         return decision.top_pick.product.id
     finally:

@@ -107,9 +107,7 @@ def running_platform(
             seed=seed,
             catalog_size=products,
         )
-        app = create_app(settings)
-        if decide_config is not None:
-            app.state.decide_config = decide_config
+        app = create_app(settings, decide_config=decide_config)
         with LiveServer(app) as server:
             yield Platform(
                 url=server.url,

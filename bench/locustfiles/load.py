@@ -26,11 +26,11 @@ from urllib.parse import urlsplit
 
 from locust import FastHttpUser, between, events, task
 
-from marketplace.gate.compiled import CompiledPolicy
-from marketplace.gate.keys import load_or_create_platform_key, platform_keyid
+from marketplace.gate.identity.keys import load_or_create_platform_key, platform_keyid
+from marketplace.gate.identity.verify import sign_request
 from marketplace.gate.normalize import normalize_path
-from marketplace.gate.policy import load_policy
-from marketplace.gate.webbotauth import sign_request
+from marketplace.gate.policy.compiled import CompiledPolicy
+from marketplace.gate.policy.model import load_policy
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -10,26 +10,34 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from langgraph.checkpoint.memory import InMemorySaver
 from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.cookies import SessionCookieMiddleware
 from marketplace.accounts.gate_hooks import account_resolver, status_setter
 from marketplace.accounts.routes import router as accounts_router
+from marketplace.accounts.throttle import LoginThrottle
 from marketplace.admin.dashboard import router as dashboard_router
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
+from marketplace.core.appstate import AppState
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
 from marketplace.core.errors import document_problems, install_error_handlers
 from marketplace.core.security import CookieSigner
 from marketplace.core.settings import Settings, get_settings
+from marketplace.core.shared.state import create_shared_state
+from marketplace.decide.config import DecideConfig, load_decide_config
 from marketplace.decide.routes import router as decide_router
-from marketplace.gate.identity import install_identity
+from marketplace.gate.identity.layer import build_identity
+from marketplace.gate.identity.routes import router as identity_router
+from marketplace.gate.middleware import GateMiddleware
 from marketplace.gate.routes import router as gate_router
-from marketplace.gate.service import install_gate
+from marketplace.gate.runtime import build_gate_runtime
 from marketplace.history.routes import router as history_router
+from marketplace.history.service import claim_anonymous_history
 from marketplace.orders.routes import router as orders_router
 from marketplace.storefront.routes import router as storefront_router
 
@@ -70,24 +78,28 @@ def create_app(
     *,
     database: Database | None = None,
     clock: Clock = system_clock,
+    decide_config: DecideConfig | None = None,
 ) -> FastAPI:
-    """Build the platform app; the database must already be migrated (`sandbox serve` does it)."""
+    """Build the platform app; the database must already be migrated (`sandbox serve` does it).
+
+    Raises PolicyError when SANDBOX_POLICY names no preset or an invalid file.
+    """
     settings = settings or get_settings()
     _ignore_fastapi_parameter_alias_warnings()
     db = database or Database(settings.resolved_database_url)
-    owns_db = database is None
+    state = build_state(settings, db, clock, decide_config or load_decide_config())
+    if database is None:
+        state.shutdown_hooks.append(db.dispose)
+    else:  # someone else's database: write what this app queued, leave it open
+        state.shutdown_hooks.append(db.write_behind.flush)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            for hook in app.state.shutdown_hooks:
+            for hook in state.shutdown_hooks:
                 hook()
-            if owns_db:
-                db.dispose()
-            else:  # someone else's database: write what this app queued, leave it open
-                db.write_behind.flush()
 
     app = FastAPI(
         title=f"{settings.store_name} marketplace API",
@@ -95,12 +107,7 @@ def create_app(
         description=API_DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.db = db
-    app.state.clock = clock
-    app.state.cookie_signer = CookieSigner(settings.secret_key, settings.session_max_age_s)
-    app.state.anonymous_tokens = AnonymousTokens()
-    app.state.shutdown_hooks = []
+    app.state.platform = state
 
     install_error_handlers(app)
     document_problems(app)
@@ -109,16 +116,8 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    # Platform key, partner registry, shared state, behaviour and escalation (+ their routes).
-    install_identity(
-        app,
-        resolve_account=account_resolver(
-            db, app.state.cookie_signer, clock, app.state.anonymous_tokens
-        ),
-        set_account_status=status_setter(db),
-    )
-
     for router in (
+        identity_router,
         accounts_router,
         catalog_router,
         cart_router,
@@ -140,5 +139,41 @@ def create_app(
         secure=settings.secure_cookies,
     )
     # Last, so the policy gate is the outermost layer and decides every request before routing.
-    install_gate(app)
+    app.add_middleware(GateMiddleware, runtime=state.gate)
     return app
+
+
+def build_state(
+    settings: Settings, db: Database, clock: Clock, decide_config: DecideConfig
+) -> AppState:
+    """Every long-lived object of one app, each built once, in dependency order.
+
+    The shutdown hooks run in order: the decision log and the shared state write what they
+    queued before the database is closed.
+    """
+    cookie_signer = CookieSigner(settings.secret_key, settings.session_max_age_s)
+    anonymous_tokens = AnonymousTokens()
+    shared_state = create_shared_state(db, redis_url=settings.redis_url, clock=clock)
+    identity = build_identity(
+        settings,
+        db,
+        shared_state,
+        resolve_account=account_resolver(db, cookie_signer, clock, anonymous_tokens),
+        set_account_status=status_setter(db),
+    )
+    gate = build_gate_runtime(settings, db, identity, clock)
+    return AppState(
+        settings=settings,
+        db=db,
+        clock=clock,
+        cookie_signer=cookie_signer,
+        shared_state=shared_state,
+        anonymous_tokens=anonymous_tokens,
+        login_throttle=LoginThrottle(shared_state),
+        login_hooks=(claim_anonymous_history,),
+        identity=identity,
+        gate=gate,
+        decide_config=decide_config,
+        assistant_memory=InMemorySaver(),
+        shutdown_hooks=[gate.close, shared_state.close],
+    )

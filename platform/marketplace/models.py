@@ -5,15 +5,12 @@ from marketplace.admin.models import WorkshopChallenge
 from marketplace.cart.models import CartItem
 from marketplace.catalog.models import AdImpression, Category, Product
 from marketplace.core.db import Base
-from marketplace.gate.identity_models import (
+from marketplace.core.shared.models import GateCounter, GateKV, GateNonce, GateSessionSignal
+from marketplace.gate.identity.models import (
     GateAccountStrike,
-    GateCounter,
     GateEscalation,
-    GateKV,
-    GateNonce,
     GatePartner,
     GatePartnerKey,
-    GateSessionSignal,
 )
 from marketplace.gate.models import GateDecision
 from marketplace.history.models import HistoryEvent

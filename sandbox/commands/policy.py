@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from marketplace.gate.compiled import CompiledPolicy
-from marketplace.gate.policy import (
+from marketplace.gate.policy.compiled import CompiledPolicy
+from marketplace.gate.policy.model import (
     PRESET_NAMES,
     ROUTE_CLASSES,
     VISITOR_CLASSES,
@@ -20,7 +20,7 @@ from marketplace.gate.policy import (
     load_policy,
     resolve_policy_source,
 )
-from marketplace.gate.service import cell
+from marketplace.gate.policy.tables import cell
 
 console = Console(width=200)
 err_console = Console(stderr=True, width=200)

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marketplace.gate.compiled import RouteMatcher
 from marketplace.gate.normalize import normalize_path
-from marketplace.gate.policy import load_policy
+from marketplace.gate.policy.compiled import RouteMatcher
+from marketplace.gate.policy.model import load_policy
 
 RULE = "outside-agents-no-transactions"
 CURL = b"curl/8.5.0"

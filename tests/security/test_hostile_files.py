@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from marketplace.core.yamlfile import YamlModelError
-from marketplace.gate.policy import PolicyError, load_policy_text
+from marketplace.gate.policy.model import PolicyError, load_policy_text
 from sandbox.cli import app as cli
 from sandbox.scenario import load_scenario
 from tests.conftest import ADMIN_TOKEN

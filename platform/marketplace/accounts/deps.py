@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from marketplace.accounts import service
 from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.models import Account
-from marketplace.core.db import Database
+from marketplace.accounts.service import LoginHook
+from marketplace.accounts.throttle import LoginThrottle
+from marketplace.core.appstate import request_state
 from marketplace.core.deps import NowDep
 from marketplace.core.errors import Forbidden, Unauthorized
 from marketplace.core.security import SESSION_COOKIE, CookieSigner, hash_token, new_token
@@ -37,8 +39,7 @@ class Shopper:
 
 
 def cookie_signer(request: Request) -> CookieSigner:
-    signer: CookieSigner = request.app.state.cookie_signer
-    return signer
+    return request_state(request).cookie_signer
 
 
 def set_session_cookie(request: Request, token: str | None) -> None:
@@ -47,8 +48,7 @@ def set_session_cookie(request: Request, token: str | None) -> None:
 
 
 def anonymous_tokens(request: Request) -> AnonymousTokens:
-    tokens: AnonymousTokens = request.app.state.anonymous_tokens
-    return tokens
+    return request_state(request).anonymous_tokens
 
 
 def resolve_shopper(request: Request, session: Session, now: datetime) -> Shopper:
@@ -106,7 +106,7 @@ async def get_shopper(request: Request, now: NowDep) -> Shopper:
     known = _known_anonymous(request)
     if known is not None:
         return known
-    database: Database = request.app.state.db
+    database = request_state(request).db
 
     def lookup(connection: Connection) -> Shopper:
         # The account is only read here; routes that change accounts load their own copy.
@@ -145,3 +145,15 @@ def require_ordering_allowed(
 
 AccountDep = Annotated[Account, Depends(require_account)]
 OrderingAccountDep = Annotated[Account, Depends(require_ordering_allowed)]
+
+
+async def get_login_throttle(request: Request) -> LoginThrottle:
+    return request_state(request).login_throttle
+
+
+async def get_login_hooks(request: Request) -> tuple[LoginHook, ...]:
+    return request_state(request).login_hooks
+
+
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+LoginHooksDep = Annotated[tuple[LoginHook, ...], Depends(get_login_hooks)]

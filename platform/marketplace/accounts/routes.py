@@ -5,9 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from marketplace.accounts import service
-from marketplace.accounts.deps import AccountDep, ShopperDep, set_session_cookie
+from marketplace.accounts.deps import (
+    AccountDep,
+    LoginHooksDep,
+    LoginThrottleDep,
+    ShopperDep,
+    set_session_cookie,
+)
 from marketplace.accounts.schemas import AccountCreate, AccountOut, LoginRequest, TokenOut
-from marketplace.accounts.throttle import LoginThrottleDep, client_of
+from marketplace.accounts.throttle import client_of
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.core.errors import Unauthorized
 
@@ -48,6 +54,7 @@ def login(
     settings: SettingsDep,
     now: NowDep,
     throttle: LoginThrottleDep,
+    login_hooks: LoginHooksDep,
 ) -> TokenOut:
     client = client_of(request)
     throttle.check(body.email, client, now)
@@ -62,6 +69,7 @@ def login(
         now=now,
         max_age_s=settings.session_max_age_s,
         previous_session_key=None if shopper.account else shopper.session_key,
+        login_hooks=login_hooks,
     )
     set_session_cookie(request, issued.token)
     return TokenOut(access_token=issued.token, expires_at=issued.expires_at)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Account, AuthSession
 from marketplace.core.errors import Conflict, Unauthorized
 from marketplace.core.security import hash_token, new_token
-from marketplace.history.models import HistoryEvent
 
 # argon2id with OWASP's minimum profile (19 MiB, 2 passes, 1 lane): a login costs tens of
 # milliseconds, so thirty workshop participants logging in at once do not queue for seconds.
+# Run inside a login's transaction: (database session, the anonymous session's key, account id).
+# Other domains hand what the anonymous visitor did to the account; the app factory wires them.
+LoginHook = Callable[[Session, str, int], None]
+
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # Verifying against this keeps a login for an unknown email as slow as one for a known email.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -80,10 +84,12 @@ def start_session(
     max_age_s: int,
     kind: str = "api",
     previous_session_key: str | None = None,
+    login_hooks: Sequence[LoginHook] = (),
 ) -> IssuedSession:
     """Log `account` in with a brand-new token (never the one the client arrived with).
 
-    Anonymous history recorded under `previous_session_key` is claimed by the account.
+    Each of `login_hooks` then hands what the anonymous session `previous_session_key` did to the
+    account (e.g. its history), in the same transaction.
     """
     token = new_token()
     expires_at = now + timedelta(seconds=max_age_s)
@@ -97,12 +103,8 @@ def start_session(
         )
     )
     if previous_session_key:
-        session.execute(
-            update(HistoryEvent)
-            .where(HistoryEvent.session_key == previous_session_key)
-            .where(HistoryEvent.account_id.is_(None))
-            .values(account_id=account.id)
-        )
+        for hook in login_hooks:
+            hook(session, previous_session_key, account.id)
     return IssuedSession(token=token, expires_at=expires_at)
 
 

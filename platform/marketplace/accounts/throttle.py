@@ -1,6 +1,6 @@
 """Login throttling: failed logins per account and per client, counted across every worker.
 
-The counts live in the gate's shared counters (the database or Redis, merged by every worker),
+The counts live in the shared counters (the database or Redis, merged by every worker),
 so a password guesser gains nothing by spreading attempts over workers. The windows are fixed
 (they restart every `window_s` seconds): a guesser gets at most twice a limit around a window's
 edge, which is still a handful of guesses against an argon2 hash.
@@ -20,14 +20,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from marketplace.accounts.service import normalise_email
 from marketplace.core.errors import ProblemError
 from marketplace.core.security import hash_token
-from marketplace.gate.state import SharedState, get_shared_state
+from marketplace.core.shared.state import SharedState
 
 
 @dataclass(frozen=True)
@@ -121,18 +120,6 @@ class LoginThrottle:
             self.state.hit(bucket, limit.window_s)
 
 
-def get_login_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.login_throttle = LoginThrottle(
-            get_shared_state(request.app.state)
-        )
-    return throttle
-
-
 def client_of(request: Request) -> str:
     """The address the request came from; the peer, since a header is only a claim."""
     return request.client.host if request.client else "-"
-
-
-LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]

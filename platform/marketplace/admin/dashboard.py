@@ -9,10 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from marketplace.accounts.deps import Shopper, ShopperDep, resolve_shopper
-from marketplace.accounts.throttle import LoginThrottled, LoginThrottleDep, client_of
+from marketplace.accounts.deps import LoginThrottleDep, Shopper, ShopperDep, resolve_shopper
+from marketplace.accounts.throttle import LoginThrottled, client_of
 from marketplace.admin import service, workshop
-from marketplace.admin.routes import rule_reasons
 from marketplace.catalog.models import Product
 from marketplace.core.admin import (
     ADMIN_COOKIE,
@@ -26,8 +25,8 @@ from marketplace.core.admin import (
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.core.errors import ProblemError, Unprocessable
 from marketplace.core.settings import Settings
-from marketplace.gate.policy import PRESET_NAMES, PolicyError
-from marketplace.gate.routes import get_runtime
+from marketplace.gate.deps import GateRuntimeDep
+from marketplace.gate.policy.model import PRESET_NAMES, PolicyError
 from marketplace.storefront.rendering import CsrfDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -41,6 +40,7 @@ def dashboard(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
+    runtime: GateRuntimeDep,
 ) -> Response:
     if not has_admin_cookie(request):
         # The token form needs the shopper session for its CSRF token; nothing else does.
@@ -48,7 +48,6 @@ def dashboard(
         return render(
             request, "dashboard_login.html", settings=settings, shopper=shopper, session=None
         )
-    runtime = get_runtime(request)
     if runtime.decision_log is not None:
         # Before this request's session touches the database: the log writer needs the lock.
         runtime.decision_log.flush()
@@ -56,7 +55,7 @@ def dashboard(
         session,
         since=now - timedelta(seconds=WINDOW_S),
         now=now,
-        reasons=rule_reasons(request),
+        reasons=runtime.rule_reasons(),
     )
     return render(
         request,
@@ -128,10 +127,10 @@ def _token_form(
 
 @router.post("/dashboard/policy", dependencies=[Depends(require_admin_form)])
 def dashboard_policy(
-    request: Request, preset: Annotated[str, Form(max_length=64)] = ""
+    runtime: GateRuntimeDep, preset: Annotated[str, Form(max_length=64)] = ""
 ) -> Response:
     try:
-        get_runtime(request).switch(preset=preset)
+        runtime.switch(preset=preset)
     except (PolicyError, ValueError) as exc:
         raise Unprocessable(
             f"Could not switch the policy to {preset!r}: {exc}", type_slug="invalid-policy"

@@ -5,23 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.admin import service, workshop
 from marketplace.core.admin import AdminDep
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.core.errors import Unprocessable
-from marketplace.gate.routes import get_runtime
+from marketplace.gate.deps import GateRuntimeDep
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-
-
-def rule_reasons(request: Request) -> dict[str, str]:
-    """Rule id -> the sentence the active policy gives for it."""
-    return {
-        rule_id: rule.reason for rule_id, rule in get_runtime(request).compiled.rules_by_id.items()
-    }
 
 
 @router.get(
@@ -32,8 +25,8 @@ def rule_reasons(request: Request) -> dict[str, str]:
     "one workshop team. Needs the admin token.",
 )
 def stats(
-    request: Request,
     session: SessionDep,
+    runtime: GateRuntimeDep,
     now: NowDep,
     _admin: AdminDep,
     since: Annotated[datetime | None, Query(description="Start of the window, ISO 8601.")] = None,
@@ -55,14 +48,13 @@ def stats(
     if since is not None and since.tzinfo is None:
         raise Unprocessable("'since' needs a timezone, e.g. 2026-11-30T12:00:00Z.")
     start = since or (now - timedelta(seconds=window_s) if window_s else None)
-    runtime = get_runtime(request)
     if runtime.decision_log is not None:
         runtime.decision_log.flush()  # the figures include what is still queued
     return service.platform_stats(
         session,
         since=start,
         now=now,
-        reasons=rule_reasons(request),
+        reasons=runtime.rule_reasons(),
         team=team,
         by_account=by_account,
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from marketplace.core.appstate import request_state
 from marketplace.core.errors import Forbidden, Unauthorized
 from marketplace.core.security import constant_time_equals, csrf_token, csrf_valid
 
@@ -15,7 +16,7 @@ ADMIN_COOKIE_MAX_AGE_S = 12 * 3600
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt="admin-cookie")
+    return URLSafeTimedSerializer(request_state(request).settings.secret_key, salt="admin-cookie")
 
 
 def admin_cookie_value(request: Request) -> str:
@@ -34,7 +35,7 @@ def has_admin_cookie(request: Request) -> bool:
 
 
 def admin_token_valid(request: Request, token: str) -> bool:
-    expected: str = request.app.state.settings.admin_token
+    expected: str = request_state(request).settings.admin_token
     return constant_time_equals(token.strip(), expected)
 
 
@@ -67,7 +68,7 @@ def admin_csrf_token(request: Request) -> str:
     session: switching the policy writes through the gate's own connection, which must not wait
     behind a transaction the same request holds.
     """
-    secret: str = request.app.state.settings.secret_key
+    secret: str = request_state(request).settings.secret_key
     return csrf_token(secret, "admin:" + request.cookies.get(ADMIN_COOKIE, ""))
 
 
@@ -77,7 +78,7 @@ async def require_admin_form(request: Request) -> None:
         raise Forbidden("Open /dashboard and enter the admin token first.", type_slug="admin-login")
     form = await request.form()
     candidate = form.get("csrf_token")
-    secret: str = request.app.state.settings.secret_key
+    secret: str = request_state(request).settings.secret_key
     if not isinstance(candidate, str) or not csrf_valid(
         secret, "admin:" + request.cookies.get(ADMIN_COOKIE, ""), candidate
     ):

@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
-from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from marketplace.core.appstate import request_state
 from marketplace.core.clock import Clock
 from marketplace.core.db import Database
 from marketplace.core.settings import Settings
@@ -21,8 +21,7 @@ from marketplace.core.settings import Settings
 
 
 async def get_database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+    return request_state(request).db
 
 
 # Request transactions that may be open at once on PostgreSQL: below the connection pool (30)
@@ -39,18 +38,12 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     gets no thread to commit in until timeouts fail the rest. Waiting here holds no thread:
     SQLite gets one turn at a time (its writers are serial anyway), PostgreSQL a bounded number.
     """
-    # One queue per event loop: an asyncio primitive belongs to the loop it first waited in, and
-    # one app can be served by several loops over its life (e.g. successive test clients).
-    queues: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = getattr(
-        request.app.state, "database_turns", None
-    )
-    if queues is None:
-        queues = request.app.state.database_turns = WeakKeyDictionary()
+    state = request_state(request)
+    queues = state.database_turns
     loop = asyncio.get_running_loop()
     turns = queues.get(loop)
     if turns is None:
-        database: Database = request.app.state.db
-        sqlite = database.dialect == "sqlite"
+        sqlite = state.db.dialect == "sqlite"
         turns = queues[loop] = asyncio.Semaphore(1 if sqlite else POSTGRES_CONCURRENT_SESSIONS)
     async with turns:
         yield
@@ -66,8 +59,7 @@ async def get_session(
     never began a transaction (e.g. an anonymous visitor's product page). Only a commit or
     rollback goes to a worker thread: FastAPI would otherwise hop threads twice per request.
     """
-    database: Database = request.app.state.db
-    session = database.sessionmaker()
+    session = request_state(request).db.sessionmaker()
     try:
         yield session
     except BaseException:
@@ -89,18 +81,15 @@ async def _finish(session: Session, *, commit: bool) -> None:
 
 
 async def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return request_state(request).settings
 
 
 async def get_clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
+    return request_state(request).clock
 
 
 async def get_now(request: Request) -> datetime:
-    clock: Clock = request.app.state.clock
-    return clock()
+    return request_state(request).clock()
 
 
 async def visitor_class(request: Request) -> str:

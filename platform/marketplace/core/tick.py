@@ -26,11 +26,13 @@ class BackgroundTick:
         *,
         interval_s: float,
         has_work: Callable[[], bool],
+        on_idle_stop: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.interval_s = interval_s
         self._job = job
         self._has_work = has_work
+        self._on_idle_stop = on_idle_stop
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -70,6 +72,8 @@ class BackgroundTick:
                     done = 0
                 idle = 0.0 if done else idle + self.interval_s
                 if idle >= IDLE_STOP_S:
+                    if self._on_idle_stop is not None:
+                        self._on_idle_stop()
                     break
         finally:
             with self._lock:

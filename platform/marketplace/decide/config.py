@@ -6,8 +6,6 @@ Read from `SANDBOX_DECIDE_*` environment variables (nested weights with `__`, e.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -93,7 +91,6 @@ class DecideConfig(BaseSettings):
     )
 
 
-@lru_cache(maxsize=1)
-def get_decide_config() -> DecideConfig:
-    """The configuration of this process, read once from the environment."""
+def load_decide_config() -> DecideConfig:
+    """The knobs the environment sets (`SANDBOX_DECIDE_*`); the app factory reads them once."""
     return DecideConfig()

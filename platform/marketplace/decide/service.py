@@ -16,7 +16,7 @@ from marketplace.core.errors import Conflict, NotFound
 from marketplace.decide import candidates as cands
 from marketplace.decide import reasons as rs
 from marketplace.decide import snapshot
-from marketplace.decide.config import DecideConfig, get_decide_config
+from marketplace.decide.config import DecideConfig
 from marketplace.decide.constraints import Constraint, relax_constraints, revealed_constraints
 from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
 from marketplace.decide.schemas import DecisionOut, Evidence, OfferOut, Pick, PickProduct
@@ -117,10 +117,9 @@ def offered_category(
     account_id: int | None,
     session_key: str | None,
     now: datetime,
-    config: DecideConfig | None = None,
+    config: DecideConfig,
 ) -> str | None:
     """The category Help Me Decide is offered for right now, or None (no button to show)."""
-    config = config or get_decide_config()
     rows = _history(session, account_id=account_id, session_key=session_key, now=now, config=config)
     slug, _ = trigger_category(
         rows,
@@ -144,10 +143,9 @@ def offer(
     account_id: int | None,
     session_key: str | None,
     now: datetime,
-    config: DecideConfig | None = None,
+    config: DecideConfig,
 ) -> OfferOut:
     """Whether to show the Help Me Decide button, and what the shopper still has to do."""
-    config = config or get_decide_config()
     rows = _history(session, account_id=account_id, session_key=session_key, now=now, config=config)
     slug, counts = trigger_category(
         rows,
@@ -254,7 +252,7 @@ def decide(
     category: str | None = None,
     request_text: str | None = None,
     require_views: bool = True,
-    config: DecideConfig | None = None,
+    config: DecideConfig,
     llm: str = "scripted",
 ) -> DecisionOut:
     """The top, budget and premium picks for this shopper, with their reasons.
@@ -264,7 +262,6 @@ def decide(
     enough products of the category first; the assistant passes False when the shopper named the
     category and what they want in words.
     """
-    config = config or get_decide_config()
     rows = _history(session, account_id=account_id, session_key=session_key, now=now, config=config)
     needed = config.min_viewed_products
     window = _window_phrase(config.trigger_window_hours)

@@ -13,7 +13,6 @@ import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,14 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from marketplace.core.db import Database
 from marketplace.core.tick import BackgroundTick
+from marketplace.gate.identity.escalation import AccountResolver
 from marketplace.gate.models import GateDecision
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 MAX_QUEUE = 200_000  # beyond this (a database down for long) rows are dropped, and counted
-
-AccountResolver = Callable[[str | None, str | None], int | None]
 
 
 def session_hash(session_id: str | None) -> str | None:

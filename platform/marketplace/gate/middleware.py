@@ -19,8 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from marketplace.core.errors import problem_response
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.decisionlog import new_row, session_hash
-from marketplace.gate.engine import Decision
 from marketplace.gate.facts import RequestFacts
+from marketplace.gate.judge import Verdict
 from marketplace.gate.normalize import METHOD_OVERRIDE_HEADERS, normalize_path
 from marketplace.gate.runtime import GateRuntime
 
@@ -74,7 +74,7 @@ def build_facts(scope: Scope, runtime: GateRuntime) -> RequestFacts:
     )
 
 
-def gate_headers(decision: Decision, observe: bool) -> list[tuple[str, str]]:
+def gate_headers(decision: Verdict, observe: bool) -> list[tuple[str, str]]:
     headers = [
         ("X-Policy-Decision", decision.effective),
         ("X-Policy-Rule", decision.rule_id),
@@ -93,10 +93,10 @@ class GateMiddleware:
         self.app = app
         self.runtime = runtime
 
-    def _decide(self, scope: Scope) -> tuple[RequestFacts, Decision, float]:
+    def _decide(self, scope: Scope) -> tuple[RequestFacts, Verdict, float]:
         started = time.perf_counter()
         facts = build_facts(scope, self.runtime)
-        decision = self.runtime.engine.decide(facts)
+        decision = self.runtime.judge.decide(facts)
         return facts, decision, time.perf_counter() - started
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,7 +175,7 @@ class GateMiddleware:
     def _log(
         self,
         facts: RequestFacts,
-        decision: Decision,
+        decision: Verdict,
         seconds: float,
         status: int | None,
         state: dict[str, Any],
@@ -185,7 +185,7 @@ class GateMiddleware:
             return
         account_id = state.get("account_id")
         row = new_row(
-            at=self.runtime.engine.clock().astimezone(UTC),
+            at=self.runtime.judge.clock().astimezone(UTC),
             method=facts.method[:16],
             path=facts.path,
             raw_path=facts.raw_path,

@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import column, func, or_, select, table
 
 from marketplace.core.admin import AdminDep
 from marketplace.core.deps import SessionDep
-from marketplace.core.errors import ProblemError, Unprocessable
-from marketplace.gate import service
+from marketplace.core.errors import Unprocessable
+from marketplace.gate.deps import GateRuntimeDep
 from marketplace.gate.models import GateDecision
-from marketplace.gate.policy import PRESET_NAMES, PolicyError
-from marketplace.gate.robots import render_robots
+from marketplace.gate.policy.model import PRESET_NAMES, PolicyError
+from marketplace.gate.policy.robots import render_robots
+from marketplace.gate.policy.tables import decision_table
 from marketplace.gate.runtime import GateRuntime
 
 router = APIRouter()
@@ -26,27 +27,14 @@ router = APIRouter()
 _ACCOUNTS = table("accounts", column("id"), column("team"))
 
 
-def get_runtime(request: Request) -> GateRuntime:
-    runtime: GateRuntime | None = getattr(request.app.state, "gate", None)
-    if runtime is None:
-        raise ProblemError(
-            "The policy gate is not installed in this app.",
-            status=503,
-            title="Gate unavailable",
-            type_slug="gate-unavailable",
-        )
-    return runtime
-
-
 @router.get(
     "/robots.txt",
     tags=["gate"],
     summary="robots.txt generated from the active policy (RFC 9309)",
     response_class=PlainTextResponse,
 )
-def robots_txt(request: Request) -> PlainTextResponse:
-    runtime = get_runtime(request)
-    text = render_robots(runtime.compiled, runtime.engine.registry)
+def robots_txt(runtime: GateRuntimeDep) -> PlainTextResponse:
+    text = render_robots(runtime.compiled, runtime.judge.known_agents)
     return PlainTextResponse(text, headers={"Cache-Control": "public, max-age=60"})
 
 
@@ -56,8 +44,7 @@ def robots_txt(request: Request) -> PlainTextResponse:
     summary="Prometheus metrics: gate decisions and the gate's latency",
     response_class=Response,
 )
-def metrics(request: Request) -> Response:
-    runtime = get_runtime(request)
+def metrics(runtime: GateRuntimeDep) -> Response:
     return Response(runtime.metrics.render(), media_type=runtime.metrics.content_type)
 
 
@@ -102,7 +89,7 @@ def _policy_out(runtime: GateRuntime) -> PolicyOut:
         version=compiled.version,
         source=runtime.active_source,
         presets=list(PRESET_NAMES),
-        table=service.decision_table(compiled),
+        table=decision_table(compiled),
         yaml=runtime.active_text,
     )
 
@@ -113,8 +100,8 @@ def _policy_out(runtime: GateRuntime) -> PolicyOut:
     summary="The active policy, its decision table and its YAML",
     response_model=PolicyOut,
 )
-def get_policy(request: Request, _admin: AdminDep) -> PolicyOut:
-    return _policy_out(get_runtime(request))
+def get_policy(runtime: GateRuntimeDep, _admin: AdminDep) -> PolicyOut:
+    return _policy_out(runtime)
 
 
 @router.put(
@@ -124,8 +111,7 @@ def get_policy(request: Request, _admin: AdminDep) -> PolicyOut:
     response_model=PolicyOut,
     responses={422: {"description": "The policy is invalid; the active policy is unchanged."}},
 )
-def put_policy(body: PolicySwitch, request: Request, _admin: AdminDep) -> PolicyOut:
-    runtime = get_runtime(request)
+def put_policy(body: PolicySwitch, runtime: GateRuntimeDep, _admin: AdminDep) -> PolicyOut:
     try:
         runtime.switch(preset=body.preset, yaml_text=body.yaml)
     except PolicyError as exc:
@@ -179,8 +165,8 @@ class DecisionPage(BaseModel):
     response_model=DecisionPage,
 )
 def list_decisions(
-    request: Request,
     session: SessionDep,
+    runtime: GateRuntimeDep,
     _admin: AdminDep,
     visitor_class: Annotated[str | None, Query(max_length=32)] = None,
     action: Annotated[str | None, Query(max_length=16)] = None,
@@ -193,7 +179,6 @@ def list_decisions(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> DecisionPage:
-    runtime = get_runtime(request)
     if runtime.decision_log is not None:
         runtime.decision_log.flush()  # include what is still queued: the admin sees everything
     conditions = []

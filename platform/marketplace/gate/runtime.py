@@ -1,4 +1,4 @@
-"""The gate of one app: the engine, the active policy (switchable at runtime), log and metrics.
+"""The gate of one app: the judge, the active policy (switchable at runtime), log and metrics.
 
 A policy switched through any worker is written to the shared state; every worker compares the
 shared version with its own at most every `POLL_INTERVAL_S` and recompiles when it changed. The
@@ -18,11 +18,17 @@ import threading
 import time
 from typing import Any
 
-from marketplace.gate.compiled import CompiledPolicy
+from marketplace.core.clock import Clock
+from marketplace.core.db import Database
+from marketplace.core.settings import Settings
+from marketplace.core.shared.state import SharedState
 from marketplace.gate.decisionlog import DecisionLog
-from marketplace.gate.engine import GateEngine
+from marketplace.gate.identity.layer import Identity
+from marketplace.gate.judge import Judge
 from marketplace.gate.metrics import GateMetrics
-from marketplace.gate.policy import (
+from marketplace.gate.policy.compiled import CompiledPolicy
+from marketplace.gate.policy.known_agents import default_known_agents
+from marketplace.gate.policy.model import (
     PRESET_NAMES,
     Policy,
     load_policy_text,
@@ -40,7 +46,7 @@ class GateRuntime:
 
     def __init__(
         self,
-        engine: GateEngine,
+        judge: Judge,
         *,
         decision_log: DecisionLog | None,
         metrics: GateMetrics,
@@ -49,7 +55,7 @@ class GateRuntime:
         startup_source: str,
         baseline_version: int = 0,
     ) -> None:
-        self.engine = engine
+        self.judge = judge
         self.decision_log = decision_log
         self.metrics = metrics
         self.state = state
@@ -68,9 +74,18 @@ class GateRuntime:
         policy = load_policy_text(text, source)
         return CompiledPolicy(policy, version=0, source=source), text, source
 
+    def rule_reasons(self) -> dict[str, str]:
+        """Rule id -> the sentence the active policy gives for it."""
+        return {rule_id: rule.reason for rule_id, rule in self.compiled.rules_by_id.items()}
+
+    def close(self) -> None:
+        """Write what the decision log still queues (a clean shutdown)."""
+        if self.decision_log is not None:
+            self.decision_log.close()
+
     @property
     def compiled(self) -> CompiledPolicy:
-        return self.engine.compiled
+        return self.judge.compiled
 
     def maybe_refresh(self) -> None:
         """Pick up a policy switched through another worker (checked at most every 0.5 s)."""
@@ -99,11 +114,11 @@ class GateRuntime:
                 log.exception(
                     "shared policy version %s is invalid; keeping the current one", version
                 )
-                self.engine.compiled = CompiledPolicy(
+                self.judge.compiled = CompiledPolicy(
                     self.compiled.policy, version=version, source=self.compiled.source
                 )
                 return
-            self.engine.compiled = CompiledPolicy(policy, version=version, source=source)
+            self.judge.compiled = CompiledPolicy(policy, version=version, source=source)
             self.active_text = text or self.startup_text
             self.active_source = source
             log.info("gate policy %s (version %s) is now active", policy.name, version)
@@ -123,10 +138,46 @@ class GateRuntime:
         else:
             version = self.compiled.version + 1
         with self._lock:
-            self.engine.compiled = CompiledPolicy(policy, version=version, source=source)
+            self.judge.compiled = CompiledPolicy(policy, version=version, source=source)
             self.active_text = text
             self.active_source = source
         return policy
 
 
-__all__ = ["PRESET_NAMES", "GateRuntime"]
+def stored_policy_version(state: SharedState) -> int:
+    """The shared policy version now, read from the store without starting its background tick."""
+    try:
+        versions: dict[str, int] = state.store.read_versions()
+    except Exception:  # an unmigrated or unreachable store: nothing was switched there yet
+        log.warning("could not read the shared policy version; starting from 0", exc_info=True)
+        return 0
+    return int(versions.get("policy", 0))
+
+
+def build_gate_runtime(
+    settings: Settings, database: Database, identity: Identity, clock: Clock
+) -> GateRuntime:
+    """The gate of one app, with the policy SANDBOX_POLICY names (PolicyError when invalid)."""
+    compiled, text, source = GateRuntime.load_startup(settings.policy)
+    baseline = stored_policy_version(identity.state)
+    judge = Judge(
+        CompiledPolicy(compiled.policy, version=baseline, source=source),
+        known_agents=default_known_agents(),
+        identity=identity,
+        tracker=identity.tracker,
+        state=identity.state,
+        escalator=identity.escalator,
+        clock=clock,
+    )
+    return GateRuntime(
+        judge,
+        decision_log=DecisionLog(database, resolve_account=identity.escalator.resolve_account),
+        metrics=GateMetrics(),
+        state=identity.state,
+        startup_text=text,
+        startup_source=source,
+        baseline_version=baseline,
+    )
+
+
+__all__ = ["PRESET_NAMES", "GateRuntime", "build_gate_runtime"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, case, func, select
+from sqlalchemy import ColumnElement, Select, Table, case, func, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.core.writebehind import WriteBehind
@@ -210,3 +210,13 @@ def category_counts(
         .group_by(events.c.category_slug)
     ).all()
     return {str(row[0]): int(row[1]) for row in rows}
+
+
+def claim_anonymous_history(session: Session, session_key: str, account_id: int) -> None:
+    """Give an account the history its browser recorded before logging in (a login hook)."""
+    session.execute(
+        update(HistoryEvent)
+        .where(HistoryEvent.session_key == session_key)
+        .where(HistoryEvent.account_id.is_(None))
+        .values(account_id=account_id)
+    )

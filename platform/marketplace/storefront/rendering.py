@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.deps import Shopper, ShopperDep
 from marketplace.accounts.models import Account
 from marketplace.cart.service import cart_lines
+from marketplace.core.appstate import request_state
 from marketplace.core.deps import SettingsDep
 from marketplace.core.errors import ProblemError
 from marketplace.core.security import csrf_token, csrf_valid
@@ -255,7 +256,7 @@ def error_page(
 ) -> HTMLResponse:
     """An error in the store's layout; the header is generic because the failing request's
     database session is gone by now."""
-    settings: Settings = request.app.state.settings
+    settings = request_state(request).settings
     response = render(
         request,
         "error.html",
@@ -294,7 +295,7 @@ class StorefrontRoute(APIRoute):
             try:
                 return await handler(request)
             except LoginRequired as exc:
-                settings: Settings = request.app.state.settings
+                settings = request_state(request).settings
                 target = "/login?" + urlencode({"next": exc.next_url}, quote_via=quote)
                 return redirect(settings, target, Flash("info", exc.message))
             except ProblemError as exc:

@@ -14,19 +14,22 @@ from sqlalchemy.orm import Session
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.deps import (
+    LoginHooksDep,
+    LoginThrottleDep,
     Shopper,
     ShopperDep,
     require_ordering_allowed,
     set_session_cookie,
 )
 from marketplace.accounts.models import Account
-from marketplace.accounts.throttle import LoginThrottleDep, client_of
+from marketplace.accounts.service import LoginHook
+from marketplace.accounts.throttle import client_of
 from marketplace.cart import service as cart
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep, VisitorClassDep
 from marketplace.core.errors import ProblemError
 from marketplace.core.security import new_token
 from marketplace.core.settings import Settings
-from marketplace.decide.routes import DecideConfigDep
+from marketplace.decide.deps import DecideConfigDep
 from marketplace.orders import service as orders
 from marketplace.orders.schemas import OrderCreate, PaymentIn
 from marketplace.storefront import views
@@ -172,6 +175,7 @@ def login(
     settings: SettingsDep,
     now: NowDep,
     throttle: LoginThrottleDep,
+    login_hooks: LoginHooksDep,
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
@@ -195,7 +199,9 @@ def login(
             email=email,
         )
     welcome = f"Welcome back, {account.name}."
-    return _log_in(request, session, shopper, account, settings, now, next=next, welcome=welcome)
+    return _log_in(
+        request, session, shopper, account, settings, now, login_hooks, next=next, welcome=welcome
+    )
 
 
 @router.get("/register", response_class=HTMLResponse)
@@ -220,6 +226,7 @@ def register(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
+    login_hooks: LoginHooksDep,
     name: Annotated[str, Form(max_length=120)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
@@ -250,7 +257,9 @@ def register(
         )
     session.flush()
     welcome = f"Welcome to {settings.store_name}, {account.name}. You are logged in."
-    return _log_in(request, session, shopper, account, settings, now, next=next, welcome=welcome)
+    return _log_in(
+        request, session, shopper, account, settings, now, login_hooks, next=next, welcome=welcome
+    )
 
 
 @router.post("/logout", dependencies=[CsrfDep])
@@ -297,6 +306,7 @@ def _log_in(
     account: Account,
     settings: Settings,
     now: datetime,
+    login_hooks: tuple[LoginHook, ...],
     *,
     next: str,
     welcome: str,
@@ -311,6 +321,7 @@ def _log_in(
         max_age_s=settings.session_max_age_s,
         kind="browser",
         previous_session_key=None if shopper.account else shopper.session_key,
+        login_hooks=login_hooks,
     )
     if shopper.account is not None:
         accounts.end_session(session, shopper.session_token)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Category, Product
 from marketplace.catalog.taxonomy import attribute_specs
+from marketplace.core.appstate import state_of
 from marketplace.core.db import Database
 from marketplace.history.models import HistoryEvent
 from sandbox.personas import PERSONAS, Persona
@@ -230,7 +231,7 @@ def test_house_brand_boost_is_visible_in_the_factors(
     assert "house_brand" not in plain["top_pick"]["factors"]
     assert plain["weights"]["house_brand_boost"] == 0.0
 
-    app.state.decide_config = DecideConfig(weights=ScoringWeights(house_brand_boost=5.0))
+    state_of(app).decide_config = DecideConfig(weights=ScoringWeights(house_brand_boost=5.0))
     boosted = client.post("/api/v1/help-me-decide", headers=headers).json()
     top = boosted["top_pick"]
     assert top["product"]["brand"] == "Nile Basics"

@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from marketplace.core.appstate import state_of
 from marketplace.core.db import Database
 from marketplace.decide.config import DecideConfig
 from marketplace.decide.service import offered_category
@@ -117,7 +118,7 @@ def test_an_unknown_category_is_a_404_that_lists_the_real_ones(client: TestClien
 def test_the_threshold_and_window_are_configurable(
     app: FastAPI, client: TestClient, database: Database
 ) -> None:
-    app.state.decide_config = DecideConfig(min_viewed_products=2, trigger_window_hours=200)
+    state_of(app).decide_config = DecideConfig(min_viewed_products=2, trigger_window_hours=200)
     headers, account = new_shopper(client)
     record(
         database,
@@ -141,7 +142,7 @@ def test_anonymous_shoppers_are_offered_it_by_their_session(
     assert first.json()["offered"] is False
     cookie = client.cookies.get("nile_session")
     assert cookie
-    token = client.app.state.cookie_signer.loads(cookie)  # type: ignore[attr-defined]
+    token = state_of(client.app).cookie_signer.loads(cookie)  # type: ignore[attr-defined]
     with database.session() as session:
         for pid in in_stock_ids(database, "blenders", 3):
             record_event(
@@ -169,5 +170,7 @@ def test_offered_category_service_function(database: Database, count: int) -> No
         account_id = account.id
     record(database, account_id, views=in_stock_ids(database, "tents", count), slug="tents")
     with database.session() as session:
-        found = offered_category(session, account_id=account_id, session_key=None, now=TEST_NOW)
+        found = offered_category(
+            session, account_id=account_id, session_key=None, now=TEST_NOW, config=DecideConfig()
+        )
     assert found == ("tents" if count >= 3 else None)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from marketplace.core.appstate import state_of
 from marketplace.core.security import SESSION_COOKIE
-from marketplace.gate.behaviour import compute_score, session_key
-from marketplace.gate.identity import get_identity
-from marketplace.gate.state import SessionSignals
+from marketplace.core.shared.session_signals import SessionSignals
+from marketplace.gate.identity.behaviour import compute_score, session_key
 from sandbox.liveserver import LiveServer
 from tests.conftest import CHROME_UA
 
@@ -24,7 +24,7 @@ def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
 
 
 def wait_for_beacons(app: FastAPI, key: str, count: int, timeout_s: float = 10) -> SessionSignals:
-    state = get_identity(app.state).state
+    state = state_of(app).identity.state
     deadline = time.monotonic() + timeout_s
     signals = state.get_session_signals(key)
     while signals.beacons < count and time.monotonic() < deadline:

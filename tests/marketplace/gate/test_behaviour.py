@@ -12,20 +12,22 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from marketplace.app import STATIC_DIR, create_app
+from marketplace.core.appstate import state_of
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.core.settings import Settings
-from marketplace.gate.behaviour import (
+from marketplace.core.shared.database_store import DatabaseStore
+from marketplace.core.shared.session_signals import SessionSignals
+from marketplace.core.shared.state import SharedState
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity.behaviour import (
     BehaviourTracker,
     compute_score,
     facts_session_key,
     parse_beacon,
     session_key,
 )
-from marketplace.gate.facts import RequestFacts
-from marketplace.gate.identity import get_identity
-from marketplace.gate.state import DatabaseStore, SessionSignals, SharedState
 from tests.marketplace.gate import _identity_db
 
 migrated_url = _identity_db.migrated_url
@@ -237,7 +239,7 @@ def test_beacon_is_recorded_for_the_session(api: TestClient, app: FastAPI) -> No
     assert response.status_code == 204
     response = api.post("/api/v1/beacon", content=b'{"webdriver": true}')
     assert response.status_code == 204
-    state = get_identity(app.state).state
+    state = state_of(app).identity.state
     key = session_key("cookie-value-1", "testclient", CHROME)
     signals = state.get_session_signals(key)
     assert (signals.beacons, signals.pointer_events, signals.key_events) == (2, 12, 3)
@@ -249,7 +251,7 @@ def test_beacon_accepts_garbage_without_complaint(api: TestClient, app: FastAPI)
     for raw in (b"", b"nope", b"{" * 10_000):
         assert api.post("/api/v1/beacon", content=raw).status_code == 204
     key = session_key(None, "testclient", CHROME)
-    assert get_identity(app.state).state.get_session_signals(key).beacons == 0
+    assert state_of(app).identity.state.get_session_signals(key).beacons == 0
 
 
 def test_beacon_script_reports_counts_and_webdriver() -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from marketplace.gate.compiled import CompiledPolicy
-from marketplace.gate.engine import GateEngine, parse_price
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.policy import load_policy, load_policy_text
+from marketplace.gate.judge import Judge, parse_price
+from marketplace.gate.policy.compiled import CompiledPolicy
+from marketplace.gate.policy.model import load_policy, load_policy_text
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -90,8 +90,8 @@ def facts(
     )
 
 
-def engine(policy: str = "closed", **kwargs: Any) -> GateEngine:
-    return GateEngine(CompiledPolicy(load_policy(policy)), **kwargs)
+def engine(policy: str = "closed", **kwargs: Any) -> Judge:
+    return Judge(CompiledPolicy(load_policy(policy)), **kwargs)
 
 
 def test_platform_signature_is_first_party_whatever_the_user_agent() -> None:
@@ -142,7 +142,7 @@ def test_rate_limit_turns_allow_into_throttle() -> None:
     policy = load_policy_text(
         "extends: open\nname: t\nrate_limits:\n  automation: {requests: 2, per_seconds: 10}\n"
     )
-    gate = GateEngine(CompiledPolicy(policy), state=State())
+    gate = Judge(CompiledPolicy(policy), state=State())
     actions = [gate.decide(facts("catalog", user_agent="curl/8")).effective for _ in range(3)]
     assert actions == ["allow", "allow", "throttle"]
     last = gate.decide(facts("catalog", user_agent="curl/8"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.gate.compiled import RouteMatcher
 from marketplace.gate.normalize import has_query_param, normalize_method, normalize_path
-from marketplace.gate.policy import load_policy
+from marketplace.gate.policy.compiled import RouteMatcher
+from marketplace.gate.policy.model import load_policy
 
 
 @pytest.mark.parametrize(

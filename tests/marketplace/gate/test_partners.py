@@ -16,17 +16,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from marketplace.app import create_app
+from marketplace.core.appstate import state_of
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.settings import Settings
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.identity import Identity, get_identity
-from marketplace.gate.keys import (
+from marketplace.gate.identity.keys import (
     DIRECTORY_MEDIA_TYPE,
     jwk_thumbprint,
     load_or_create_platform_key,
     public_jwk,
 )
+from marketplace.gate.identity.layer import Identity
 from tests.marketplace.gate import _identity_db
 from tests.marketplace.gate._signing import jwk, sign, thumbprint
 
@@ -199,7 +200,7 @@ def test_duplicate_name_and_shared_key_conflict(api: TestClient) -> None:
 
 
 def test_platform_key_cannot_be_registered_as_a_partner(api: TestClient, app: FastAPI) -> None:
-    platform = get_identity(app.state).signing_key.public_key()
+    platform = state_of(app).identity.signing_key.public_key()
     response = api.post(
         "/api/v1/partners",
         json={"name": "copycat", "jwk": public_jwk(platform)},
@@ -212,7 +213,7 @@ def test_platform_key_cannot_be_registered_as_a_partner(api: TestClient, app: Fa
 
 
 def test_registered_key_verifies_as_that_partner(api: TestClient, app: FastAPI) -> None:
-    identity: Identity = get_identity(app.state)
+    identity: Identity = state_of(app).identity
     key = Ed25519PrivateKey.generate()
     assert identity.verify(signed_facts(key), policy=None, now=NOW).status == "invalid"
     api.post("/api/v1/partners", json={"name": "acme", "jwk": jwk(key)}, headers=AUTH)
@@ -224,7 +225,7 @@ def test_registered_key_verifies_as_that_partner(api: TestClient, app: FastAPI) 
 
 
 def test_policy_partners_are_in_the_keyring(app: FastAPI) -> None:
-    identity = get_identity(app.state)
+    identity = state_of(app).identity
     key = Ed25519PrivateKey.generate()
 
     class Partner:
@@ -246,7 +247,7 @@ def test_registry_change_reaches_another_worker(migrated_url: str, tmp_path: Pat
     two = make_app(migrated_url, tmp_path / "data")
     key = Ed25519PrivateKey.generate()
     with TestClient(one) as api_one, TestClient(two):
-        ident_two = get_identity(two.state)
+        ident_two = state_of(two).identity
         assert ident_two.verify(signed_facts(key), policy=None, now=NOW).status == "invalid"
         api_one.post("/api/v1/partners", json={"name": "acme", "jwk": jwk(key)}, headers=AUTH)
         ident_two.state.flush()  # the background tick does this every 0.2 s
@@ -265,7 +266,7 @@ def test_key_directory_serves_only_the_public_key(api: TestClient, app: FastAPI)
     keys = response.json()["keys"]
     assert len(keys) == 1
     assert set(keys[0]) <= {"kty", "crv", "x", "kid"}
-    identity = get_identity(app.state)
+    identity = state_of(app).identity
     assert keys[0]["kid"] == jwk_thumbprint(keys[0]) == identity.keyid
     private = identity.signing_key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
@@ -284,7 +285,7 @@ def test_key_directory_response_is_signed(api: TestClient, app: FastAPI) -> None
     params = sig_input.split("=", 1)[1]
     base = f'"@authority";req: testserver\n"@signature-params": {params}'.encode()
     signature = base64.b64decode(response.headers["signature"].split(":")[1])
-    get_identity(app.state).signing_key.public_key().verify(signature, base)
+    state_of(app).identity.signing_key.public_key().verify(signature, base)
 
 
 def test_platform_key_file_is_private_and_stable(tmp_path: Path) -> None:
@@ -317,4 +318,4 @@ def test_app_creates_the_key_in_the_data_folder(app: FastAPI, tmp_path: Path) ->
     path = tmp_path / "data" / "platform-signing-key.pem"
     assert path.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert repr(get_identity(app.state)).startswith("Identity(keyid=")
+    assert repr(state_of(app).identity).startswith("Identity(keyid=")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.gate.compiled import CompiledPolicy
-from marketplace.gate.doctable import main as doctable_main
-from marketplace.gate.doctable import preset_table
-from marketplace.gate.policy import PRESET_NAMES, PolicyError, load_policy, load_policy_text
+from marketplace.gate.policy.compiled import CompiledPolicy
+from marketplace.gate.policy.doctable import main as doctable_main
+from marketplace.gate.policy.doctable import preset_table
+from marketplace.gate.policy.model import PRESET_NAMES, PolicyError, load_policy, load_policy_text
 
 GOLDEN = Path(__file__).parent / "golden"
 DOC = Path(__file__).resolve().parents[3] / "docs" / "policy.md"
@@ -23,7 +23,7 @@ def test_golden_decision_table(name: str) -> None:
 
 def test_docs_show_the_generated_tables() -> None:
     assert doctable_main(["--check", str(DOC)]) == 0, (
-        "run python -m marketplace.gate.doctable --write docs/policy.md"
+        "run python -m marketplace.gate.policy.doctable --write docs/policy.md"
     )
     text = DOC.read_text(encoding="utf-8")
     for name in PRESET_NAMES:

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.gate.compiled import CompiledPolicy
-from marketplace.gate.engine import GateEngine
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.policy import load_policy
-from marketplace.gate.registry import (
+from marketplace.gate.judge import Judge
+from marketplace.gate.policy.compiled import CompiledPolicy
+from marketplace.gate.policy.known_agents import (
     AI_CATEGORIES,
     CATEGORIES,
-    default_registry,
+    default_known_agents,
     looks_like_browser,
 )
+from marketplace.gate.policy.model import load_policy
 
 REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "ai-robots.json"
 BROWSERS = Path(__file__).parent / "data" / "browser_user_agents.txt"
@@ -46,7 +46,7 @@ def facts_for(user_agent: str, path: str = "/api/v1/products/1") -> RequestFacts
 
 
 def test_registry_is_large_and_categorised() -> None:
-    registry = default_registry()
+    registry = default_known_agents()
     ai = [a for a in registry.agents if a.category in AI_CATEGORIES]
     assert len(ai) >= 150
     assert {a.category for a in registry.agents} == set(CATEGORIES)
@@ -57,11 +57,11 @@ def test_every_ai_robots_name_is_classified_as_an_agent() -> None:
     if not REFERENCE.is_file():
         pytest.skip(f"the ai.robots.txt snapshot is not at {REFERENCE}")
     names = json.loads(REFERENCE.read_text(encoding="utf-8"))
-    registry = default_registry()
+    registry = default_known_agents()
     missing = [name for name in names if registry.match(name) is None]
     assert not missing, f"not in the registry: {missing}"
     # In a realistic user agent string too, and never as a human.
-    engine = GateEngine(CompiledPolicy(load_policy("closed")))
+    engine = Judge(CompiledPolicy(load_policy("closed")))
     for name in names:
         ua = f"Mozilla/5.0 (compatible; {name}/1.0; +https://example.com/bot)"
         decision = engine.decide(facts_for(ua))
@@ -120,7 +120,7 @@ def test_every_ai_robots_name_is_classified_as_an_agent() -> None:
     ],
 )
 def test_known_agents(user_agent: str, name: str, visitor_class: str) -> None:
-    agent = default_registry().match(user_agent)
+    agent = default_known_agents().match(user_agent)
     assert agent is not None
     assert agent.name == name
     assert agent.visitor_class == visitor_class
@@ -131,14 +131,14 @@ def test_known_agents(user_agent: str, name: str, visitor_class: str) -> None:
     ["Mozilla/5.0 (compatible; MyCodeBotX/1.0)", "SpiderMonkey", "Operators/1.0", "xcurl/1"],
 )
 def test_names_match_only_as_whole_tokens(user_agent: str) -> None:
-    assert default_registry().match(user_agent) is None
+    assert default_known_agents().match(user_agent) is None
 
 
 def test_browser_user_agents_are_human() -> None:
     uas = browser_user_agents()
     assert len(uas) >= 200
-    registry = default_registry()
-    engine = GateEngine(CompiledPolicy(load_policy("closed")))
+    registry = default_known_agents()
+    engine = Judge(CompiledPolicy(load_policy("closed")))
     for ua in uas:
         assert registry.match(ua) is None, f"{ua!r} matched {registry.match(ua)}"
         assert looks_like_browser(ua), ua
@@ -146,6 +146,6 @@ def test_browser_user_agents_are_human() -> None:
 
 
 def test_clients_that_are_not_browsers_are_automation() -> None:
-    engine = GateEngine(CompiledPolicy(load_policy("closed")))
+    engine = Judge(CompiledPolicy(load_policy("closed")))
     for ua in ("", "MyScraper", "Mozilla/4.0 (compatible; MSIE 6.0)", "okhttp/4.12.0"):
         assert engine.decide(facts_for(ua)).visitor_class == "automation", ua

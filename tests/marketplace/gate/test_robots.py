@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from protego import Protego
 
-from marketplace.gate.compiled import CompiledPolicy
-from marketplace.gate.engine import GateEngine
 from marketplace.gate.facts import RequestFacts
+from marketplace.gate.judge import Judge
 from marketplace.gate.normalize import normalize_path
-from marketplace.gate.policy import PRESET_NAMES, load_policy
-from marketplace.gate.registry import default_registry
-from marketplace.gate.robots import render_robots
+from marketplace.gate.policy.compiled import CompiledPolicy
+from marketplace.gate.policy.known_agents import default_known_agents
+from marketplace.gate.policy.model import PRESET_NAMES, load_policy
+from marketplace.gate.policy.robots import render_robots
 
 PATHS = [
     "/products/5",
@@ -44,9 +44,9 @@ def facts(compiled: CompiledPolicy, user_agent: str, path: str) -> RequestFacts:
 @pytest.mark.parametrize("preset", PRESET_NAMES)
 def test_robots_txt_agrees_with_the_gate(preset: str) -> None:
     compiled = CompiledPolicy(load_policy(preset))
-    registry = default_registry()
+    registry = default_known_agents()
     parser = Protego.parse(render_robots(compiled, registry))
-    engine = GateEngine(compiled, registry=registry)
+    engine = Judge(compiled, known_agents=registry)
     checked = 0
     for agent in registry.agents:
         for token in agent.tokens:
@@ -71,7 +71,7 @@ def test_robots_txt_agrees_with_the_gate(preset: str) -> None:
 
 def test_closed_disallows_every_ai_agent_and_lets_search_engines_index() -> None:
     compiled = CompiledPolicy(load_policy("closed"))
-    registry = default_registry()
+    registry = default_known_agents()
     parser = Protego.parse(render_robots(compiled, registry))
     for agent in registry.agents:
         allowed = parser.can_fetch("http://shop.test/products/5", agent.name)
@@ -85,5 +85,5 @@ def test_closed_disallows_every_ai_agent_and_lets_search_engines_index() -> None
 
 def test_observe_mode_robots_allows_everything() -> None:
     compiled = CompiledPolicy(load_policy("observe"))
-    parser = Protego.parse(render_robots(compiled, default_registry()))
+    parser = Protego.parse(render_robots(compiled, default_known_agents()))
     assert parser.can_fetch("http://shop.test/api/v1/orders", "GPTBot")

@@ -17,13 +17,11 @@ import pytest
 
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
-from marketplace.gate import state as state_module
-from marketplace.gate.state import (
-    DatabaseStore,
-    SessionSignals,
-    SharedState,
-    create_shared_state,
-)
+from marketplace.core.shared import database_store as store_module
+from marketplace.core.shared import nonce_file
+from marketplace.core.shared.database_store import DatabaseStore
+from marketplace.core.shared.session_signals import SessionSignals
+from marketplace.core.shared.state import SharedState, create_shared_state
 from tests.marketplace.gate import _identity_db
 
 # Fixtures shared with the other identity tests.
@@ -98,7 +96,7 @@ def test_a_claim_on_a_broken_connection_raises_and_the_next_reconnects(gate_data
 
 def test_nonce_log_is_copied_back_off_the_claim_path(gate_database, clock, monkeypatch):
     """Claims never checkpoint themselves; a thread of the store does, and bounds the log."""
-    monkeypatch.setattr(state_module, "NONCE_CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(store_module, "NONCE_CHECKPOINT_EVERY", 3)
     store = DatabaseStore(gate_database.engine)
     try:
         if store.nonce_engine is store.engine:
@@ -118,7 +116,7 @@ def test_nonce_log_is_copied_back_off_the_claim_path(gate_database, clock, monke
             pages = checkpointer.checkpoint()
         assert pages > 0
         # Past the bound, the checkpoint makes the next claim start the log over.
-        monkeypatch.setattr(state_module, "NONCE_WAL_RESTART_FRAMES", 1)
+        monkeypatch.setattr(nonce_file, "NONCE_WAL_RESTART_FRAMES", 1)
         assert checkpointer.checkpoint() >= pages
         assert store.claim_nonce("k:next", T, 60) is True
         other = sqlite3.connect(store.nonce_engine.url.database, isolation_level=None)
@@ -250,7 +248,7 @@ _WORKER = textwrap.dedent(
     """
     import json, sys, time
     from marketplace.core.db import Database
-    from marketplace.gate.state import create_shared_state
+    from marketplace.core.shared.state import create_shared_state
 
     url, role = sys.argv[1], sys.argv[2]
     state = create_shared_state(Database(url), flush_interval_s=0.2)

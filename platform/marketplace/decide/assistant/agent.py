@@ -35,16 +35,6 @@ def make_model(llm: str) -> BaseChatModel:
     return model
 
 
-def memory_of(state: Any) -> InMemorySaver:
-    """The conversation memory kept on the app (one per process)."""
-    with _lock:
-        saver = getattr(state, "assistant_memory", None)
-        if not isinstance(saver, InMemorySaver):
-            saver = InMemorySaver()
-            state.assistant_memory = saver
-        return saver
-
-
 @dataclass(frozen=True)
 class Action:
     tool: str

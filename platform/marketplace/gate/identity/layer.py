@@ -1,7 +1,6 @@
 """The gate's identity layer of one app: platform key, keyring, shared state, behaviour, escalation.
 
-`install_identity(app, ...)` wires it once in the app factory; the gate's middleware and routes then
-reach every piece through `get_identity(app.state)`.
+Built once by the app factory (`build_identity`); routes reach it through `gate.deps.IdentityDep`.
 """
 
 from __future__ import annotations
@@ -11,16 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import FastAPI
 from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
 
-from marketplace.gate.behaviour import BehaviourTracker
-from marketplace.gate.escalation import AccountResolver, Escalator, StatusSetter
+from marketplace.core.db import Database
+from marketplace.core.settings import Settings
+from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.keys import Keyring, load_or_create_platform_key, platform_keyid, public_jwks
-from marketplace.gate.partners import PartnerRegistry
-from marketplace.gate.state import SharedState, get_shared_state
-from marketplace.gate.webbotauth import SignatureCheck, verify_signature
+from marketplace.gate.identity.behaviour import BehaviourTracker
+from marketplace.gate.identity.escalation import AccountResolver, Escalator, StatusSetter
+from marketplace.gate.identity.keys import (
+    Keyring,
+    load_or_create_platform_key,
+    platform_keyid,
+    public_jwks,
+)
+from marketplace.gate.identity.partners import PartnerRegistry
+from marketplace.gate.identity.verify import SignatureCheck, verify_signature
 
 DIRECTORY_TAG = "http-message-signatures-directory"
 DIRECTORY_VALIDITY_S = 300
@@ -33,9 +38,9 @@ class Identity:
     signing_key: Ed25519PrivateKey  # never served, never logged
     keyid: str
     state: SharedState
-    registry: PartnerRegistry
+    partners: PartnerRegistry
     tracker: BehaviourTracker
-    escalator: Escalator | None
+    escalator: Escalator
 
     def __repr__(self) -> str:  # keeps the private key out of any log line or traceback
         return f"Identity(keyid={self.keyid!r})"
@@ -46,8 +51,8 @@ class Identity:
     def keyring(self, policy: Any = None) -> Keyring:
         """The keys signatures are checked against: the platform's, the policy's, the registry's."""
         if policy is None:
-            return self.registry.keyring()
-        return self.registry.keyring_for_policy(policy)
+            return self.partners.keyring()
+        return self.partners.keyring_for_policy(policy)
 
     def verify(
         self, facts: RequestFacts, *, policy: Any, now: dt.datetime | float
@@ -110,55 +115,27 @@ class _OneKey(HTTPSignatureKeyResolver):
 
 
 def build_identity(
-    app_state: Any,
+    settings: Settings,
+    database: Database,
+    state: SharedState,
     *,
-    resolve_account: AccountResolver | None = None,
-    set_account_status: StatusSetter | None = None,
+    resolve_account: AccountResolver,
+    set_account_status: StatusSetter,
 ) -> Identity:
-    settings = app_state.settings
+    """The identity layer of one app; generates the platform key on the first start."""
     key = load_or_create_platform_key(settings.resolved_signing_key_file)
-    state = get_shared_state(app_state)
-    escalator = None
-    if resolve_account is not None and set_account_status is not None:
-        escalator = Escalator(
-            app_state.db, resolve_account=resolve_account, set_account_status=set_account_status
-        )
-        state.add_tick_hook(escalator.process)
+    escalator = Escalator(
+        database, resolve_account=resolve_account, set_account_status=set_account_status
+    )
+    state.add_tick_hook(escalator.process)
     return Identity(
         signing_key=key,
         keyid=platform_keyid(key),
         state=state,
-        registry=PartnerRegistry(app_state.db, state, key.public_key()),
+        partners=PartnerRegistry(database, state, key.public_key()),
         tracker=BehaviourTracker(state),
         escalator=escalator,
     )
 
 
-def install_identity(
-    app: FastAPI,
-    *,
-    resolve_account: AccountResolver | None = None,
-    set_account_status: StatusSetter | None = None,
-) -> Identity:
-    """Create the identity layer (generating the platform key on the first start) and its routes."""
-    from marketplace.gate.identity_routes import router
-
-    identity = build_identity(
-        app.state, resolve_account=resolve_account, set_account_status=set_account_status
-    )
-    app.state.identity = identity
-    app.state.behaviour_tracker = identity.tracker
-    app.include_router(router)
-    return identity
-
-
-def get_identity(app_state: Any) -> Identity:
-    """The app's identity layer; built on first use when the factory did not install it."""
-    identity: Identity | None = getattr(app_state, "identity", None)
-    if identity is None:
-        identity = build_identity(app_state)
-        app_state.identity = identity
-    return identity
-
-
-__all__ = ["Identity", "build_identity", "get_identity", "install_identity"]
+__all__ = ["Identity", "build_identity"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from marketplace.gate.normalize import has_query_param
-from marketplace.gate.policy import (
+from marketplace.gate.policy.model import (
     METHODS,
     ROUTE_CLASSES,
     VISITOR_CLASSES,

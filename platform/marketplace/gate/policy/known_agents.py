@@ -68,7 +68,7 @@ class KnownAgent:
         return (self.name, *self.aliases)
 
 
-class Registry:
+class KnownAgents:
     """Known agents, compiled once; `match` is cached per user agent string."""
 
     def __init__(self, agents: list[KnownAgent]) -> None:
@@ -107,8 +107,12 @@ def looks_like_browser(user_agent: str) -> bool:
     return bool(_BROWSER.match(user_agent))
 
 
-def _load() -> Registry:
-    text = resources.files("marketplace.gate.data").joinpath("registry.yaml").read_text("utf-8")
+def _load() -> KnownAgents:
+    text = (
+        resources.files("marketplace.gate.policy.data")
+        .joinpath("known_agents.yaml")
+        .read_text("utf-8")
+    )
     data = yaml.safe_load(text)
     agents = []
     for entry in data["agents"]:
@@ -123,10 +127,10 @@ def _load() -> Registry:
                 aliases=tuple(str(a) for a in entry.get("aliases", ())),
             )
         )
-    return Registry(agents)
+    return KnownAgents(agents)
 
 
 @lru_cache(maxsize=1)
-def default_registry() -> Registry:
+def default_known_agents() -> KnownAgents:
     """The shipped registry, loaded once per process."""
     return _load()

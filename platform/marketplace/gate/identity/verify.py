@@ -34,7 +34,7 @@ from http_sf.compat import Dictionary, InnerList, Item
 
 from marketplace.core.clock import Clock, system_clock
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.keys import (
+from marketplace.gate.identity.keys import (
     KeyEntry,
     Keyring,
     load_or_create_platform_key,

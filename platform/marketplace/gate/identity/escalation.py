@@ -27,7 +27,7 @@ from sqlalchemy import select
 from marketplace.core.db import Database
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.identity_models import GateAccountStrike, GateEscalation
+from marketplace.gate.identity.models import GateAccountStrike, GateEscalation
 
 log = logging.getLogger(__name__)
 

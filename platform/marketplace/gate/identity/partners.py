@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.core.db import Database
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
-from marketplace.gate.identity_models import GatePartner, GatePartnerKey
-from marketplace.gate.keys import (
+from marketplace.core.shared.state import SharedState
+from marketplace.gate.identity.keys import (
     PLATFORM_OWNER,
     JWKError,
     KeyEntry,
@@ -31,7 +31,7 @@ from marketplace.gate.keys import (
     parse_public_jwk,
     public_jwk,
 )
-from marketplace.gate.state import SharedState
+from marketplace.gate.identity.models import GatePartner, GatePartnerKey
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_KEYS_PER_PARTNER = 10

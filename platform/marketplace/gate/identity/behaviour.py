@@ -22,8 +22,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from marketplace.core.shared.session_signals import SessionSignals
+from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.state import SessionSignals, SharedState
 
 BEACON_PATH = "/api/v1/beacon"
 MAX_BEACON_BYTES = 2048
@@ -239,13 +240,3 @@ class BehaviourTracker:
     def flag(self, facts: RequestFacts) -> None:
         """Mark one of the session's requests as scored automated (for escalation and reports)."""
         self.state.update_session_signals(facts_session_key(facts), SessionSignals(flagged=1))
-
-
-def get_tracker(app_state: Any) -> BehaviourTracker:
-    from marketplace.gate.state import get_shared_state
-
-    tracker: BehaviourTracker | None = getattr(app_state, "behaviour_tracker", None)
-    if tracker is None:
-        tracker = BehaviourTracker(get_shared_state(app_state))
-        app_state.behaviour_tracker = tracker
-    return tracker

@@ -16,12 +16,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from marketplace.core.clock import Clock, system_clock
-from marketplace.gate.compiled import AnyRule, CompiledPolicy, format_price
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.keys import PLATFORM_OWNER
+from marketplace.gate.identity.keys import PLATFORM_OWNER
 from marketplace.gate.normalize import normalize_method
-from marketplace.gate.policy import VISITOR_CLASSES, Policy
-from marketplace.gate.registry import Registry, default_registry, looks_like_browser
+from marketplace.gate.policy.compiled import AnyRule, CompiledPolicy, format_price
+from marketplace.gate.policy.known_agents import (
+    KnownAgents,
+    default_known_agents,
+    looks_like_browser,
+)
+from marketplace.gate.policy.model import VISITOR_CLASSES, Policy
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +44,13 @@ SIGN_HOW = (
 
 
 class IdentityLike(Protocol):
-    """What the engine needs from the identity layer (marketplace.gate.identity.Identity)."""
+    """What the judge needs from the identity layer (marketplace.gate.identity.layer.Identity)."""
 
     def verify(self, facts: RequestFacts, *, policy: Any, now: datetime | float) -> Any: ...
 
 
 @dataclass(frozen=True)
-class Decision:
+class Verdict:
     """The gate's answer for one request, with everything the log and the headers need."""
 
     action: str  # what the policy decided
@@ -92,14 +96,14 @@ def parse_price(value: str | None) -> tuple[Decimal, str | None] | None:
     return None
 
 
-class GateEngine:
+class Judge:
     """Decides requests against the active compiled policy; swap `compiled` to switch policy."""
 
     def __init__(
         self,
         compiled: CompiledPolicy,
         *,
-        registry: Registry | None = None,
+        known_agents: KnownAgents | None = None,
         identity: IdentityLike | None = None,
         tracker: Any = None,
         state: Any = None,
@@ -107,7 +111,7 @@ class GateEngine:
         clock: Clock = system_clock,
     ) -> None:
         self.compiled = compiled
-        self.registry = registry or default_registry()
+        self.known_agents = known_agents or default_known_agents()
         self.identity = identity
         self.tracker = tracker
         self.state = state
@@ -133,7 +137,7 @@ class GateEngine:
                 "reason": check.reason or None,
             }
         user_agent = facts.user_agent
-        known = self.registry.match(user_agent) if user_agent else None
+        known = self.known_agents.match(user_agent) if user_agent else None
         if known is not None:
             signals["declared"] = {
                 "name": known.name,
@@ -173,7 +177,7 @@ class GateEngine:
 
     # -- the decision -------------------------------------------------------------------------
 
-    def decide(self, facts: RequestFacts) -> Decision:
+    def decide(self, facts: RequestFacts) -> Verdict:
         """The decision for one request; never raises (identification errors use `on_error`)."""
         compiled = self.compiled
         policy = compiled.policy
@@ -217,7 +221,7 @@ class GateEngine:
             # Observe mode refuses nothing, and a warning or a suspension would be a refusal.
             self._escalate(facts, visitor, score, signals, policy, now)
         effective = "allow" if compiled.observe else action
-        return Decision(
+        return Verdict(
             action=action,
             effective=effective,
             rule_id=rule_id,
@@ -366,14 +370,14 @@ class GateEngine:
 
     def _on_error(
         self, facts: RequestFacts, compiled: CompiledPolicy, method: str, exc: Exception
-    ) -> Decision:
+    ) -> Verdict:
         action = compiled.policy.on_error.get(facts.route_class, "block")  # type: ignore[call-overload]
         detail = (
             "The store could not identify this request and refuses it to be safe; try again in a "
             "moment."
         )
         effective = "allow" if compiled.observe else action
-        return Decision(
+        return Verdict(
             action=action,
             effective=effective,
             rule_id="on-error",

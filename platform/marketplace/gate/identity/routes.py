@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request, Response, status
 from marketplace.core.admin import AdminDep
 from marketplace.core.deps import NowDep
 from marketplace.core.security import SESSION_COOKIE
-from marketplace.gate.behaviour import BEACON_PATH, MAX_BEACON_BYTES, get_tracker
-from marketplace.gate.identity import get_identity
-from marketplace.gate.keys import DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH
-from marketplace.gate.partners import PartnerCreate, PartnerOut
+from marketplace.gate.identity.behaviour import BEACON_PATH, MAX_BEACON_BYTES
+from marketplace.gate.identity.deps import IdentityDep, TrackerDep
+from marketplace.gate.identity.keys import DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH
+from marketplace.gate.identity.partners import PartnerCreate, PartnerOut
 
 router = APIRouter()
 
@@ -28,8 +28,7 @@ router = APIRouter()
     response_class=Response,
     responses={200: {"content": {DIRECTORY_MEDIA_TYPE: {}}}},
 )
-def key_directory(request: Request, now: NowDep) -> Response:
-    identity = get_identity(request.app.state)
+def key_directory(request: Request, identity: IdentityDep, now: NowDep) -> Response:
     body = json.dumps(identity.directory(), separators=(",", ":"))
     headers = {"Cache-Control": "public, max-age=300"}
     headers.update(identity.sign_directory(str(request.url), now=now, nonce=secrets.token_hex(16)))
@@ -42,8 +41,8 @@ def key_directory(request: Request, now: NowDep) -> Response:
     summary="List registered partner agents and their key thumbprints",
     response_model=list[PartnerOut],
 )
-def list_partners(request: Request, _admin: AdminDep) -> list[PartnerOut]:
-    return get_identity(request.app.state).registry.list_partners()
+def list_partners(identity: IdentityDep, _admin: AdminDep) -> list[PartnerOut]:
+    return identity.partners.list_partners()
 
 
 @router.post(
@@ -57,9 +56,9 @@ def list_partners(request: Request, _admin: AdminDep) -> list[PartnerOut]:
     responses={409: {"description": "The name or a key is registered already."}},
 )
 def register_partner(
-    body: PartnerCreate, request: Request, now: NowDep, _admin: AdminDep
+    body: PartnerCreate, identity: IdentityDep, now: NowDep, _admin: AdminDep
 ) -> PartnerOut:
-    return get_identity(request.app.state).registry.register(body, now=now)
+    return identity.partners.register(body, now=now)
 
 
 @router.delete(
@@ -69,8 +68,8 @@ def register_partner(
     summary="Remove a partner and its keys",
     response_class=Response,
 )
-def delete_partner(name: str, request: Request, _admin: AdminDep) -> Response:
-    get_identity(request.app.state).registry.delete(name)
+def delete_partner(name: str, identity: IdentityDep, _admin: AdminDep) -> Response:
+    identity.partners.delete(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -83,7 +82,7 @@ def delete_partner(name: str, request: Request, _admin: AdminDep) -> Response:
     "and the time to the first interaction. Always accepted; a malformed body is ignored.",
     response_class=Response,
 )
-async def beacon(request: Request, now: NowDep) -> Response:
+async def beacon(request: Request, tracker: TrackerDep, now: NowDep) -> Response:
     raw = b""
     async for chunk in request.stream():
         raw += chunk
@@ -91,7 +90,7 @@ async def beacon(request: Request, now: NowDep) -> Response:
             return Response(status_code=status.HTTP_204_NO_CONTENT)  # not a beacon; ignored
     facts = getattr(request.state, "gate_facts", None)
     client = getattr(facts, "client_ip", None) or (request.client.host if request.client else None)
-    get_tracker(request.app.state).record_beacon(
+    tracker.record_beacon(
         request.cookies.get(SESSION_COOKIE),
         client,
         request.headers.get("user-agent", ""),

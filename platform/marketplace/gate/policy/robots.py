@@ -9,9 +9,9 @@ is not caught by accident.
 
 from __future__ import annotations
 
-from marketplace.gate.compiled import CompiledPolicy, format_price
-from marketplace.gate.policy import ROUTE_CLASSES
-from marketplace.gate.registry import Registry
+from marketplace.gate.policy.compiled import CompiledPolicy, format_price
+from marketplace.gate.policy.known_agents import KnownAgents
+from marketplace.gate.policy.model import ROUTE_CLASSES
 
 # Classes a robots.txt group can address: those identified by the user agent they declare.
 DECLARED_CLASSES = ("search-engine", "declared-crawler", "declared-agent", "automation")
@@ -67,7 +67,7 @@ def _group_rules(compiled: CompiledPolicy, visitor_class: str) -> list[str]:
     return lines
 
 
-def render_robots(compiled: CompiledPolicy, registry: Registry, *, base_url: str = "") -> str:
+def render_robots(compiled: CompiledPolicy, registry: KnownAgents, *, base_url: str = "") -> str:
     """The robots.txt text for a compiled policy."""
     policy = compiled.policy
     out = [

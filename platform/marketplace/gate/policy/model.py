@@ -368,7 +368,11 @@ def preset_text(name: str) -> str:
                 )
             ],
         )
-    return resources.files("marketplace.gate.presets").joinpath(f"{name}.yaml").read_text("utf-8")
+    return (
+        resources.files("marketplace.gate.policy.presets")
+        .joinpath(f"{name}.yaml")
+        .read_text("utf-8")
+    )
 
 
 def _message(err: Any) -> str:

@@ -1,8 +1,8 @@
 """The presets' decision tables as Markdown: the one source of docs/policy.md and the golden tests.
 
-python -m marketplace.gate.doctable                    # print the generated section
-python -m marketplace.gate.doctable --write docs/policy.md   # refresh it between the markers
-python -m marketplace.gate.doctable --check docs/policy.md   # exit 1 when the doc drifted
+python -m marketplace.gate.policy.doctable                    # print the generated section
+python -m marketplace.gate.policy.doctable --write docs/policy.md   # refresh it between the markers
+python -m marketplace.gate.policy.doctable --check docs/policy.md   # exit 1 when the doc drifted
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from marketplace.gate.compiled import CompiledPolicy, format_price
-from marketplace.gate.policy import PRESET_NAMES, ROUTE_CLASSES, VISITOR_CLASSES, load_policy
-from marketplace.gate.service import cell
+from marketplace.gate.policy.compiled import CompiledPolicy, format_price
+from marketplace.gate.policy.model import PRESET_NAMES, ROUTE_CLASSES, VISITOR_CLASSES, load_policy
+from marketplace.gate.policy.tables import cell
 
-BEGIN = "<!-- BEGIN GENERATED: preset tables (python -m marketplace.gate.doctable --write) -->"
+COMMAND = "python -m marketplace.gate.policy.doctable --write"
+BEGIN = f"<!-- BEGIN GENERATED: preset tables ({COMMAND}) -->"
 END = "<!-- END GENERATED: preset tables -->"
 
 
@@ -83,9 +84,7 @@ def main(argv: list[str]) -> int:
         updated = _splice(current, section)
         if argv[0] == "--check":
             if updated != current:
-                print(
-                    f"{path} is out of date: run python -m marketplace.gate.doctable --write {path}"
-                )
+                print(f"{path} is out of date: run {COMMAND} {path}")
                 return 1
             return 0
         path.write_text(updated, encoding="utf-8")

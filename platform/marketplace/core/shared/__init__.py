@@ -1,0 +1,1 @@
+"""State the platform shares across worker processes (see `state.py`)."""
