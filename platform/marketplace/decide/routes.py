@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Request
 
 from marketplace.accounts.deps import AccountDep, ShopperDep
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.decide import service
 from marketplace.decide.assistant.agent import memory_of, run_turn
 from marketplace.decide.assistant.tools import AssistantContext
-from marketplace.decide.config import DecideConfig, get_decide_config
+from marketplace.decide.deps import DecideConfigDep
 from marketplace.decide.schemas import (
     ActionOut,
     AssistantMessageIn,
@@ -23,14 +23,6 @@ from marketplace.decide.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["help-me-decide"])
 
-
-def decide_config(request: Request) -> DecideConfig:
-    """The app's Help Me Decide config (`app.state.decide_config`), else the environment's."""
-    config = getattr(request.app.state, "decide_config", None)
-    return config if isinstance(config, DecideConfig) else get_decide_config()
-
-
-DecideConfigDep = Annotated[DecideConfig, Depends(decide_config)]
 
 _NOT_ENOUGH: dict[int | str, dict[str, Any]] = {
     404: {"description": "The category does not exist; the problem lists the valid slugs."},

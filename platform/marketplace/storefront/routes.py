@@ -26,7 +26,7 @@ from marketplace.core.deps import NowDep, SessionDep, SettingsDep, VisitorClassD
 from marketplace.core.errors import ProblemError
 from marketplace.core.security import new_token
 from marketplace.core.settings import Settings
-from marketplace.decide.routes import DecideConfigDep
+from marketplace.decide.deps import DecideConfigDep
 from marketplace.orders import service as orders
 from marketplace.orders.schemas import OrderCreate, PaymentIn
 from marketplace.storefront import views
