@@ -31,7 +31,11 @@ from marketplace.gate.routes import router as gate_router
 from marketplace.gate.service import install_gate
 from marketplace.history.routes import router as history_router
 from marketplace.orders.routes import router as orders_router
-from marketplace.storefront.routes import router as storefront_router
+from marketplace.storefront.pages.accounts import router as accounts_pages_router
+from marketplace.storefront.pages.cart import router as cart_pages_router
+from marketplace.storefront.pages.catalog import router as catalog_pages_router
+from marketplace.storefront.pages.decide import router as decide_pages_router
+from marketplace.storefront.pages.orders import router as orders_pages_router
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +132,11 @@ def create_app(
         gate_router,
         admin_router,
         dashboard_router,
-        storefront_router,
+        catalog_pages_router,
+        decide_pages_router,
+        accounts_pages_router,
+        cart_pages_router,
+        orders_pages_router,
     ):
         app.include_router(router)
     if STATIC_DIR.is_dir():
