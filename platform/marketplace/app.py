@@ -39,7 +39,11 @@ from marketplace.gate.runtime import build_gate_runtime
 from marketplace.history.routes import router as history_router
 from marketplace.history.service import claim_anonymous_history
 from marketplace.orders.routes import router as orders_router
-from marketplace.storefront.routes import router as storefront_router
+from marketplace.storefront.pages.accounts import router as accounts_pages_router
+from marketplace.storefront.pages.cart import router as cart_pages_router
+from marketplace.storefront.pages.catalog import router as catalog_pages_router
+from marketplace.storefront.pages.decide import router as decide_pages_router
+from marketplace.storefront.pages.orders import router as orders_pages_router
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +131,11 @@ def create_app(
         gate_router,
         admin_router,
         dashboard_router,
-        storefront_router,
+        catalog_pages_router,
+        decide_pages_router,
+        accounts_pages_router,
+        cart_pages_router,
+        orders_pages_router,
     ):
         app.include_router(router)
     if STATIC_DIR.is_dir():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -15,6 +17,7 @@ from sqlalchemy import select, update
 from marketplace.catalog.models import AdImpression, Category, Product
 from marketplace.core.db import Database
 from marketplace.core.security import SESSION_COOKIE
+from marketplace.storefront import pages
 from tests.conftest import CHROME_UA
 
 PASSWORD = "correct-horse-9"
@@ -376,14 +379,26 @@ def test_form_posts_without_the_csrf_token_are_refused(
     assert "Log out" in client.get("/").text
 
 
-def test_every_storefront_form_post_checks_the_csrf_token(client: TestClient) -> None:
-    from marketplace.storefront.routes import router
+def store_page_routes() -> list[APIRoute]:
+    """The routes of every module of the storefront's pages package, a module added later too."""
+    modules = [
+        importlib.import_module(f"{pages.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(pages.__path__)
+    ]
+    routers = [
+        module.router
+        for module in modules
+        if isinstance(getattr(module, "router", None), APIRouter)
+    ]
+    return [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
 
+
+def test_every_storefront_form_post_checks_the_csrf_token(client: TestClient) -> None:
     register(client, "every@example.com")
     posts = [
         route.path.replace("{product_id}", "1")
-        for route in router.routes
-        if isinstance(route, APIRoute) and "POST" in route.methods
+        for route in store_page_routes()
+        if "POST" in route.methods
     ]
     assert {"/login", "/register", "/logout", "/cart/items", "/checkout"} <= set(posts)
     for path in posts:

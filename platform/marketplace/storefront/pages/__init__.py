@@ -1,0 +1,2 @@
+"""The store's HTML pages, one module per domain: thin handlers over the same services the JSON
+API uses."""

@@ -1,0 +1,211 @@
+"""Account pages: logging in, registering and logging out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from marketplace.accounts import service as accounts
+from marketplace.accounts.deps import (
+    LoginHooksDep,
+    LoginThrottleDep,
+    Shopper,
+    ShopperDep,
+    set_session_cookie,
+)
+from marketplace.accounts.models import Account
+from marketplace.accounts.service import LoginHook
+from marketplace.accounts.throttle import client_of
+from marketplace.core.deps import NowDep, SessionDep, SettingsDep
+from marketplace.core.errors import ProblemError
+from marketplace.core.settings import Settings
+from marketplace.storefront import views
+from marketplace.storefront.rendering import (
+    CsrfDep,
+    Flash,
+    StorefrontRoute,
+    redirect,
+    render,
+    safe_next,
+)
+
+router = APIRouter(route_class=StorefrontRoute, include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(
+    request: Request,
+    shopper: ShopperDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    next: Annotated[str, Query(max_length=500)] = "/",
+) -> Response:
+    if shopper.account is not None:
+        return redirect(settings, safe_next(next))
+    return _account_form(request, "login.html", shopper, session, settings, next, email="")
+
+
+@router.post("/login", response_class=HTMLResponse, dependencies=[CsrfDep])
+def login(
+    request: Request,
+    shopper: ShopperDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    throttle: LoginThrottleDep,
+    login_hooks: LoginHooksDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    client = client_of(request)
+    throttle.check(email, client, now)  # a 429 page, the same limits as the API's login
+    try:
+        account = accounts.authenticate(session, email=email, password=password)
+    except ProblemError as exc:
+        throttle.failed(email, client)
+        error = "That email and password do not match an account. Check both and try again."
+        return _account_form(
+            request,
+            "login.html",
+            shopper,
+            session,
+            settings,
+            next,
+            status_code=exc.status,
+            error=error,
+            email=email,
+        )
+    welcome = f"Welcome back, {account.name}."
+    return _log_in(
+        request, session, shopper, account, settings, now, login_hooks, next=next, welcome=welcome
+    )
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_page(
+    request: Request,
+    shopper: ShopperDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    next: Annotated[str, Query(max_length=500)] = "/",
+) -> Response:
+    if shopper.account is not None:
+        return redirect(settings, safe_next(next))
+    return _account_form(
+        request, "register.html", shopper, session, settings, next, name="", email=""
+    )
+
+
+@router.post("/register", response_class=HTMLResponse, dependencies=[CsrfDep])
+def register(
+    request: Request,
+    shopper: ShopperDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    login_hooks: LoginHooksDep,
+    name: Annotated[str, Form(max_length=120)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    error = views.registration_problem(name=name, email=email, password=password)
+    if error is None:
+        try:
+            account = accounts.register(session, email=email, password=password, name=name, now=now)
+        except ProblemError as exc:
+            error = (
+                "An account with this email already exists; log in instead."
+                if exc.type_slug == "email-taken"
+                else exc.detail
+            )
+    if error is not None:
+        return _account_form(
+            request,
+            "register.html",
+            shopper,
+            session,
+            settings,
+            next,
+            status_code=422 if "already exists" not in error else 409,
+            error=error,
+            name=name,
+            email=email,
+        )
+    session.flush()
+    welcome = f"Welcome to {settings.store_name}, {account.name}. You are logged in."
+    return _log_in(
+        request, session, shopper, account, settings, now, login_hooks, next=next, welcome=welcome
+    )
+
+
+@router.post("/logout", dependencies=[CsrfDep])
+def logout(
+    request: Request, shopper: ShopperDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    if shopper.account is not None:
+        accounts.end_session(session, shopper.session_token)
+    set_session_cookie(request, None)
+    return redirect(settings, "/", Flash("info", "You are logged out."))
+
+
+def _account_form(
+    request: Request,
+    template: str,
+    shopper: Shopper,
+    session: Session,
+    settings: Settings,
+    next: str,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    **typed: str,
+) -> Response:
+    """The login or register form, holding what the visitor typed (never the password) and,
+    after a refused post, why it was refused."""
+    return render(
+        request,
+        template,
+        settings=settings,
+        shopper=shopper,
+        session=session,
+        status_code=status_code,
+        next=safe_next(next),
+        error=error,
+        **typed,
+    )
+
+
+def _log_in(
+    request: Request,
+    session: Session,
+    shopper: Shopper,
+    account: Account,
+    settings: Settings,
+    now: datetime,
+    login_hooks: tuple[LoginHook, ...],
+    *,
+    next: str,
+    welcome: str,
+) -> Response:
+    """Log the browser in as `account` and send it on to `next` with a welcome message."""
+    # A brand-new token on every login, never the anonymous one the browser arrived with, so a
+    # session id planted before login is worthless afterwards; the anonymous history is kept.
+    issued = accounts.start_session(
+        session,
+        account,
+        now=now,
+        max_age_s=settings.session_max_age_s,
+        kind="browser",
+        previous_session_key=None if shopper.account else shopper.session_key,
+        login_hooks=login_hooks,
+    )
+    if shopper.account is not None:
+        accounts.end_session(session, shopper.session_token)
+    set_session_cookie(request, issued.token)
+    return redirect(settings, safe_next(next), Flash("success", welcome))

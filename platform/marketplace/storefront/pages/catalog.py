@@ -1,0 +1,92 @@
+"""Catalog pages: the home page, search results and a product's page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from marketplace.accounts.deps import ShopperDep
+from marketplace.core.deps import NowDep, SessionDep, SettingsDep, VisitorClassDep
+from marketplace.decide.deps import DecideConfigDep
+from marketplace.storefront import views
+from marketplace.storefront.pages.params import ProductIdPath
+from marketplace.storefront.rendering import StorefrontRoute, render
+
+router = APIRouter(route_class=StorefrontRoute, include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    shopper: ShopperDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    visitor_class: VisitorClassDep,
+    now: NowDep,
+) -> Response:
+    page = views.home_page(session, shopper=shopper, visitor_class=visitor_class, now=now)
+    return render(request, "home.html", settings=settings, shopper=shopper, session=session, **page)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(
+    request: Request,
+    shopper: ShopperDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    visitor_class: VisitorClassDep,
+    now: NowDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    category: Annotated[str, Query(max_length=64)] = "",
+    min_price: Annotated[str, Query(max_length=20)] = "",
+    max_price: Annotated[str, Query(max_length=20)] = "",
+    min_rating: Annotated[str, Query(max_length=10)] = "",
+    sort: Annotated[str, Query(max_length=20)] = "",
+    page: Annotated[str, Query(max_length=10)] = "1",
+) -> Response:
+    # Query values arrive as text because an empty box in a GET form sends "": a typo in a
+    # filter is explained on the page rather than turned into an error page.
+    form = {
+        "q": q,
+        "category": category,
+        "min_price": min_price,
+        "max_price": max_price,
+        "min_rating": min_rating,
+        "sort": sort,
+        "page": page,
+    }
+    result = views.search_page(session, form, shopper=shopper, visitor_class=visitor_class, now=now)
+    return render(
+        request, "search.html", settings=settings, shopper=shopper, session=session, **result
+    )
+
+
+@router.get("/products/{product_id}", response_class=HTMLResponse)
+def product_page(
+    product_id: ProductIdPath,
+    request: Request,
+    shopper: ShopperDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    config: DecideConfigDep,
+    visitor_class: VisitorClassDep,
+    now: NowDep,
+    ad: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="The ad impression this visit clicked."),
+    ] = None,
+) -> Response:
+    page = views.product_page(
+        session,
+        product_id,
+        shopper=shopper,
+        now=now,
+        config=config,
+        ad_impression=ad,
+        visitor_class=visitor_class,
+    )
+    return render(
+        request, "product.html", settings=settings, shopper=shopper, session=session, **page
+    )
