@@ -19,14 +19,11 @@ from marketplace.decide import snapshot
 from marketplace.decide.config import DecideConfig, get_decide_config
 from marketplace.decide.constraints import Constraint, relax_constraints, revealed_constraints
 from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
+from marketplace.decide.picks import choose_picks
+from marketplace.decide.pool import CategoryPool
+from marketplace.decide.profile import learn_profile
+from marketplace.decide.ranking import Scored, score_rows
 from marketplace.decide.schemas import DecisionOut, Evidence, OfferOut, Pick, PickProduct
-from marketplace.decide.scoring import (
-    CategoryPool,
-    Scored,
-    choose_picks,
-    learn_profile,
-    score_rows,
-)
 from marketplace.decide.signals import (
     HistoryRow,
     category_signal,
