@@ -35,12 +35,6 @@ def product_text_tokens(product: ProductFacts, specs: Sequence[AttrSpec]) -> set
     return out
 
 
-def bayes_rating(product: ProductFacts, mean: float, prior: float) -> float:
-    """Bayesian average: the rating pulled toward the category mean by `prior` pseudo-ratings."""
-    n = max(product.review_count, 0)
-    return (prior * mean + n * product.rating) / (prior + n) if prior + n > 0 else mean
-
-
 @dataclass(frozen=True)
 class _Column:
     """One field of every product, as an index into its distinct values."""
@@ -109,6 +103,7 @@ class CategoryPool:
         self._tokens: list[tuple[str, ...] | None] = [known.get(pid) for pid in self.ids]
         self._term_rows: dict[str, frozenset[int]] = {}
         self._derived: dict[tuple[str, float], list[float]] = {}
+        self._stock_derived: dict[tuple[str, float], list[float]] = {}
 
     def __len__(self) -> int:
         return len(self.products)
@@ -121,7 +116,8 @@ class CategoryPool:
         clone = copy.copy(self)
         clone.products = products
         clone._columns = {k: v for k, v in self._columns.items() if k != "stock"}
-        clone._derived = {k: v for k, v in self._derived.items() if k[0] != "availability"}
+        clone._derived = dict(self._derived)
+        clone._stock_derived = {}
         return clone
 
     def column(self, field_name: str) -> _Column:
@@ -160,31 +156,21 @@ class CategoryPool:
         """Token lists worked out so far, by product id (a rebuilt pool can start from them)."""
         return {pid: t for pid, t in zip(self.ids, self._tokens, strict=True) if t is not None}
 
-    def stars(self, prior: float) -> list[float]:
-        """Each product's Bayesian-average rating with `prior` pseudo-ratings."""
-        found = self._derived.get(("stars", prior))
-        if found is None:
-            mean = self.stats.mean_rating
-            found = [bayes_rating(p, mean, prior) for p in self.products]
-            self._derived[("stars", prior)] = found
-        return found
+    def derived(
+        self,
+        key: tuple[str, float],
+        compute: Callable[[], list[float]],
+        *,
+        reads_stock: bool = False,
+    ) -> list[float]:
+        """A number per product, worked out by `compute` once per `key`.
 
-    def quality(self, prior: float) -> list[float]:
-        """The `quality` factor of each product."""
-        found = self._derived.get(("quality", prior))
+        One that `reads_stock` is worked out again after `with_products`; the others are kept.
+        """
+        cache = self._stock_derived if reads_stock else self._derived
+        found = cache.get(key)
         if found is None:
-            # On a fixed scale (3 stars = 0, 5 stars = 1), so a tenth of a star between two
-            # good products stays a small difference however close the candidates are.
-            found = [min(1.0, max(0.0, (s - 3.0) / 2.0)) for s in self.stars(prior)]
-            self._derived[("quality", prior)] = found
-        return found
-
-    def availability(self, low_stock: int) -> list[float]:
-        """The `availability` factor of each product: enough stock to ship."""
-        found = self._derived.get(("availability", low_stock))
-        if found is None:
-            found = [min(1.0, p.stock / low_stock) for p in self.products]
-            self._derived[("availability", low_stock)] = found
+            found = cache[key] = compute()
         return found
 
     def judged(

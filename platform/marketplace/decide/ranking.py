@@ -40,6 +40,39 @@ def _band_fit(price: float, band: PriceBand) -> float:
     return math.exp(-0.5 * (math.log(band.low / max(price, 0.01)) / 0.5) ** 2)
 
 
+def bayes_rating(product: ProductFacts, mean: float, prior: float) -> float:
+    """Bayesian average: the rating pulled toward the category mean by `prior` pseudo-ratings."""
+    n = max(product.review_count, 0)
+    return (prior * mean + n * product.rating) / (prior + n) if prior + n > 0 else mean
+
+
+def _stars_column(pool: CategoryPool, prior: float) -> list[float]:
+    """Each product's Bayesian-average rating with `prior` pseudo-ratings."""
+    mean = pool.stats.mean_rating
+    return pool.derived(
+        ("stars", prior), lambda: [bayes_rating(p, mean, prior) for p in pool.products]
+    )
+
+
+def _quality_column(pool: CategoryPool, prior: float) -> list[float]:
+    """The `quality` factor of each product."""
+    # On a fixed scale (3 stars = 0, 5 stars = 1), so a tenth of a star between two
+    # good products stays a small difference however close the candidates are.
+    return pool.derived(
+        ("quality", prior),
+        lambda: [min(1.0, max(0.0, (s - 3.0) / 2.0)) for s in _stars_column(pool, prior)],
+    )
+
+
+def _availability_column(pool: CategoryPool, low_stock: int) -> list[float]:
+    """The `availability` factor of each product: enough stock to ship."""
+    return pool.derived(
+        ("availability", low_stock),
+        lambda: [min(1.0, p.stock / low_stock) for p in pool.products],
+        reads_stock=True,
+    )
+
+
 @dataclass(frozen=True)
 class Scored:
     product: ProductFacts
@@ -191,7 +224,7 @@ def score_rows(
     else:
         search_match = [0.5] * n
 
-    quality = gather(pool.quality(config.rating_prior_count), rows)
+    quality = gather(_quality_column(pool, config.rating_prior_count), rows)
     band = profile.band
     price_col: list[float] = pool.judged(
         "price", lambda price, _row: price_fit(price, band, stats.price_percentile(price)), rows
@@ -217,7 +250,7 @@ def score_rows(
         if co_max
         else [0.0] * n
     )
-    availability = gather(pool.availability(config.low_stock), rows)
+    availability = gather(_availability_column(pool, config.low_stock), rows)
 
     factors = {
         "search_match": search_match,
@@ -252,7 +285,7 @@ def score_rows(
         factors=factors,
         bound=bound,
         terms=terms,
-        stars=gather(pool.stars(config.rating_prior_count), rows),
+        stars=gather(_stars_column(pool, config.rating_prior_count), rows),
         prices=gather(pool.prices, rows),
         ids=ids,
     )
