@@ -22,7 +22,7 @@ from marketplace.decide.domain import (
     ShopperSignal,
     as_number,
 )
-from marketplace.decide.words import STOPWORDS
+from marketplace.decide.stopwords import STOPWORDS
 
 PrefKind = Literal["bool", "choice", "directed", "target"]
 

@@ -31,7 +31,7 @@ from marketplace.decide.signals import (
     load_history,
     trigger_category,
 )
-from marketplace.decide.wording import summarize
+from marketplace.decide.summary import summarize
 
 
 def attr_specs(slug: str, products: Sequence[ProductFacts] = ()) -> tuple[AttrSpec, ...]:
