@@ -23,7 +23,7 @@ from marketplace.decide.picks import choose_picks
 from marketplace.decide.pool import CategoryPool
 from marketplace.decide.profile import learn_profile
 from marketplace.decide.ranking import Scored, score_rows
-from marketplace.decide.schemas import DecisionOut, Evidence, OfferOut, Pick, PickProduct
+from marketplace.decide.schemas import Evidence, OfferOut, Pick, PickProduct, RecommendationOut
 from marketplace.decide.signals import (
     HistoryRow,
     category_signal,
@@ -253,7 +253,7 @@ def decide(
     require_views: bool = True,
     config: DecideConfig | None = None,
     llm: str = "scripted",
-) -> DecisionOut:
+) -> RecommendationOut:
     """The top, budget and premium picks for this shopper, with their reasons.
 
     `request_text` is what the shopper asked the assistant ("headphones under $200"); it counts as
@@ -354,7 +354,7 @@ def decide(
     if wording_note:
         notes.append(wording_note)
     weights = {k: float(v) for k, v in config.weights.model_dump().items()}
-    return DecisionOut(
+    return RecommendationOut(
         category=slug,
         category_name=cat.name,
         top_pick=ranked.top,
