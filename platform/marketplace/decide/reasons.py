@@ -12,13 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
-from marketplace.decide.scoring import (
-    CategoryStats,
-    LearnedProfile,
-    Preference,
-    Scored,
-    value_number,
-)
+from marketplace.decide.profile import CategoryStats, LearnedProfile, Preference, value_number
+from marketplace.decide.ranking import Scored
 
 MAX_REASONS = 4
 

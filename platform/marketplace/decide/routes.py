@@ -17,8 +17,8 @@ from marketplace.decide.schemas import (
     AssistantMessageIn,
     AssistantReplyOut,
     DecideRequest,
-    DecisionOut,
     OfferOut,
+    RecommendationOut,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["help-me-decide"])
@@ -56,7 +56,7 @@ def get_offer(
 
 @router.post(
     "/help-me-decide",
-    response_model=DecisionOut,
+    response_model=RecommendationOut,
     summary="Help Me Decide: top, budget and premium picks",
     description="Recommends one product of a category for this shopper, plus a clearly cheaper "
     "budget pick and a premium upgrade, each with 2-4 reasons, the factor scores and the "
@@ -72,7 +72,7 @@ def post_decide(
     settings: SettingsDep,
     config: DecideConfigDep,
     body: Annotated[DecideRequest | None, Body()] = None,
-) -> DecisionOut:
+) -> RecommendationOut:
     return service.decide(
         session,
         account_id=shopper.account_id,
@@ -125,7 +125,7 @@ def post_assistant_message(
         conversation_id=body.conversation_id,
         reply=turn.reply,
         actions=[ActionOut(tool=a.tool, args=a.args, result=a.result) for a in turn.actions],
-        recommendation=ctx.decision,
+        recommendation=ctx.recommendation,
         cart=ctx.cart.model_dump() if ctx.cart else None,
         model=settings.llm,
     )

@@ -48,7 +48,7 @@ class Pick(BaseModel):
     evidence: list[Evidence] = Field(description="The reasons with the data behind them.")
 
 
-class DecisionOut(BaseModel):
+class RecommendationOut(BaseModel):
     category: str
     category_name: str
     top_pick: Pick
@@ -102,7 +102,7 @@ class AssistantReplyOut(BaseModel):
     conversation_id: str
     reply: str
     actions: list[ActionOut] = Field(description="The tools the assistant used, in order.")
-    recommendation: DecisionOut | None = Field(
+    recommendation: RecommendationOut | None = Field(
         description="The Help Me Decide answer, when this turn asked for one."
     )
     cart: dict[str, Any] | None = Field(description="The cart, when this turn changed it.")

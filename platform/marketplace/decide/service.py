@@ -19,14 +19,11 @@ from marketplace.decide import snapshot
 from marketplace.decide.config import DecideConfig
 from marketplace.decide.constraints import Constraint, relax_constraints, revealed_constraints
 from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
-from marketplace.decide.schemas import DecisionOut, Evidence, OfferOut, Pick, PickProduct
-from marketplace.decide.scoring import (
-    CategoryPool,
-    Scored,
-    choose_picks,
-    learn_profile,
-    score_rows,
-)
+from marketplace.decide.picks import choose_picks
+from marketplace.decide.pool import CategoryPool
+from marketplace.decide.profile import learn_profile
+from marketplace.decide.ranking import Scored, score_rows
+from marketplace.decide.schemas import Evidence, OfferOut, Pick, PickProduct, RecommendationOut
 from marketplace.decide.signals import (
     HistoryRow,
     category_signal,
@@ -34,7 +31,7 @@ from marketplace.decide.signals import (
     load_history,
     trigger_category,
 )
-from marketplace.decide.wording import summarize
+from marketplace.decide.summary import summarize
 
 
 def attr_specs(slug: str, products: Sequence[ProductFacts] = ()) -> tuple[AttrSpec, ...]:
@@ -254,7 +251,7 @@ def decide(
     require_views: bool = True,
     config: DecideConfig,
     llm: str = "scripted",
-) -> DecisionOut:
+) -> RecommendationOut:
     """The top, budget and premium picks for this shopper, with their reasons.
 
     `request_text` is what the shopper asked the assistant ("headphones under $200"); it counts as
@@ -354,7 +351,7 @@ def decide(
     if wording_note:
         notes.append(wording_note)
     weights = {k: float(v) for k, v in config.weights.model_dump().items()}
-    return DecisionOut(
+    return RecommendationOut(
         category=slug,
         category_name=cat.name,
         top_pick=ranked.top,

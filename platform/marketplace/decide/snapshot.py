@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Category, Product
 from marketplace.decide.domain import AttrSpec, ProductFacts
-from marketplace.decide.scoring import CategoryPool
+from marketplace.decide.pool import CategoryPool
 from marketplace.decide.signals import FACT_COLUMNS, fact_from_row, load_facts
 from marketplace.orders.models import Order, OrderItem
 

@@ -13,7 +13,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from marketplace.decide.assistant.brain import ScriptedChatModel
 from marketplace.decide.assistant.tools import AssistantContext, build_tools
-from marketplace.decide.wording import SCRIPTED, chat_model
+from marketplace.decide.summary import SCRIPTED, chat_model
 
 SYSTEM_PROMPT = (
     "You are Nile's shopping assistant, working for one logged-in shopper. Use the tools: "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from marketplace.catalog.taxonomy import CATEGORIES
-from marketplace.decide.words import STOPWORDS
+from marketplace.decide.stopwords import STOPWORDS
 
 IntentKind = Literal["decide", "add", "history", "search", "cart", "help"]
 Role = Literal["top", "budget", "premium"]

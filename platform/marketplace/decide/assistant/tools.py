@@ -17,7 +17,7 @@ from marketplace.catalog.schemas import SearchParams
 from marketplace.core.errors import ProblemError
 from marketplace.decide import service as decide_service
 from marketplace.decide.config import DecideConfig
-from marketplace.decide.schemas import DecisionOut, Pick
+from marketplace.decide.schemas import Pick, RecommendationOut
 from marketplace.decide.signals import load_facts, load_history
 
 # The assistant acts for the shopper, but it is the platform's agent doing the browsing.
@@ -33,7 +33,7 @@ class AssistantContext:
     session_key: str | None
     now: datetime
     config: DecideConfig
-    decision: DecisionOut | None = None
+    recommendation: RecommendationOut | None = None
     cart: CartOut | None = None
     calls: list[str] = field(default_factory=list)
 
@@ -164,7 +164,7 @@ def build_tools(ctx: AssistantContext) -> list[BaseTool]:
             )
         except ProblemError as exc:
             return _error(exc)
-        ctx.decision = decision
+        ctx.recommendation = decision
         return _dump(
             {
                 "category": decision.category,

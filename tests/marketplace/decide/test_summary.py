@@ -6,7 +6,7 @@ from typing import Any
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from marketplace.decide import wording
+from marketplace.decide import summary
 
 FACTS: dict[str, Any] = {
     "category_name": "Tents",
@@ -22,7 +22,7 @@ FACTS: dict[str, Any] = {
 
 
 def test_scripted_summary_uses_only_the_reasons() -> None:
-    text, note = wording.summarize(FACTS, "scripted")
+    text, note = summary.summarize(FACTS, "scripted")
     assert note is None
     assert text == (
         "For tents, we recommend Trail Tent ($54.99): 4.8 stars from 39 ratings; "
@@ -39,8 +39,8 @@ def test_a_configured_model_writes_the_paragraph_from_the_facts(monkeypatch: Any
             seen.append(messages)
             return model.invoke(messages)
 
-    monkeypatch.setattr(wording, "chat_model", lambda spec: Spy())
-    text, note = wording.summarize(FACTS, "fake:model")
+    monkeypatch.setattr(summary, "chat_model", lambda spec: Spy())
+    text, note = summary.summarize(FACTS, "fake:model")
     assert text == "Trail Tent fits: 4.8 stars from 39 ratings."
     assert note is None
     # The model is handed the structured facts and nothing else.
@@ -54,8 +54,8 @@ def test_a_failing_model_falls_back_to_the_templates(monkeypatch: Any) -> None:
     def broken(spec: str) -> Any:
         raise RuntimeError("no API key")
 
-    monkeypatch.setattr(wording, "chat_model", broken)
-    text, note = wording.summarize(FACTS, "openai:gpt-4o-mini")
+    monkeypatch.setattr(summary, "chat_model", broken)
+    text, note = summary.summarize(FACTS, "openai:gpt-4o-mini")
     assert text.startswith("For tents, we recommend Trail Tent")
     assert note is not None
     assert "openai:gpt-4o-mini" in note

@@ -1,0 +1,198 @@
+"""A category's in-stock products as columns, so scoring judges each distinct value once."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import contains, itemgetter
+from typing import Any, TypeVar
+
+from marketplace.decide.domain import AttrSpec, ProductFacts
+from marketplace.decide.profile import CategoryStats, category_stats, tokens
+
+T = TypeVar("T")
+
+
+def product_text_tokens(product: ProductFacts, specs: Sequence[AttrSpec]) -> set[str]:
+    """Words a search term can match: title, brand and the attribute names and values."""
+    words = [product.title, product.brand]
+    for spec in specs:
+        raw = product.attributes.get(spec.key)
+        if raw is True:
+            words.append(spec.label)
+            words.append(spec.key.replace("_", " "))
+        elif isinstance(raw, str):
+            words.append(raw)
+        elif raw is not None and not isinstance(raw, bool) and spec.unit:
+            words.append(f"{raw:g}{spec.unit}" if isinstance(raw, float) else f"{raw}{spec.unit}")
+    out: set[str] = set()
+    for w in words:
+        toks = tokens(w.replace("-", " "))
+        out.update(toks)
+        out.add("".join(toks))  # "noise-cancelling" also matches "noisecancelling"
+    return out
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One field of every product, as an index into its distinct values."""
+
+    codes: list[int]
+    values: list[Any]
+    first: list[int]  # a row holding each distinct value, to judge it on
+
+
+def _intern(values: Sequence[Any]) -> _Column:
+    index: dict[Any, int] = {}
+    distinct: list[Any] = []
+    first: list[int] = []
+    codes: list[int] = []
+    for row, value in enumerate(values):
+        # The type is part of the key: True, 1 and 1.0 are equal in a dict but not to scoring.
+        try:
+            key: Any = (value.__class__, value)
+            code = index.get(key)
+        except TypeError:  # a list or mapping: compare by its text
+            key = (value.__class__, repr(value))
+            code = index.get(key)
+        if code is None:
+            code = index[key] = len(distinct)
+            distinct.append(value)
+            first.append(row)
+        codes.append(code)
+    return _Column(codes, distinct, first)
+
+
+def gather(values: Sequence[T], rows: Sequence[int]) -> list[T]:
+    """`[values[r] for r in rows]`, done by `itemgetter` in C: scoring does this a lot."""
+    if len(rows) == 1:
+        return [values[rows[0]]]
+    return list(itemgetter(*rows)(values)) if rows else []
+
+
+class CategoryPool:
+    """A category's in-stock products and what scoring reads from them, worked out once.
+
+    Values are kept column by column, as codes into each column's distinct values, so a preference,
+    a price fit or a constraint is judged once per distinct value rather than once per product,
+    and the per-product arithmetic runs in `map` over whole columns: that is what keeps scoring
+    thousands of products cheap in plain Python. Columns are filled on first use; filling one
+    twice from two threads gives the same result, so a pool can be shared.
+    """
+
+    def __init__(
+        self,
+        products: Sequence[ProductFacts],
+        specs: Sequence[AttrSpec],
+        *,
+        stats: CategoryStats | None = None,
+        tokens: Mapping[int, tuple[str, ...]] | None = None,
+    ) -> None:
+        self.products: tuple[ProductFacts, ...] = tuple(products)
+        self.specs: tuple[AttrSpec, ...] = tuple(specs)
+        self.stats = stats if stats is not None else category_stats(self.products, self.specs)
+        self.ids = [p.id for p in self.products]
+        self.prices = [p.price for p in self.products]
+        self.row_of = {pid: row for row, pid in enumerate(self.ids)}
+        # Longest first, so "Nile Basics" is found before a brand called "Nile".
+        self.brands = sorted({p.brand for p in self.products}, key=lambda b: (-len(b), b))
+        self._columns: dict[str, _Column] = {}
+        known = tokens or {}
+        self._tokens: list[tuple[str, ...] | None] = [known.get(pid) for pid in self.ids]
+        self._term_rows: dict[str, frozenset[int]] = {}
+        self._derived: dict[tuple[str, float], list[float]] = {}
+        self._stock_derived: dict[tuple[str, float], list[float]] = {}
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    def with_products(self, products: Sequence[ProductFacts]) -> CategoryPool:
+        """The same products in the same order with new stock counts; the rest is kept."""
+        products = tuple(products)
+        if [p.id for p in products] != self.ids:
+            raise ValueError("with_products takes the same products in the same order")
+        clone = copy.copy(self)
+        clone.products = products
+        clone._columns = {k: v for k, v in self._columns.items() if k != "stock"}
+        clone._derived = dict(self._derived)
+        clone._stock_derived = {}
+        return clone
+
+    def column(self, field_name: str) -> _Column:
+        """`price`, `rating`, `brand`, `stock`, or `attributes.<key>`, interned."""
+        found = self._columns.get(field_name)
+        if found is None:
+            if field_name.startswith("attributes."):
+                key = field_name.removeprefix("attributes.")
+                values = [p.attributes.get(key) for p in self.products]
+            else:
+                values = [getattr(p, field_name) for p in self.products]
+            found = self._columns[field_name] = _intern(values)
+        return found
+
+    def tokens(self, rows: Sequence[int]) -> list[tuple[str, ...]]:
+        """The words a search term can match (see `product_text_tokens`), for each of `rows`.
+
+        Tuples, not sets: tuples of strings drop out of the garbage collector's sight, and a
+        worker keeps tens of thousands of them.
+        """
+        known = self._tokens
+        for row in [r for r in rows if known[r] is None]:
+            known[row] = tuple(sorted(product_text_tokens(self.products[row], self.specs)))
+        return gather(known, rows)  # type: ignore[arg-type]
+
+    def rows_matching(self, term: str) -> frozenset[int]:
+        """The rows whose words include `term`, found once per term."""
+        found = self._term_rows.get(term)
+        if found is None:
+            every = range(len(self.products))
+            found = frozenset(compress(every, map(contains, self.tokens(every), repeat(term))))
+            self._term_rows[term] = found
+        return found
+
+    def known_tokens(self) -> dict[int, tuple[str, ...]]:
+        """Token lists worked out so far, by product id (a rebuilt pool can start from them)."""
+        return {pid: t for pid, t in zip(self.ids, self._tokens, strict=True) if t is not None}
+
+    def derived(
+        self,
+        key: tuple[str, float],
+        compute: Callable[[], list[float]],
+        *,
+        reads_stock: bool = False,
+    ) -> list[float]:
+        """A number per product, worked out by `compute` once per `key`.
+
+        One that `reads_stock` is worked out again after `with_products`; the others are kept.
+        """
+        cache = self._stock_derived if reads_stock else self._derived
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = compute()
+        return found
+
+    def judged(
+        self, field_name: str, judge: Callable[[Any, int], Any], rows: Sequence[int]
+    ) -> list[Any]:
+        """`judge(value, a row holding it)` for each of `rows`, once per distinct value."""
+        col = self.column(field_name)
+        codes = gather(col.codes, rows)
+        table = self._table(col, judge, set(codes))
+        return list(map(table.__getitem__, codes))
+
+    def keep(
+        self, field_name: str, admits: Callable[[Any, int], bool], rows: Sequence[int]
+    ) -> list[int]:
+        """The rows whose value `admits(value, a row holding it)`, once per distinct value."""
+        col = self.column(field_name)
+        table = self._table(col, admits, range(len(col.values)))
+        return list(compress(rows, map(table.__getitem__, gather(col.codes, rows))))
+
+    @staticmethod
+    def _table(col: _Column, judge: Callable[[Any, int], Any], wanted: Iterable[int]) -> list[Any]:
+        table: list[Any] = [None] * len(col.values)
+        for code in wanted:
+            table[code] = judge(col.values[code], col.first[code])
+        return table
