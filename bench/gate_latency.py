@@ -35,7 +35,7 @@ from marketplace.core.clock import system_clock
 from marketplace.core.shared.session_signals import SessionSignals
 from marketplace.core.shared.state import SharedState
 from marketplace.gate.identity.behaviour import BehaviourTracker
-from marketplace.gate.identity.verify import sign_request
+from marketplace.gate.identity.sign import sign_request
 from marketplace.gate.judge import Judge
 from marketplace.gate.metrics import GateMetrics
 from marketplace.gate.middleware import build_facts

@@ -14,7 +14,7 @@ import httpx
 
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.settings import Settings, get_settings
-from marketplace.gate.identity.verify import RequestSigner
+from marketplace.gate.identity.sign import RequestSigner
 
 FIRST_PARTY_UA = "NileAssistant/1.0 (+https://nile.test/assistant; first-party)"
 

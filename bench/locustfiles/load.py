@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from locust import FastHttpUser, between, events, task
 
 from marketplace.gate.identity.keys import load_or_create_platform_key, platform_keyid
-from marketplace.gate.identity.verify import sign_request
+from marketplace.gate.identity.sign import sign_request
 from marketplace.gate.normalize import normalize_path
 from marketplace.gate.policy.compiled import CompiledPolicy
 from marketplace.gate.policy.model import load_policy

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from marketplace.core.migrate import upgrade
-from marketplace.gate.identity.verify import RequestSigner
+from marketplace.gate.identity.sign import RequestSigner
 from sandbox.liveserver import free_port
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.identity.keys import KeyEntry, Keyring, platform_keyid
-from marketplace.gate.identity.verify import SignatureCheck, sign_request, verify_signature
+from marketplace.gate.identity.sign import sign_request
+from marketplace.gate.identity.verify import SignatureCheck, verify_signature
 from tests.marketplace.gate._signing import sign, thumbprint
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -350,7 +351,7 @@ def test_request_signer_signs_what_httpx_sends(tmp_path):
     import httpx
 
     from marketplace.core.clock import FrozenClock
-    from marketplace.gate.identity.verify import RequestSigner
+    from marketplace.gate.identity.sign import RequestSigner
 
     signer = RequestSigner.for_platform(tmp_path / "key.pem", clock=FrozenClock(NOW))
     assert "PRIVATE" not in repr(signer)

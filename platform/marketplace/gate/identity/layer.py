@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
 
 from marketplace.core.db import Database
 from marketplace.core.settings import Settings
@@ -25,10 +24,8 @@ from marketplace.gate.identity.keys import (
     public_jwks,
 )
 from marketplace.gate.identity.partners import PartnerRegistry
+from marketplace.gate.identity.sign import sign_directory_response
 from marketplace.gate.identity.verify import SignatureCheck, verify_signature
-
-DIRECTORY_TAG = "http-message-signatures-directory"
-DIRECTORY_VALIDITY_S = 300
 
 
 @dataclass
@@ -69,49 +66,10 @@ class Identity:
         )
 
     def sign_directory(self, url: str, *, now: dt.datetime, nonce: str) -> dict[str, str]:
-        """Signature headers for the key directory response (directory draft, §5)."""
-        request = _Request("GET", url)
-        response = _Response(200, request)
-        signer = HTTPMessageSigner(
-            signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(self.signing_key)
+        """Signature headers for the key directory response (directory draft, section 5)."""
+        return sign_directory_response(
+            url, private_key=self.signing_key, keyid=self.keyid, now=now, nonce=nonce
         )
-        created = int(now.timestamp())
-        signer.sign(
-            response,
-            key_id=self.keyid,
-            created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
-            expires=dt.datetime.fromtimestamp(created + DIRECTORY_VALIDITY_S, tz=dt.UTC),
-            nonce=nonce,
-            label="binding0",
-            tag=DIRECTORY_TAG,
-            covered_component_ids=('"@authority";req',),
-        )
-        return dict(response.headers)
-
-
-class _Request:
-    def __init__(self, method: str, url: str) -> None:
-        self.method = method
-        self.url = url
-        self.headers: dict[str, str] = {}
-
-
-class _Response:
-    def __init__(self, status_code: int, request: _Request) -> None:
-        self.status_code = status_code
-        self.request = request
-        self.headers: dict[str, str] = {}
-
-
-class _OneKey(HTTPSignatureKeyResolver):
-    def __init__(self, key: Ed25519PrivateKey) -> None:
-        self.key = key
-
-    def resolve_private_key(self, key_id: str) -> Ed25519PrivateKey:
-        return self.key
-
-    def resolve_public_key(self, key_id: str) -> Any:
-        return self.key.public_key()
 
 
 def build_identity(

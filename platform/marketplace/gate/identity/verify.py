@@ -1,54 +1,38 @@
-"""Web Bot Auth: RFC 9421 HTTP Message Signatures with Ed25519, checked and produced.
+"""Web Bot Auth verification: RFC 9421 HTTP Message Signatures with Ed25519, checked step by step.
 
 Verification parses `Signature-Input` and `Signature` once, with the parser of
 `http-message-signatures`, checks the Web Bot Auth rules itself (tag, algorithm, time window,
 required coverage, known key) so every refusal has a precise reason, then hands the parsed
 signature to the library's per-signature step, which checks the parameters, rebuilds the signature
 base and checks the Ed25519 signature. (The library's `verify()` would parse both headers a second
-time, which cost as much as the Ed25519 check.) The library's own time checks read the system clock,
-so they are switched off in favour of ours, which use the platform's injectable clock. Nothing here
-fetches a key over the network: unknown keys are refused.
+time.) The library's own time checks read the system clock, so they are switched off in favour of
+ours, which use the platform's injectable clock. Nothing here fetches a key over the network:
+unknown keys are refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
 
-import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from http_message_signatures import (
-    HTTPMessageSigner,
-    HTTPMessageVerifier,
-    HTTPSignatureKeyResolver,
-    algorithms,
-)
+from http_message_signatures import HTTPMessageVerifier, algorithms
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from http_sf.compat import Dictionary, InnerList, Item
 
-from marketplace.core.clock import Clock, system_clock
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.identity.keys import (
-    KeyEntry,
-    Keyring,
-    load_or_create_platform_key,
-    platform_keyid,
+from marketplace.gate.identity.httpsig import (
+    ALGORITHM,
+    MAX_SIGNATURE_AGENT_BYTES,
+    MAX_SIGNATURE_HEADER_BYTES,
+    TAG,
+    Message,
+    OneKey,
+    timestamp,
 )
-
-TAG = "web-bot-auth"
-ALGORITHM = "ed25519"
-SIGNATURE_LABEL = "sig1"
-# Real Web Bot Auth headers are a few hundred bytes; the cap stops parser abuse, not honest agents.
-MAX_SIGNATURE_HEADER_BYTES = 4096
-MAX_SIGNATURE_AGENT_BYTES = 1024
-# Components an honest agent signs; @authority binds the signature to this host.
-DEFAULT_COVERED = ("@authority", "@method", "@path")
+from marketplace.gate.identity.keys import KeyEntry, Keyring
 
 Status = Literal["absent", "valid", "invalid"]
 
@@ -92,56 +76,6 @@ def _invalid(reason: str, **kwargs: Any) -> SignatureCheck:
     return SignatureCheck(status="invalid", reason=reason, **kwargs)
 
 
-class _Message:
-    """The minimal request view `http-message-signatures` resolves components from."""
-
-    def __init__(self, method: str, url: str, headers: Iterable[tuple[str, str]]) -> None:
-        self.method = method
-        self.url = url
-        self.headers = _Headers(list(headers))
-
-
-class _Headers:
-    """Ordered field lines; writable so the same view serves the signer."""
-
-    def __init__(self, lines: list[tuple[str, str]]) -> None:
-        self._lines = lines
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._lines)
-
-    def __iter__(self) -> Any:
-        return iter(dict.fromkeys(name for name, _ in self._lines))
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._lines)
-
-    def __getitem__(self, name: str) -> str:
-        values = [v for n, v in self._lines if n.lower() == name.lower()]
-        if not values:
-            raise KeyError(name)
-        return ", ".join(values)
-
-    def __setitem__(self, name: str, value: str) -> None:
-        self._lines.append((name, value))
-
-    def __delitem__(self, name: str) -> None:
-        self._lines = [(n, v) for n, v in self._lines if n.lower() != name.lower()]
-
-
-class _OneKeyResolver(HTTPSignatureKeyResolver):
-    """The keyring entry the signature names, already looked up (and its key object cached)."""
-
-    def __init__(self, entry: KeyEntry) -> None:
-        self.entry = entry
-
-    def resolve_public_key(self, key_id: str) -> Any:
-        return self.entry.public_key if key_id == self.entry.keyid else None
-
-    def resolve_private_key(self, key_id: str) -> Any:
-        raise HTTPMessageSignaturesException("the verifier holds no private keys")
-
-
 class _Verifier(HTTPMessageVerifier):
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
         # Checked before the library runs, against the platform's clock (see the module docstring).
@@ -161,21 +95,6 @@ def _parse_signature_field(value: str) -> Dictionary | None:
     except (HTTPMessageSignaturesException, ValueError, TypeError):
         return None
     return parsed
-
-
-class _PrivateKeyResolver(HTTPSignatureKeyResolver):
-    def __init__(self, key: Ed25519PrivateKey) -> None:
-        self.key = key
-
-    def resolve_public_key(self, key_id: str) -> Any:
-        return self.key.public_key()
-
-    def resolve_private_key(self, key_id: str) -> Any:
-        return self.key
-
-
-def _timestamp(now: dt.datetime | float) -> float:
-    return now.timestamp() if isinstance(now, dt.datetime) else float(now)
 
 
 def _component_name(item: Any) -> str | None:
@@ -200,7 +119,7 @@ def verify_signature(
             facts,
             keyring=keyring,
             state=state,
-            now=_timestamp(now),
+            now=timestamp(now),
             max_skew_s=max_skew_s,
             max_validity_s=max_validity_s,
         )
@@ -208,6 +127,17 @@ def verify_signature(
         raise
     except Exception as exc:  # a verifier that throws would let a crafted header take the gate down
         return _invalid(f"The signature could not be checked ({type(exc).__name__}).")
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """The one web-bot-auth signature of a request, parsed, with its parameters."""
+
+    label: str
+    sig_input: InnerList
+    signature: bytes
+    params: dict[str, Any]
+    agent_header: str | None
 
 
 def _verify(
@@ -219,6 +149,51 @@ def _verify(
     max_skew_s: float,
     max_validity_s: float,
 ) -> SignatureCheck:
+    parsed = _parse(facts)
+    if isinstance(parsed, SignatureCheck):
+        return parsed
+    params = parsed.params
+    keyid = params.get("keyid")
+    if not isinstance(keyid, str) or not keyid:
+        return _invalid("Signature-Input lacks keyid; set it to your key's JWK thumbprint.")
+    refusal = _check_parameters(parsed, keyid, now, max_skew_s, max_validity_s)
+    if refusal is not None:
+        return refusal
+    covered = tuple(n for n in (_component_name(i) for i in parsed.sig_input) if n is not None)
+    refusal = _check_coverage(parsed, keyid, covered)
+    if refusal is not None:
+        return refusal
+    entry = keyring.get(keyid)
+    if entry is None:
+        return _invalid(
+            "The key is unknown here; register its public JWK with POST /api/v1/partners (keys "
+            "are never fetched from the network).",
+            keyid=keyid,
+            params=params,
+        )
+    refusal = _check_signature(facts, parsed, entry, covered)
+    if refusal is not None:
+        return refusal
+    # Replays are checked only after the signature holds, so forged junk cannot fill the cache.
+    if _replayed(parsed, keyid, state, now, max_skew_s):
+        return _invalid(
+            "This signature (nonce) was already used; sign each request with a fresh nonce.",
+            keyid=keyid,
+            owner=entry.owner,
+            params=params,
+        )
+    return SignatureCheck(
+        status="valid",
+        keyid=keyid,
+        owner=entry.owner,
+        agent=_agent_value(parsed.agent_header, parsed.sig_input),
+        params=params,
+        covered=covered,
+    )
+
+
+def _parse(facts: RequestFacts) -> _Parsed | SignatureCheck:
+    """The request's one web-bot-auth signature, or the check that says why there is none."""
     sig_header = facts.header("signature")
     input_header = facts.header("signature-input")
     agent_header = facts.header("signature-agent")
@@ -277,10 +252,14 @@ def _verify(
             "signature.",
             params=params,
         )
+    return _Parsed(label, sig_input, sig_item.value, params, agent_header)
 
-    keyid = params.get("keyid")
-    if not isinstance(keyid, str) or not keyid:
-        return _invalid("Signature-Input lacks keyid; set it to your key's JWK thumbprint.")
+
+def _check_parameters(
+    parsed: _Parsed, keyid: str, now: float, max_skew_s: float, max_validity_s: float
+) -> SignatureCheck | None:
+    """The algorithm and the time window; None when both are acceptable."""
+    params = parsed.params
     alg = params.get("alg", ALGORITHM)
     if alg != ALGORITHM:
         return _invalid(
@@ -316,78 +295,75 @@ def _verify(
             keyid=keyid,
             params=params,
         )
+    return None
 
-    covered = tuple(n for n in (_component_name(item) for item in sig_input) if n is not None)
+
+def _check_coverage(parsed: _Parsed, keyid: str, covered: tuple[str, ...]) -> SignatureCheck | None:
+    """The components the signature must cover; None when it covers them."""
+    params = parsed.params
     if "@authority" not in covered:
         return _invalid('The signature must cover "@authority".', keyid=keyid, params=params)
-    if agent_header is not None and "signature-agent" not in covered:
+    if parsed.agent_header is not None and "signature-agent" not in covered:
         return _invalid(
             'A Signature-Agent header was sent, so the signature must cover "signature-agent".',
             keyid=keyid,
             params=params,
         )
+    return None
 
-    entry = keyring.get(keyid)
-    if entry is None:
-        return _invalid(
-            "The key is unknown here; register its public JWK with POST /api/v1/partners (keys "
-            "are never fetched from the network).",
-            keyid=keyid,
-            params=params,
-        )
 
+def _check_signature(
+    facts: RequestFacts, parsed: _Parsed, entry: KeyEntry, covered: tuple[str, ...]
+) -> SignatureCheck | None:
+    """The RFC 9421 work, by the library, on the members parsed above; None when it holds."""
     # The library checks the rest and does the RFC 9421 work on the members parsed above:
     # parameter types and names, the signature base from the covered components, Ed25519.
     query = f"?{facts.query}" if facts.query else ""
     url = f"{facts.scheme}://{facts.authority}{facts.raw_path or '/'}{query}"
     # Only covered fields can enter the signature base, so the message carries only those.
     fields = [(name, value) for name, value in facts.headers if name in covered]
-    message = _Message(facts.method.upper(), url, fields)
+    message = Message(facts.method.upper(), url, fields)
     try:
-        _Verifier._validate_signature_param_types(params)  # type: ignore[no-untyped-call]
+        _Verifier._validate_signature_param_types(parsed.params)  # type: ignore[no-untyped-call]
         verifier = _Verifier(
-            signature_algorithm=algorithms.ED25519, key_resolver=_OneKeyResolver(entry)
+            signature_algorithm=algorithms.ED25519,
+            key_resolver=OneKey(entry.keyid, public_key=entry.public_key),
         )
         # verify() would parse both headers again; its per-signature step takes them parsed.
         verifier._verify_one(  # type: ignore[no-untyped-call]
-            label=label, sig_input=sig_input, signature=sig_item, message=message, max_age=None
+            label=parsed.label,
+            sig_input=parsed.sig_input,
+            signature=Item(parsed.signature),
+            message=message,
+            max_age=None,
         )
     except HTTPMessageSignaturesException as exc:
         return _invalid(
             f"The signature does not match this request ({_short(exc)}); sign exactly what "
             "you send.",
-            keyid=keyid,
-            params=params,
+            keyid=entry.keyid,
+            params=parsed.params,
         )
+    return None
 
-    # Replays are checked only after the signature holds, so forged junk cannot fill the cache.
-    nonce = params.get("nonce")
+
+def _replayed(
+    parsed: _Parsed, keyid: str, state: NonceCache | None, now: float, max_skew_s: float
+) -> bool:
+    """Claim the signature's nonce (or, without one, its bytes) across every worker."""
+    nonce = parsed.params.get("nonce")
     replay_key = (
         f"n:{keyid}:{nonce}"
         if isinstance(nonce, str) and nonce
-        else f"s:{hashlib.sha256(sig_item.value).hexdigest()}"
+        else f"s:{hashlib.sha256(parsed.signature).hexdigest()}"
     )
+    expires = parsed.params["expires"]
     try:
-        seen = state is not None and state.nonce_seen(
+        return state is not None and state.nonce_seen(
             replay_key, max(1.0, expires - now + max_skew_s)
         )
     except Exception as exc:  # e.g. the database behind the shared state is down
         raise ReplayStoreUnavailable(f"the nonce store failed: {type(exc).__name__}") from exc
-    if seen:
-        return _invalid(
-            "This signature (nonce) was already used; sign each request with a fresh nonce.",
-            keyid=keyid,
-            owner=entry.owner,
-            params=params,
-        )
-    return SignatureCheck(
-        status="valid",
-        keyid=keyid,
-        owner=entry.owner,
-        agent=_agent_value(agent_header, sig_input),
-        params=params,
-        covered=covered,
-    )
 
 
 def _short(exc: Exception) -> str:
@@ -412,111 +388,3 @@ def _agent_value(header: str | None, sig_input: InnerList) -> str | None:
     if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
         return stripped[1:-1]
     return stripped
-
-
-def sign_request(
-    method: str,
-    url: str,
-    headers: Mapping[str, str] | None,
-    *,
-    private_key: Ed25519PrivateKey,
-    keyid: str,
-    now: dt.datetime | float,
-    nonce: str,
-    expires_in_s: int = 60,
-    signature_agent: str | None = None,
-    covered_components: Iterable[str] = DEFAULT_COVERED,
-) -> dict[str, str]:
-    """Web Bot Auth headers for one request: Signature, Signature-Input (and Signature-Agent).
-
-    `url` must be the absolute URL the client sends. `signature_agent` is the URL of the signer's
-    key directory host; it is sent in the dictionary form of the Web Bot Auth draft and signed.
-    """
-    created = int(_timestamp(now))
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        raise ValueError(f"sign_request needs an absolute URL, not {url!r}")
-    components = list(covered_components)
-    lines = [(k, v) for k, v in (headers or {}).items()]
-    out: dict[str, str] = {}
-    if signature_agent is not None:
-        agent_field = f'{SIGNATURE_LABEL}="{_sf_string(signature_agent)}"'
-        lines.append(("Signature-Agent", agent_field))
-        out["Signature-Agent"] = agent_field
-        components.append(f'"signature-agent";key="{SIGNATURE_LABEL}"')
-    message = _Message(method.upper(), url, lines)
-    signer = HTTPMessageSigner(
-        signature_algorithm=algorithms.ED25519, key_resolver=_PrivateKeyResolver(private_key)
-    )
-    signer.sign(
-        message,
-        key_id=keyid,
-        created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
-        expires=dt.datetime.fromtimestamp(created + expires_in_s, tz=dt.UTC),
-        nonce=nonce,
-        label=SIGNATURE_LABEL,
-        tag=TAG,
-        covered_component_ids=components,
-    )
-    out["Signature-Input"] = message.headers["Signature-Input"]
-    out["Signature"] = message.headers["Signature"]
-    return out
-
-
-def _sf_string(value: str) -> str:
-    if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise ValueError("Signature-Agent must be printable ASCII")
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-class RequestSigner(httpx.Auth):
-    """Signs every outgoing request with one Ed25519 key (Web Bot Auth), with a fresh nonce.
-
-    The harness's first-party client uses the platform's key:
-    `httpx.Client(auth=RequestSigner.for_platform(settings.resolved_signing_key_file))`.
-    Any other agent passes its own key and keyid. `clock` must agree with the server's clock
-    within the policy's allowed skew.
-    """
-
-    def __init__(
-        self,
-        private_key: Ed25519PrivateKey,
-        *,
-        keyid: str | None = None,
-        signature_agent: str | None = None,
-        expires_in_s: int = 60,
-        clock: Clock = system_clock,
-    ) -> None:
-        self.private_key = private_key
-        self.keyid = keyid or platform_keyid(private_key)
-        self.signature_agent = signature_agent
-        self.expires_in_s = expires_in_s
-        self.clock = clock
-
-    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
-        return f"RequestSigner(keyid={self.keyid!r})"
-
-    @classmethod
-    def for_platform(cls, key_file: Path, **kwargs: Any) -> RequestSigner:
-        """A signer with the platform's own key, read from (or created in) the data folder."""
-        return cls(load_or_create_platform_key(key_file), **kwargs)
-
-    def headers(
-        self, method: str, url: str, headers: Mapping[str, str] | None = None
-    ) -> dict[str, str]:
-        """Signature, Signature-Input (and Signature-Agent) for one request."""
-        return sign_request(
-            method,
-            url,
-            headers,
-            private_key=self.private_key,
-            keyid=self.keyid,
-            now=self.clock(),
-            nonce=secrets.token_urlsafe(16),
-            expires_in_s=self.expires_in_s,
-            signature_agent=self.signature_agent,
-        )
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers.update(self.headers(request.method, str(request.url)))
-        yield request

@@ -1,0 +1,100 @@
+"""RFC 9421 plumbing that signing and verifying share: the Web Bot Auth constants, the request
+view `http-message-signatures` reads components from, and the one key it is handed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from http_message_signatures import HTTPSignatureKeyResolver
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+
+TAG = "web-bot-auth"
+ALGORITHM = "ed25519"
+SIGNATURE_LABEL = "sig1"
+# Real Web Bot Auth headers are a few hundred bytes; the cap stops parser abuse, not honest agents.
+MAX_SIGNATURE_HEADER_BYTES = 4096
+MAX_SIGNATURE_AGENT_BYTES = 1024
+# Components an honest agent signs; @authority binds the signature to this host.
+DEFAULT_COVERED = ("@authority", "@method", "@path")
+
+
+class Message:
+    """The minimal request view the library resolves components from."""
+
+    def __init__(self, method: str, url: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.method = method
+        self.url = url
+        self.headers = FieldLines(list(headers))
+
+
+class ResponseMessage:
+    """A response view; the library tells it from a request by its `status_code`."""
+
+    def __init__(self, status_code: int, request: Message) -> None:
+        self.status_code = status_code
+        self.request = request
+        self.headers = FieldLines([])
+
+
+class FieldLines:
+    """Ordered field lines; writable so the same view serves the signer."""
+
+    def __init__(self, lines: list[tuple[str, str]]) -> None:
+        self._lines = lines
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._lines)
+
+    def __iter__(self) -> Any:
+        return iter(dict.fromkeys(name for name, _ in self._lines))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._lines)
+
+    def __getitem__(self, name: str) -> str:
+        values = [v for n, v in self._lines if n.lower() == name.lower()]
+        if not values:
+            raise KeyError(name)
+        return ", ".join(values)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._lines.append((name, value))
+
+    def __delitem__(self, name: str) -> None:
+        self._lines = [(n, v) for n, v in self._lines if n.lower() != name.lower()]
+
+
+class OneKey(HTTPSignatureKeyResolver):
+    """The one key the library may use: a public key to verify with, or a private key to sign.
+
+    `keyid` is the key the caller already looked up; any other keyid resolves to nothing.
+    """
+
+    def __init__(
+        self,
+        keyid: str,
+        *,
+        public_key: Ed25519PublicKey | None = None,
+        private_key: Ed25519PrivateKey | None = None,
+    ) -> None:
+        self.keyid = keyid
+        self.private_key = private_key
+        self.public_key = public_key or (private_key.public_key() if private_key else None)
+
+    def __repr__(self) -> str:  # the private key stays out of logs and tracebacks
+        return f"OneKey(keyid={self.keyid!r})"
+
+    def resolve_public_key(self, key_id: str) -> Any:
+        return self.public_key if key_id == self.keyid else None
+
+    def resolve_private_key(self, key_id: str) -> Any:
+        if self.private_key is None or key_id != self.keyid:
+            raise HTTPMessageSignaturesException("no private key for this keyid")
+        return self.private_key
+
+
+def timestamp(now: dt.datetime | float) -> float:
+    return now.timestamp() if isinstance(now, dt.datetime) else float(now)

@@ -1,0 +1,159 @@
+"""Web Bot Auth signing: headers for one request, an httpx signer, the key directory response."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Generator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from http_message_signatures import HTTPMessageSigner, algorithms
+
+from marketplace.core.clock import Clock, system_clock
+from marketplace.gate.identity.httpsig import (
+    DEFAULT_COVERED,
+    SIGNATURE_LABEL,
+    TAG,
+    Message,
+    OneKey,
+    ResponseMessage,
+    timestamp,
+)
+from marketplace.gate.identity.keys import load_or_create_platform_key, platform_keyid
+
+DIRECTORY_TAG = "http-message-signatures-directory"
+DIRECTORY_VALIDITY_S = 300
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    *,
+    private_key: Ed25519PrivateKey,
+    keyid: str,
+    now: dt.datetime | float,
+    nonce: str,
+    expires_in_s: int = 60,
+    signature_agent: str | None = None,
+    covered_components: Iterable[str] = DEFAULT_COVERED,
+) -> dict[str, str]:
+    """Web Bot Auth headers for one request: Signature, Signature-Input (and Signature-Agent).
+
+    `url` must be the absolute URL the client sends. `signature_agent` is the URL of the signer's
+    key directory host; it is sent in the dictionary form of the Web Bot Auth draft and signed.
+    """
+    created = int(timestamp(now))
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise ValueError(f"sign_request needs an absolute URL, not {url!r}")
+    components = list(covered_components)
+    lines = [(k, v) for k, v in (headers or {}).items()]
+    out: dict[str, str] = {}
+    if signature_agent is not None:
+        agent_field = f'{SIGNATURE_LABEL}="{_sf_string(signature_agent)}"'
+        lines.append(("Signature-Agent", agent_field))
+        out["Signature-Agent"] = agent_field
+        components.append(f'"signature-agent";key="{SIGNATURE_LABEL}"')
+    message = Message(method.upper(), url, lines)
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519, key_resolver=OneKey(keyid, private_key=private_key)
+    )
+    signer.sign(
+        message,
+        key_id=keyid,
+        created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
+        expires=dt.datetime.fromtimestamp(created + expires_in_s, tz=dt.UTC),
+        nonce=nonce,
+        label=SIGNATURE_LABEL,
+        tag=TAG,
+        covered_component_ids=components,
+    )
+    out["Signature-Input"] = message.headers["Signature-Input"]
+    out["Signature"] = message.headers["Signature"]
+    return out
+
+
+def _sf_string(value: str) -> str:
+    if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError("Signature-Agent must be printable ASCII")
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class RequestSigner(httpx.Auth):
+    """Signs every outgoing request with one Ed25519 key (Web Bot Auth), with a fresh nonce.
+
+    The harness's first-party client uses the platform's key:
+    `httpx.Client(auth=RequestSigner.for_platform(settings.resolved_signing_key_file))`.
+    Any other agent passes its own key and keyid. `clock` must agree with the server's clock
+    within the policy's allowed skew.
+    """
+
+    def __init__(
+        self,
+        private_key: Ed25519PrivateKey,
+        *,
+        keyid: str | None = None,
+        signature_agent: str | None = None,
+        expires_in_s: int = 60,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.private_key = private_key
+        self.keyid = keyid or platform_keyid(private_key)
+        self.signature_agent = signature_agent
+        self.expires_in_s = expires_in_s
+        self.clock = clock
+
+    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
+        return f"RequestSigner(keyid={self.keyid!r})"
+
+    @classmethod
+    def for_platform(cls, key_file: Path, **kwargs: Any) -> RequestSigner:
+        """A signer with the platform's own key, read from (or created in) the data folder."""
+        return cls(load_or_create_platform_key(key_file), **kwargs)
+
+    def headers(
+        self, method: str, url: str, headers: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """Signature, Signature-Input (and Signature-Agent) for one request."""
+        return sign_request(
+            method,
+            url,
+            headers,
+            private_key=self.private_key,
+            keyid=self.keyid,
+            now=self.clock(),
+            nonce=secrets.token_urlsafe(16),
+            expires_in_s=self.expires_in_s,
+            signature_agent=self.signature_agent,
+        )
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self.headers(request.method, str(request.url)))
+        yield request
+
+
+def sign_directory_response(
+    url: str, *, private_key: Ed25519PrivateKey, keyid: str, now: dt.datetime, nonce: str
+) -> dict[str, str]:
+    """Signature headers for the key directory's response (directory draft, section 5)."""
+    response = ResponseMessage(200, Message("GET", url))
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519, key_resolver=OneKey(keyid, private_key=private_key)
+    )
+    created = int(now.timestamp())
+    signer.sign(
+        response,
+        key_id=keyid,
+        created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
+        expires=dt.datetime.fromtimestamp(created + DIRECTORY_VALIDITY_S, tz=dt.UTC),
+        nonce=nonce,
+        label="binding0",
+        tag=DIRECTORY_TAG,
+        covered_component_ids=('"@authority";req',),
+    )
+    return dict(response.headers.items())
