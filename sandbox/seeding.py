@@ -17,7 +17,7 @@ from marketplace.catalog.models import Category, Product
 from marketplace.core.db import Database
 from marketplace.history.service import record_event
 from marketplace.orders import service as orders_service
-from sandbox.personas import PERSONAS, Persona
+from sandbox.persona import Persona, Personas
 from sandbox.utility import ProductFacts, utility
 
 # How many days of history the seed spreads over, ending at `now`.
@@ -188,13 +188,13 @@ def _seed_one(
             )
 
 
-def seed_personas(database: Database, *, seed: int, now: datetime) -> None:
+def seed_personas(database: Database, personas: Personas, *, seed: int, now: datetime) -> None:
     """Create the persona accounts and their histories; the same seed gives the same histories.
 
     Personas whose account already exists are left alone, so seeding twice adds nothing.
     """
     with database.session() as session:
-        for persona in PERSONAS:
+        for persona in personas.members:
             exists = session.scalar(select(Account.id).where(Account.email == persona.email))
             if exists is not None:
                 continue

@@ -9,7 +9,7 @@ from typing import Any
 
 from marketplace.catalog.models import Product
 from marketplace.catalog.taxonomy import AttributeSpec, category_spec
-from sandbox.personas import AttributePreference, PreferenceProfile
+from sandbox.persona import AttributePreference, PreferenceProfile
 
 
 @dataclass(frozen=True)

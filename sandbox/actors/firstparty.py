@@ -18,7 +18,7 @@ from marketplace.core.settings import Settings
 from sandbox.actors.base import ActorResult
 from sandbox.actors.humans import Need
 from sandbox.firstparty import FirstPartyAgent, platform_client
-from sandbox.personas import Persona
+from sandbox.persona import Persona
 from shopbots.gate import parse_answer
 
 

@@ -21,7 +21,7 @@ import httpx
 
 from sandbox.actors.base import ActorResult, RecordingClient
 from sandbox.eval_decide import parse_stated_query
-from sandbox.personas import Persona
+from sandbox.persona import Persona
 from sandbox.utility import ProductFacts, utility
 
 BROWSER_USER_AGENTS = (

@@ -8,7 +8,9 @@ from marketplace.core.clock import FrozenClock
 from marketplace.core.settings import Settings
 from sandbox.firstparty import FirstPartyAgent, platform_client
 from sandbox.liveserver import LiveServer
-from sandbox.personas import PERSONAS
+from sandbox.persona import load_personas
+
+PERSONAS = load_personas().members
 
 
 @pytest.fixture

@@ -16,8 +16,10 @@ from marketplace.catalog.models import Category, Product
 from marketplace.catalog.taxonomy import attribute_specs
 from marketplace.core.db import Database
 from marketplace.history.models import HistoryEvent
-from sandbox.personas import PERSONAS, Persona
+from sandbox.persona import Persona, load_personas
 from tests.marketplace.decide._helpers import account_id_of
+
+PERSONAS = load_personas().members
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
