@@ -43,7 +43,7 @@ from marketplace.decide.config import get_decide_config
 from sandbox.liveserver import LiveServer
 from sandbox.persona import Persona, Personas
 from sandbox.seeding import seed_history, seed_personas
-from sandbox.utility import ProductFacts, utility
+from sandbox.utility import ProductTraits, utility
 
 # A fixed moment, so the same seed gives the same histories and the same report.
 EVAL_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -351,7 +351,7 @@ def _ground_truth(
     ).all()
     stock = {p.id: (s, int(p.stock)) for p, s in rows}
     utilities = {
-        p.id: utility(persona.profile, ProductFacts.from_row(p, s)) for p, s in rows if p.stock > 0
+        p.id: utility(persona.profile, ProductTraits.from_row(p, s)) for p, s in rows if p.stock > 0
     }
     return stock, utilities
 

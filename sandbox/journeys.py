@@ -30,7 +30,7 @@ from sandbox.actors.humans import Need, ShopperPlan, SimulatedShopper
 from sandbox.actors.outside import AgentPlan, run_outside_agent
 from sandbox.persona import Persona, Personas
 from sandbox.scenario import Scenario
-from sandbox.utility import ProductFacts
+from sandbox.utility import ProductTraits
 
 BROWSE = "browse"
 ASSISTANT = "assistant"
@@ -74,7 +74,7 @@ class Runtime:
 
     url: str
     admin_token: str
-    catalog: Mapping[int, ProductFacts]
+    catalog: Mapping[int, ProductTraits]
     scenario: Scenario
     key_file: Path | None
     chromium: str | None

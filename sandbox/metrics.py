@@ -12,7 +12,7 @@ from sandbox.figures import by_channel, run_figures, welfare_by_channel
 from sandbox.journeys import Journey, journey_row
 from sandbox.persona import Personas
 from sandbox.scenario import Expectation, Scenario
-from sandbox.utility import ProductFacts, utility
+from sandbox.utility import ProductTraits, utility
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
@@ -60,7 +60,7 @@ def check_expectations(
 class Welfare:
     """Each purchase's utility for its shopper against the best product they could have had."""
 
-    def __init__(self, catalog: Mapping[int, ProductFacts], personas: Personas) -> None:
+    def __init__(self, catalog: Mapping[int, ProductTraits], personas: Personas) -> None:
         self.catalog = catalog
         self.personas = personas
         self._best: dict[tuple[str, str], float | None] = {}
@@ -105,7 +105,7 @@ def build_metrics(
     platform: Mapping[str, Any],
     journeys: Sequence[Journey],
     others: Sequence[ActorResult],
-    catalog: Mapping[int, ProductFacts],
+    catalog: Mapping[int, ProductTraits],
     personas: Personas,
     *,
     seconds: float,

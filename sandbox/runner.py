@@ -33,7 +33,7 @@ from sandbox.journeys import (
 from sandbox.metrics import build_metrics
 from sandbox.persona import Persona, Personas
 from sandbox.scenario import SHOPPING_AGENTS, Scenario
-from sandbox.utility import ProductFacts, utility
+from sandbox.utility import ProductTraits, utility
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ class Target:
     key_file: Path | None = None
 
 
-def load_catalog(database_url: str) -> dict[int, ProductFacts]:
+def load_catalog(database_url: str) -> dict[int, ProductTraits]:
     """Every in-stock product's facts: what the harness (not the platform) judges purchases by."""
     from sqlalchemy import select
 
@@ -63,7 +63,7 @@ def load_catalog(database_url: str) -> dict[int, ProductFacts]:
                 .join(Category, Category.id == Product.category_id)
                 .where(Product.stock > 0)
             ).all()
-            return {p.id: ProductFacts.from_row(p, slug) for p, slug in rows}
+            return {p.id: ProductTraits.from_row(p, slug) for p, slug in rows}
     finally:
         database.dispose()
 
@@ -102,7 +102,7 @@ def local_target(
         )
 
 
-def _favourite(who: Persona, catalog: Mapping[int, ProductFacts], taken: set[int]) -> int | None:
+def _favourite(who: Persona, catalog: Mapping[int, ProductTraits], taken: set[int]) -> int | None:
     options = [f for f in catalog.values() if f.category == who.main_category and f.id not in taken]
     if not options:
         return None
@@ -120,7 +120,7 @@ class Population:
 def plan_population(
     scenario: Scenario,
     target: Target,
-    catalog: Mapping[int, ProductFacts],
+    catalog: Mapping[int, ProductTraits],
     personas: Personas,
 ) -> Population:
     """One callable per journey and per other actor, fixed from the scenario and its seed."""

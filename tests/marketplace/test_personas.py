@@ -21,7 +21,7 @@ from marketplace.history.models import HistoryEvent
 from marketplace.orders.models import Order
 from sandbox.persona import PERSONA_PASSWORD, Persona, Personas, load_personas
 from sandbox.seeding import seed_personas
-from sandbox.utility import ProductFacts, rank, utility
+from sandbox.utility import ProductTraits, rank, utility
 from tests.conftest import TEST_CATALOG_SIZE, TEST_NOW, TEST_SEED
 
 BUILTIN: Personas = load_personas()
@@ -195,7 +195,7 @@ def test_browsing_follows_the_hidden_profile(client: TestClient, database: Datab
     """What a persona looked at suits it better than the average product of the category."""
     with database.session() as session:
         rows = session.execute(select(Product, Category.slug).join(Category)).all()
-        facts = {p.id: ProductFacts.from_row(p, slug) for p, slug in rows}
+        facts = {p.id: ProductTraits.from_row(p, slug) for p, slug in rows}
     for who in PERSONAS:
         events = all_history(client, login(client, who))
         viewed = {
@@ -211,7 +211,7 @@ def test_browsing_follows_the_hidden_profile(client: TestClient, database: Datab
 
 def test_utility_is_the_ground_truth(client: TestClient, database: Database) -> None:
     student, loyalist = BUILTIN.find("student"), BUILTIN.find("brand-loyalist")
-    base = ProductFacts(
+    base = ProductTraits(
         id=1,
         category="headphones",
         brand="Vireo",
@@ -228,9 +228,9 @@ def test_utility_is_the_ground_truth(client: TestClient, database: Database) -> 
         },
     )
 
-    def variant(**changes: Any) -> ProductFacts:
+    def variant(**changes: Any) -> ProductTraits:
         values = {**base.__dict__, **changes}
-        return ProductFacts(**values)
+        return ProductTraits(**values)
 
     u = utility(student.profile, base)
     assert utility(student.profile, variant(price=150.0)) < u
@@ -242,7 +242,7 @@ def test_utility_is_the_ground_truth(client: TestClient, database: Database) -> 
         rows = session.execute(
             select(Product, Category.slug).join(Category).where(Category.slug == "headphones")
         ).all()
-    products = [ProductFacts.from_row(p, slug) for p, slug in rows]
+    products = [ProductTraits.from_row(p, slug) for p, slug in rows]
     assert (
         rank(BUILTIN.find("student").profile, products)[0].id
         != rank(BUILTIN.find("audiophile").profile, products)[0].id
