@@ -36,7 +36,7 @@ from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
 from marketplace.core.settings import Settings
 from sandbox.liveserver import LiveServer
-from sandbox.personas import PERSONAS
+from sandbox.persona import load_personas
 from sandbox.seeding import seed_personas
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.products, args.requests, args.warmup = 2000, 40, 4
     info = machine()
+    personas = load_personas()
 
     with tempfile.TemporaryDirectory(prefix="hmd-bench-") as tmp:
         db_path = Path(tmp) / "bench.db"
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             upgrade(url)
             database = Database(url)
             seed_catalog(database, products=args.products, seed=args.seed, now=NOW)
-        seed_personas(database, seed=args.seed, now=NOW)
+        seed_personas(database, personas, seed=args.seed, now=NOW)
         print(f"prepared {args.products:,} products in {time.perf_counter() - started:.1f} s")
         settings = Settings(
             data_dir=Path(tmp) / "data", database_url=url, policy="observe", seed=args.seed
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             httpx.Client(base_url=server.url, headers={"user-agent": CHROME}, timeout=60) as client,
         ):
             tokens = []
-            for persona in PERSONAS:
+            for persona in personas.members:
                 login = client.post(
                     "/api/v1/sessions", json={"email": persona.email, "password": persona.password}
                 )
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     timings.sort()
     print(
         f"POST /api/v1/help-me-decide, {args.products:,} products, {len(timings)} requests "
-        f"over {len(PERSONAS)} personas: "
+        f"over {len(personas.members)} personas: "
         f"p50 {percentile(timings, 0.50):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms, "
         f"p99 {percentile(timings, 0.99):.1f} ms, mean {statistics.fmean(timings):.1f} ms"
     )
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
             "machine": info,
             "load_after": round(load, 2),
             "products": args.products,
-            "personas": len(PERSONAS),
+            "personas": len(personas.members),
             "transport": "HTTP over loopback (uvicorn in a thread, one process), policy observe",
             "stats_ms": stats,
             "process_cpu_ms_per_request": round(cpu_ms, 2),

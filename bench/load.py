@@ -40,6 +40,7 @@ def gate_latency_by_class(url: str) -> dict[str, dict[str, float]]:
 
 def main(argv: list[str] | None = None) -> None:
     from marketplace.core.db import Database
+    from sandbox.persona import load_personas
     from sandbox.seeding import seed_personas
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         db_path = copy_catalog(args.products, Path(tmp) / "store.sqlite")
         url = f"sqlite:///{db_path}"
         database = Database(url)
-        seed_personas(database, seed=SEED, now=SEEDED_AT)
+        seed_personas(database, load_personas(), seed=SEED, now=SEEDED_AT)
         database.dispose()
         data_dir = Path(tmp) / "data"
         out = Path(tmp) / "checks.json"

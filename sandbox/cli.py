@@ -41,6 +41,7 @@ def prepare_database(products: int | None = None, seed: int | None = None) -> st
     upgrade(url)
     if is_empty(url):
         from marketplace.catalog.seed import seed_catalog
+        from sandbox.persona import load_personas
         from sandbox.seeding import seed_personas
 
         database = Database(url)
@@ -49,7 +50,7 @@ def prepare_database(products: int | None = None, seed: int | None = None) -> st
             n = products or settings.catalog_size
             console.print(f"Seeding an empty store: {n:,} products and the personas ...")
             seed_catalog(database, products=n, seed=seed or settings.seed, now=now, progress=True)
-            seed_personas(database, seed=seed or settings.seed, now=now)
+            seed_personas(database, load_personas(), seed=seed or settings.seed, now=now)
         finally:
             database.dispose()
     return url

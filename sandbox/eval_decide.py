@@ -41,9 +41,9 @@ from marketplace.core.settings import Settings
 from marketplace.decide import service as decide_service
 from marketplace.decide.config import load_decide_config
 from sandbox.liveserver import LiveServer
-from sandbox.personas import PERSONAS, Persona
+from sandbox.persona import Persona, Personas
 from sandbox.seeding import seed_history, seed_personas
-from sandbox.utility import ProductFacts, utility
+from sandbox.utility import ProductTraits, utility
 
 # A fixed moment, so the same seed gives the same histories and the same report.
 EVAL_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -278,17 +278,17 @@ def _validity(
 
 @contextmanager
 def _platform(
-    *, seed: int, products: int, personas: bool, workdir: Path | None
+    *, seed: int, products: int, personas: Personas | None, workdir: Path | None
 ) -> Iterator[tuple[Database, Settings]]:
-    """A fresh store in a temporary folder: the seeded catalog, and the personas if asked."""
+    """A fresh store in a temporary folder: the seeded catalog, and `personas` if given."""
     with tempfile.TemporaryDirectory(prefix="hmd-eval-", dir=workdir) as tmp:
         url = f"sqlite:///{Path(tmp) / 'eval.db'}"
         upgrade(url)
         database = Database(url)
         try:
             seed_catalog(database, products=products, seed=seed, now=EVAL_NOW)
-            if personas:
-                seed_personas(database, seed=seed, now=EVAL_NOW)
+            if personas is not None:
+                seed_personas(database, personas, seed=seed, now=EVAL_NOW)
             settings = Settings(
                 data_dir=Path(tmp) / "data",
                 database_url=url,
@@ -304,20 +304,21 @@ def _platform(
 
 def run_evaluation(
     *,
+    personas: Personas,
     seed: int = 42,
     products: int = 2000,
     command: str = "sandbox eval help-me-decide",
     on_persona: Callable[[PersonaResult], None] | None = None,
     workdir: Path | None = None,
 ) -> EvalReport:
-    """Seed a fresh store, run every persona through it, and score the picks."""
-    with _platform(seed=seed, products=products, personas=True, workdir=workdir) as (
+    """Seed a fresh store with `personas`, run each through it, and score the picks."""
+    with _platform(seed=seed, products=products, personas=personas, workdir=workdir) as (
         database,
         settings,
     ):
         app = create_app(settings, database=database, clock=FrozenClock(EVAL_NOW))
         with LiveServer(app) as server:
-            results = _run_personas(server.url, database, seed, on_persona)
+            results = _run_personas(server.url, database, personas, seed, on_persona)
     means = {
         name: round(statistics.fmean(r.ratios[name] or 0.0 for r in results), 4)
         for name in ("ours", *BASELINES)
@@ -350,7 +351,7 @@ def _ground_truth(
     ).all()
     stock = {p.id: (s, int(p.stock)) for p, s in rows}
     utilities = {
-        p.id: utility(persona.profile, ProductFacts.from_row(p, s)) for p, s in rows if p.stock > 0
+        p.id: utility(persona.profile, ProductTraits.from_row(p, s)) for p, s in rows if p.stock > 0
     }
     return stock, utilities
 
@@ -358,12 +359,13 @@ def _ground_truth(
 def _run_personas(
     url: str,
     database: Database,
+    personas: Personas,
     seed: int,
     on_persona: Callable[[PersonaResult], None] | None,
 ) -> list[PersonaResult]:
     store = _Store(url)
     results: list[PersonaResult] = []
-    for persona in PERSONAS:
+    for persona in personas.members:
         slug = persona.main_category
         rng = random.Random(f"eval:{seed}:{persona.key}")
         with database.session() as session:
@@ -468,12 +470,14 @@ class DataAdvantage:
 
 def data_advantage(
     *,
+    personas: Personas,
     seed: int,
     products: int,
     levels: Sequence[int] = HISTORY_LEVELS,
     workdir: Path | None = None,
 ) -> DataAdvantage:
-    """Help Me Decide's mean oracle ratio per number of history events, and the best baseline."""
+    """Help Me Decide's mean oracle ratio over `personas` per number of history events, and the
+    best baseline."""
     # One store with the catalog of `seed` and no personas, whose histories would reach Help Me
     # Decide through co-views. Per persona and level, a new account holds exactly that many of
     # the persona's searches and views and is rolled back after the pick, so every level sees
@@ -484,12 +488,12 @@ def data_advantage(
     ratios: dict[str, list[float]] = {}
     choices: dict[str, list[int]] = {}
     public: dict[str, list[float]] = {name: [] for name in PUBLIC_BASELINES}
-    with _platform(seed=seed, products=products, personas=False, workdir=workdir) as (
+    with _platform(seed=seed, products=products, personas=None, workdir=workdir) as (
         database,
         settings,
     ):
         truths: dict[str, tuple[dict[int, float], float]] = {}
-        for persona in PERSONAS:
+        for persona in personas.members:
             with database.session() as session:
                 _, utilities = _ground_truth(session, persona, persona.main_category)
             best = max(utilities.values())
@@ -501,7 +505,7 @@ def data_advantage(
         app = create_app(settings, database=database, clock=FrozenClock(EVAL_NOW))
         with LiveServer(app) as server:
             store = _Store(server.url)
-            for persona in PERSONAS:
+            for persona in personas.members:
                 utilities, best = truths[persona.key]
                 rng = random.Random(f"eval:{seed}:{persona.key}")
                 # An anonymous visitor per persona, as in the evaluation.
@@ -518,7 +522,7 @@ def data_advantage(
     baseline = max(PUBLIC_BASELINES, key=lambda name: (means[name], -PUBLIC_BASELINES.index(name)))
     curve, low, high = [], [], []
     for index, level in enumerate(levels):
-        values = [ratios[p.key][index] for p in PERSONAS]
+        values = [ratios[p.key][index] for p in personas.members]
         lo, hi = _bootstrap(values, random.Random(f"data-advantage:{seed}:{level}"))
         curve.append(round(statistics.fmean(values), 4))
         low.append(round(lo, 4))

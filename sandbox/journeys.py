@@ -28,9 +28,9 @@ from sandbox.actors.base import ActorResult
 from sandbox.actors.firstparty import FirstPartyPlan, run_first_party_session
 from sandbox.actors.humans import Need, ShopperPlan, SimulatedShopper
 from sandbox.actors.outside import AgentPlan, run_outside_agent
-from sandbox.personas import PERSONAS, Persona, persona
+from sandbox.persona import Persona, Personas
 from sandbox.scenario import Scenario
-from sandbox.utility import ProductFacts
+from sandbox.utility import ProductTraits
 
 BROWSE = "browse"
 ASSISTANT = "assistant"
@@ -74,7 +74,7 @@ class Runtime:
 
     url: str
     admin_token: str
-    catalog: Mapping[int, ProductFacts]
+    catalog: Mapping[int, ProductTraits]
     scenario: Scenario
     key_file: Path | None
     chromium: str | None
@@ -92,10 +92,13 @@ def _allocate(total: int, weights: Mapping[str, float]) -> list[str]:
     return [name for name in names for _ in range(counts[name])]
 
 
-def plan_journeys(scenario: Scenario) -> list[JourneyPlan]:
-    """Every journey of `scenario`: the shoppers', then the assistant sessions'."""
+def plan_journeys(scenario: Scenario, personas: Personas) -> list[JourneyPlan]:
+    """Every journey of `scenario`: the shoppers', then the assistant sessions'.
+
+    The shoppers are `personas` in turn, or those of them the scenario names.
+    """
     shoppers = scenario.population.shoppers
-    keys = shoppers.personas or [p.key for p in PERSONAS]
+    keys = shoppers.personas or personas.keys
     count = shoppers.count
     rng = random.Random(f"delegation:{scenario.seed}")
     # One order of the shoppers for every share: a larger share delegates a superset.
@@ -107,7 +110,7 @@ def plan_journeys(scenario: Scenario) -> list[JourneyPlan]:
 
     plans = []
     for index in range(count):
-        who = persona(keys[index % len(keys)])
+        who = personas.find(keys[index % len(keys)])
         # Each round through the personas shops for the next of their interests.
         category = who.interests[(index // len(keys)) % len(who.interests)]
         falls = random.Random(f"fallback:{scenario.seed}:{index}").random()
@@ -122,7 +125,7 @@ def plan_journeys(scenario: Scenario) -> list[JourneyPlan]:
             )
         )
     for offset in range(scenario.population.first_party.sessions):
-        who = PERSONAS[offset % len(PERSONAS)]
+        who = personas.members[offset % len(personas.members)]
         plans.append(
             JourneyPlan(
                 index=count + offset,

@@ -10,9 +10,9 @@ from typing import Any
 from sandbox.actors.base import ActorResult
 from sandbox.figures import by_channel, run_figures, welfare_by_channel
 from sandbox.journeys import Journey, journey_row
-from sandbox.personas import persona
+from sandbox.persona import Personas
 from sandbox.scenario import Expectation, Scenario
-from sandbox.utility import ProductFacts, utility
+from sandbox.utility import ProductTraits, utility
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
@@ -60,14 +60,15 @@ def check_expectations(
 class Welfare:
     """Each purchase's utility for its shopper against the best product they could have had."""
 
-    def __init__(self, catalog: Mapping[int, ProductFacts]) -> None:
+    def __init__(self, catalog: Mapping[int, ProductTraits], personas: Personas) -> None:
         self.catalog = catalog
+        self.personas = personas
         self._best: dict[tuple[str, str], float | None] = {}
 
     def best(self, persona_key: str, category: str) -> float | None:
         key = (persona_key, category)
         if key not in self._best:
-            profile = persona(persona_key).profile
+            profile = self.personas.find(persona_key).profile
             scores = [utility(profile, f) for f in self.catalog.values() if f.category == category]
             self._best[key] = max(scores) if scores else None
         return self._best[key]
@@ -80,7 +81,7 @@ class Welfare:
         best = self.best(persona_key, facts.category)
         if not best or best <= 0:
             return None
-        return max(0.0, utility(persona(persona_key).profile, facts)) / best
+        return max(0.0, utility(self.personas.find(persona_key).profile, facts)) / best
 
     def of_purchases(self, persona_key: str, product_ids: Sequence[int]) -> float | None:
         """The mean ratio of what one shopper bought."""
@@ -104,7 +105,8 @@ def build_metrics(
     platform: Mapping[str, Any],
     journeys: Sequence[Journey],
     others: Sequence[ActorResult],
-    catalog: Mapping[int, ProductFacts],
+    catalog: Mapping[int, ProductTraits],
+    personas: Personas,
     *,
     seconds: float,
 ) -> dict[str, Any]:
@@ -112,10 +114,11 @@ def build_metrics(
 
     `journeys` are the shoppers' journeys, `others` every actor outside them (crawlers, and
     outside agents a scenario lists on their own); `platform` is the admin stats endpoint's
-    answer for the run's window, with its per-account figures.
+    answer for the run's window, with its per-account figures; `personas` hold the hidden
+    profiles that welfare is judged by.
     """
     results = [actor for journey in journeys for actor in journey.actors] + list(others)
-    welfare = Welfare(catalog)
+    welfare = Welfare(catalog, personas)
     accounts: Mapping[str, Any] = platform.get("accounts") or {}
     rows = []
     for journey in journeys:

@@ -31,9 +31,9 @@ from sandbox.journeys import (
     run_journey,
 )
 from sandbox.metrics import build_metrics
-from sandbox.personas import PERSONAS, Persona
+from sandbox.persona import Persona, Personas
 from sandbox.scenario import SHOPPING_AGENTS, Scenario
-from sandbox.utility import ProductFacts, utility
+from sandbox.utility import ProductTraits, utility
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ class Target:
     key_file: Path | None = None
 
 
-def load_catalog(database_url: str) -> dict[int, ProductFacts]:
+def load_catalog(database_url: str) -> dict[int, ProductTraits]:
     """Every in-stock product's facts: what the harness (not the platform) judges purchases by."""
     from sqlalchemy import select
 
@@ -63,13 +63,15 @@ def load_catalog(database_url: str) -> dict[int, ProductFacts]:
                 .join(Category, Category.id == Product.category_id)
                 .where(Product.stock > 0)
             ).all()
-            return {p.id: ProductFacts.from_row(p, slug) for p, slug in rows}
+            return {p.id: ProductTraits.from_row(p, slug) for p, slug in rows}
     finally:
         database.dispose()
 
 
 @contextmanager
-def local_target(scenario: Scenario, workdir: Path | None = None) -> Iterator[Target]:
+def local_target(
+    scenario: Scenario, personas: Personas, workdir: Path | None = None
+) -> Iterator[Target]:
     """A fresh platform for this scenario, seeded from its seed, on a free loopback port."""
     from marketplace.decide.config import DecideConfig
     from sandbox.testing import running_platform
@@ -90,6 +92,7 @@ def local_target(scenario: Scenario, workdir: Path | None = None) -> Iterator[Ta
         admin_token=admin_token,
         workdir=workdir,
         decide_config=decide,
+        personas=personas,
     ) as platform:
         yield Target(
             url=platform.url,
@@ -99,7 +102,7 @@ def local_target(scenario: Scenario, workdir: Path | None = None) -> Iterator[Ta
         )
 
 
-def _favourite(who: Persona, catalog: Mapping[int, ProductFacts], taken: set[int]) -> int | None:
+def _favourite(who: Persona, catalog: Mapping[int, ProductTraits], taken: set[int]) -> int | None:
     options = [f for f in catalog.values() if f.category == who.main_category and f.id not in taken]
     if not options:
         return None
@@ -115,7 +118,10 @@ class Population:
 
 
 def plan_population(
-    scenario: Scenario, target: Target, catalog: Mapping[int, ProductFacts]
+    scenario: Scenario,
+    target: Target,
+    catalog: Mapping[int, ProductTraits],
+    personas: Personas,
 ) -> Population:
     """One callable per journey and per other actor, fixed from the scenario and its seed."""
     chromium = os.environ.get("SANDBOX_CHROMIUM") or shutil.which("chromium")
@@ -128,7 +134,7 @@ def plan_population(
         chromium=chromium,
     )
     journeys: list[Callable[[], Prepared]] = [
-        partial(prepare_journey, plan, runtime) for plan in plan_journeys(scenario)
+        partial(prepare_journey, plan, runtime) for plan in plan_journeys(scenario, personas)
     ]
     others: list[Callable[[], ActorResult]] = []
     taken: set[int] = set()
@@ -137,7 +143,8 @@ def plan_population(
         for _ in range(spec.count):
             index = counters.get(spec.name, 0)
             counters[spec.name] = index + 1
-            who = PERSONAS[(len(journeys) + len(others) + index) % len(PERSONAS)]
+            cast = personas.members
+            who = cast[(len(journeys) + len(others) + index) % len(cast)]
             product: str | None = None
             shops = spec.name in SHOPPING_AGENTS
             if shops:
@@ -204,11 +211,11 @@ def fetch_platform_stats(target: Target, since: datetime) -> dict[str, Any]:
 
 
 def run_against(
-    scenario: Scenario, target: Target, *, show_progress: bool = True
+    scenario: Scenario, target: Target, personas: Personas, *, show_progress: bool = True
 ) -> dict[str, Any]:
-    """Run `scenario`'s population against `target` and return its metrics."""
+    """Run `scenario`'s population, drawn from `personas`, against `target`; its metrics."""
     catalog = load_catalog(target.database_url) if target.database_url else {}
-    population = plan_population(scenario, target, catalog)
+    population = plan_population(scenario, target, catalog, personas)
     # The shoppers open their accounts first, outside the run's window: they were customers
     # before the journeys began, whatever channel they then choose.
     prepared = _run_population(population.journeys, None)
@@ -238,25 +245,30 @@ def run_against(
     journeys = [r for r in results if isinstance(r, Journey)]
     others = [r for r in results if isinstance(r, ActorResult)]
     return build_metrics(
-        scenario, stats, journeys, others, catalog, seconds=time.monotonic() - clock
+        scenario, stats, journeys, others, catalog, personas, seconds=time.monotonic() - clock
     )
 
 
 def run_scenario(
     scenario: Scenario,
     *,
+    personas: Personas,
     target_url: str | None = None,
     admin_token: str | None = None,
     workdir: Path | None = None,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Run `scenario` on a platform of its own, or against a running one at `target_url`."""
+    """Run `scenario` on a platform of its own, or against a running one at `target_url`.
+
+    `personas` are the shoppers the population is drawn from; a platform of its own is seeded
+    with their accounts, a running one must have them already.
+    """
     if target_url:
         token = admin_token or os.environ.get("SANDBOX_ADMIN_TOKEN", "")
         target = Target(url=target_url.rstrip("/"), admin_token=token)
-        return run_against(scenario, target, show_progress=show_progress)
-    with local_target(scenario, workdir) as target:
-        return run_against(scenario, target, show_progress=show_progress)
+        return run_against(scenario, target, personas, show_progress=show_progress)
+    with local_target(scenario, personas, workdir) as target:
+        return run_against(scenario, target, personas, show_progress=show_progress)
 
 
 def seeds_for(scenario: Scenario, count: int) -> list[int]:
@@ -284,6 +296,7 @@ def run_seeds(
     scenario: Scenario,
     seeds: Sequence[int],
     *,
+    personas: Personas,
     target_url: str | None = None,
     admin_token: str | None = None,
     show_progress: bool = True,
@@ -292,6 +305,7 @@ def run_seeds(
     runs = [
         run_scenario(
             scenario.model_copy(update={"seed": seed}),
+            personas=personas,
             target_url=target_url,
             admin_token=admin_token,
             show_progress=show_progress,

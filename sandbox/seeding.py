@@ -17,8 +17,8 @@ from marketplace.catalog.models import Category, Product
 from marketplace.core.db import Database
 from marketplace.history.service import record_event
 from marketplace.orders import service as orders_service
-from sandbox.personas import PERSONAS, Persona
-from sandbox.utility import ProductFacts, utility
+from sandbox.persona import Persona, Personas
+from sandbox.utility import ProductTraits, utility
 
 # How many days of history the seed spreads over, ending at `now`.
 HISTORY_DAYS = 30
@@ -26,7 +26,7 @@ HISTORY_DAYS = 30
 _CANDIDATES_PER_CATEGORY = 600
 
 
-def _candidates(session: Session, category_slug: str) -> list[ProductFacts]:
+def _candidates(session: Session, category_slug: str) -> list[ProductTraits]:
     products = session.scalars(
         select(Product)
         .join(Category, Category.id == Product.category_id)
@@ -34,7 +34,7 @@ def _candidates(session: Session, category_slug: str) -> list[ProductFacts]:
         .order_by(Product.id)
         .limit(_CANDIDATES_PER_CATEGORY)
     ).all()
-    return [ProductFacts.from_row(p, category_slug) for p in products]
+    return [ProductTraits.from_row(p, category_slug) for p in products]
 
 
 def _stock(session: Session, product_id: int) -> int:
@@ -57,7 +57,7 @@ class _Seeder:
         """Add one search or view to the account's history."""
         record_event(self.session, account_id=self.account_id, session_key=None, **event)
 
-    def noisy_ranking(self, products: Sequence[ProductFacts], noise: float) -> list[ProductFacts]:
+    def noisy_ranking(self, products: Sequence[ProductTraits], noise: float) -> list[ProductTraits]:
         # Shoppers mostly look at what suits them, but not only: browsing is noisy.
         profile = self.persona.profile
         scored = [(utility(profile, p) + self.rng.gauss(0.0, noise), p.id, p) for p in products]
@@ -78,10 +78,10 @@ class _Seeder:
             filters=filters,
         )
 
-    def view(self, at: datetime, product: ProductFacts) -> None:
+    def view(self, at: datetime, product: ProductTraits) -> None:
         self.record(kind="view", now=at, product_id=product.id, category_slug=product.category)
 
-    def buy(self, at: datetime, product: ProductFacts) -> bool:
+    def buy(self, at: datetime, product: ProductTraits) -> bool:
         if _stock(self.session, product.id) < 2:
             return False
         cart_service.add_item(
@@ -98,7 +98,7 @@ class _Seeder:
         )
         return True
 
-    def hesitate(self, at: datetime, product: ProductFacts) -> None:
+    def hesitate(self, at: datetime, product: ProductTraits) -> None:
         """Put something in the cart and take it out again: a considered, rejected option."""
         if _stock(self.session, product.id) < 1:
             return
@@ -116,7 +116,7 @@ class _Seeder:
         self,
         start: datetime,
         category: str,
-        products: Sequence[ProductFacts],
+        products: Sequence[ProductTraits],
         *,
         views: int,
         buy: bool,
@@ -188,13 +188,13 @@ def _seed_one(
             )
 
 
-def seed_personas(database: Database, *, seed: int, now: datetime) -> None:
+def seed_personas(database: Database, personas: Personas, *, seed: int, now: datetime) -> None:
     """Create the persona accounts and their histories; the same seed gives the same histories.
 
     Personas whose account already exists are left alone, so seeding twice adds nothing.
     """
     with database.session() as session:
-        for persona in PERSONAS:
+        for persona in personas.members:
             exists = session.scalar(select(Account.id).where(Account.email == persona.email))
             if exists is not None:
                 continue

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from sandbox.liveserver import LiveServer
+from sandbox.persona import Personas, load_personas
 
 DEFAULT_ADMIN_TOKEN = "sandbox-testing-admin-token"  # noqa: S105 - a throwaway test platform's token
 DEFAULT_PRODUCTS = 300
@@ -50,8 +51,13 @@ class Platform:
         return {"authorization": f"Bearer {self.admin_token}"}
 
 
-def seed_template(path: Path, *, products: int, seed: int) -> Path:
-    """Migrate and seed a SQLite database at `path` (catalog and personas); returns `path`."""
+def seed_template(
+    path: Path, *, products: int, seed: int, personas: Personas | None = None
+) -> Path:
+    """Migrate and seed a SQLite database at `path` (catalog and personas); returns `path`.
+
+    `personas` are the accounts to seed; the built-in personas unless given.
+    """
     from marketplace.catalog.seed import seed_catalog
     from marketplace.core.db import Database
     from marketplace.core.migrate import upgrade
@@ -62,7 +68,7 @@ def seed_template(path: Path, *, products: int, seed: int) -> Path:
     database = Database(url)
     try:
         seed_catalog(database, products=products, seed=seed, now=SEEDED_AT)
-        seed_personas(database, seed=seed, now=SEEDED_AT)
+        seed_personas(database, personas or load_personas(), seed=seed, now=SEEDED_AT)
     finally:
         database.dispose()
     # Fold the WAL into the file so a plain copy is a complete database. A bare sqlite3
@@ -83,10 +89,12 @@ def running_platform(
     template: Path | None = None,
     workdir: Path | None = None,
     decide_config: Any = None,
+    personas: Personas | None = None,
 ) -> Iterator[Platform]:
     """Serve a migrated, seeded platform with `policy` on a free loopback port until exit.
 
-    `decide_config` (a `marketplace.decide.config.DecideConfig`) overrides Help Me Decide's knobs.
+    `decide_config` (a `marketplace.decide.config.DecideConfig`) overrides Help Me Decide's knobs;
+    `personas` are the accounts seeded (the built-in personas unless given; not with `template`).
     """
     from marketplace.app import create_app
     from marketplace.core.settings import Settings
@@ -97,7 +105,7 @@ def running_platform(
         if template is not None:
             shutil.copyfile(template, db_path)
         else:
-            seed_template(db_path, products=products, seed=seed)
+            seed_template(db_path, products=products, seed=seed, personas=personas)
         settings = Settings(
             data_dir=root / "data",
             database_url=f"sqlite:///{db_path}",

@@ -9,12 +9,15 @@ from typing import Any
 
 from marketplace.catalog.models import Product
 from marketplace.catalog.taxonomy import AttributeSpec, category_spec
-from sandbox.personas import AttributePreference, PreferenceProfile
+from sandbox.persona import AttributePreference, PreferenceProfile
 
 
 @dataclass(frozen=True)
-class ProductFacts:
-    """What `utility` needs to know about a product; build it from an API item or a table row."""
+class ProductTraits:
+    """A product as a shopper weighs it (brand, price, rating, attributes): what `utility` scores.
+
+    Built from an API item or a table row; the harness's own view, apart from the platform's.
+    """
 
     id: int
     category: str
@@ -25,9 +28,9 @@ class ProductFacts:
     attributes: Mapping[str, Any]
 
     @classmethod
-    def of(cls, product: ProductFacts | Mapping[str, Any]) -> ProductFacts:
+    def of(cls, product: ProductTraits | Mapping[str, Any]) -> ProductTraits:
         """Accept an API product (as JSON) or facts already built."""
-        if isinstance(product, ProductFacts):
+        if isinstance(product, ProductTraits):
             return product
         category = product["category"]
         if isinstance(category, Mapping):
@@ -43,7 +46,7 @@ class ProductFacts:
         )
 
     @classmethod
-    def from_row(cls, product: Product, category_slug: str) -> ProductFacts:
+    def from_row(cls, product: Product, category_slug: str) -> ProductTraits:
         return cls(
             id=product.id,
             category=category_slug,
@@ -92,14 +95,14 @@ def perceived_quality(rating: float, review_count: int) -> float:
     return min(1.0, max(0.0, (shrunk - 1.0) / 4.0))
 
 
-def utility(profile: PreferenceProfile, product: ProductFacts | Mapping[str, Any]) -> float:
+def utility(profile: PreferenceProfile, product: ProductTraits | Mapping[str, Any]) -> float:
     """How much the persona would value this product: the ground truth.
 
     attribute fit (0..1) + quality_sensitivity x perceived quality (0..1)
     - price penalty (price against the persona's budget, steeper above it)
     + brand loyalty bonus - brand aversion malus.
     """
-    facts = ProductFacts.of(product)
+    facts = ProductTraits.of(product)
     specs = {spec.key: spec for spec in category_spec(facts.category).attributes}
     prefs = profile.attribute_weights.get(facts.category, {})
     fit, total_weight = 0.0, 0.0
@@ -131,15 +134,15 @@ def utility(profile: PreferenceProfile, product: ProductFacts | Mapping[str, Any
 
 
 def rank(
-    profile: PreferenceProfile, products: Sequence[ProductFacts | Mapping[str, Any]]
-) -> list[ProductFacts]:
+    profile: PreferenceProfile, products: Sequence[ProductTraits | Mapping[str, Any]]
+) -> list[ProductTraits]:
     """Products from the persona's favourite to least favourite (ties broken by id)."""
-    facts = [ProductFacts.of(p) for p in products]
+    facts = [ProductTraits.of(p) for p in products]
     return sorted(facts, key=lambda f: (-utility(profile, f), f.id))
 
 
 __all__ = [
-    "ProductFacts",
+    "ProductTraits",
     "attribute_fit",
     "default_budget",
     "perceived_quality",

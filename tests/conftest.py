@@ -46,10 +46,11 @@ def skip_or_fail(component: str, reason: str) -> None:
 def seed_database(database: Database, *, now: datetime) -> None:
     """The small, deterministic world every test starts from: a catalog and the personas."""
     from marketplace.catalog.seed import seed_catalog
+    from sandbox.persona import load_personas
     from sandbox.seeding import seed_personas
 
     seed_catalog(database, products=TEST_CATALOG_SIZE, seed=TEST_SEED, now=now)
-    seed_personas(database, seed=TEST_SEED, now=now)
+    seed_personas(database, load_personas(), seed=TEST_SEED, now=now)
 
 
 # --- SQLite -------------------------------------------------------------------------------

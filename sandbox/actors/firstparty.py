@@ -1,7 +1,8 @@
 """Sessions of the platform's own agent: a shopper asks the store's assistant to choose and buy.
 
-The agent signs every request with the platform's key (sandbox.firstparty), which is what lets it
-through the gate under every policy; the order it places is counted under its own channel.
+The agent signs every request with the platform's key (`sandbox.firstparty_client`), which is
+what lets it through the gate under every policy; the order it places is counted under its own
+channel.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from marketplace.catalog.taxonomy import category_spec
 from marketplace.core.settings import Settings
 from sandbox.actors.base import ActorResult
 from sandbox.actors.humans import Need
-from sandbox.firstparty import FirstPartyAgent, platform_client
-from sandbox.personas import Persona
+from sandbox.firstparty_client import FirstPartyAgent, platform_client
+from sandbox.persona import Persona
 from shopbots.gate import parse_answer
 
 

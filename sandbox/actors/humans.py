@@ -21,8 +21,8 @@ import httpx
 
 from sandbox.actors.base import ActorResult, RecordingClient
 from sandbox.eval_decide import parse_stated_query
-from sandbox.personas import Persona
-from sandbox.utility import ProductFacts, utility
+from sandbox.persona import Persona
+from sandbox.utility import ProductTraits, utility
 
 BROWSER_USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -98,7 +98,7 @@ class SimulatedShopper:
         base_url: str,
         plan: ShopperPlan,
         *,
-        catalog: Mapping[int, ProductFacts] | None = None,
+        catalog: Mapping[int, ProductTraits] | None = None,
     ) -> None:
         self.plan = plan
         self.rng = random.Random(f"shopper:{plan.seed}:{plan.index}")

@@ -68,14 +68,15 @@ def resolve_shopper(email: str | None, password: str | None) -> tuple[str | None
     """`--as student` means the seeded persona; its documented password is filled in."""
     if email is None:
         return None, password
-    from sandbox.personas import PERSONA_PASSWORD, is_persona_email, persona
+    from sandbox.persona import PERSONA_PASSWORD, load_personas
 
+    personas = load_personas()
     if "@" not in email:
         try:
-            email = persona(email).email
+            email = personas.find(email).email
         except (KeyError, ValueError) as exc:
             raise typer.BadParameter(str(exc), param_hint="--as") from exc
-    if password is None and is_persona_email(email):
+    if password is None and personas.is_persona_email(email):
         password = PERSONA_PASSWORD
     return email, password
 

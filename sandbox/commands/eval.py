@@ -126,13 +126,17 @@ def help_me_decide(
     Example without the curve: sandbox eval help-me-decide --products 600 --no-curve
     """
     from sandbox.eval_decide import TARGET, data_advantage, fmt_ratio, run_evaluation
+    from sandbox.persona import load_personas
 
     command = "sandbox eval " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     if not sys.argv[2:] or "help-me-decide" not in sys.argv:
         command = f"sandbox eval help-me-decide --seed {seed} --products {products}"
     with console.status(f"Seeding {products:,} products and the personas, then browsing ..."):
         try:
-            report = run_evaluation(seed=seed, products=products, command=command)
+            personas = load_personas()
+            report = run_evaluation(
+                personas=personas, seed=seed, products=products, command=command
+            )
         except Exception as exc:
             err_console.print(f"[bold red]error:[/] the evaluation failed: {escape(str(exc))}")
             raise typer.Exit(2) from exc
@@ -153,7 +157,7 @@ def help_me_decide(
     if curve:
         with console.status("Asking Help Me Decide again with 0 to 30 history events ..."):
             try:
-                advantage = data_advantage(seed=seed, products=products)
+                advantage = data_advantage(personas=personas, seed=seed, products=products)
             except Exception as exc:
                 err_console.print(
                     f"[bold red]error:[/] the data-advantage curve failed: {escape(str(exc))}"

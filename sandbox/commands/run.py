@@ -14,6 +14,7 @@ from rich.markup import escape
 from marketplace.core.yamlfile import YamlModelError
 from sandbox.eval_decide import data_advantage
 from sandbox.findings import findings
+from sandbox.persona import Personas, load_personas
 from sandbox.report import print_report, write_reports
 from sandbox.runner import run_seeds, seeds_for
 from sandbox.scenario import Scenario, builtin_names, load_scenario
@@ -33,6 +34,14 @@ def _load(name_or_path: str) -> Scenario:
     try:
         return load_scenario(name_or_path)
     except (YamlModelError, FileNotFoundError) as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _personas() -> Personas:
+    try:
+        return load_personas()
+    except YamlModelError as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits
 
@@ -84,11 +93,13 @@ def run(
     Exits 1 when an expected outcome of the scenario did not hold.
     """
     loaded = _load(scenario)
+    personas = _personas()
     started = time.monotonic()
     results = [
         run_seeds(
             variant,
             seeds_for(variant, seeds),
+            personas=personas,
             target_url=target,
             admin_token=admin_token,
             show_progress=not quiet,
@@ -118,16 +129,23 @@ def demo(
     """
     started = time.monotonic()
     scenarios = [load_scenario(name) for name in DEMO_SCENARIOS]
+    personas = _personas()
     # The platforms are independent: run them side by side to finish within a class minute.
     with (
         console.status(f"Running {' and '.join(DEMO_SCENARIOS)} side by side ..."),
         ThreadPoolExecutor(max_workers=len(scenarios) + 1) as pool,
     ):
         curve = pool.submit(
-            data_advantage, seed=scenarios[0].seed, products=scenarios[0].catalog.products
+            data_advantage,
+            personas=personas,
+            seed=scenarios[0].seed,
+            products=scenarios[0].catalog.products,
         )
         results = list(
-            pool.map(lambda s: run_seeds(s, seeds_for(s, seeds), show_progress=False), scenarios)
+            pool.map(
+                lambda s: run_seeds(s, seeds_for(s, seeds), personas=personas, show_progress=False),
+                scenarios,
+            )
         )
         advantage = curve.result().to_json()
     report = {

@@ -15,9 +15,11 @@ from marketplace.history.service import (
     product_interest,
     recent_events,
 )
-from sandbox.personas import PERSONAS
+from sandbox.persona import load_personas
 from tests.conftest import CHROME_UA, TEST_NOW
 from tests.marketplace._shop import new_shopper, product_with_stock
+
+PERSONAS = load_personas().members
 
 
 def history(client: TestClient, headers: dict[str, str] | None = None, **params: object) -> dict:

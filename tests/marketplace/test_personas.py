@@ -16,12 +16,16 @@ from marketplace.catalog.seed import seed_catalog
 from marketplace.catalog.taxonomy import CATEGORY_SLUGS, attribute_specs
 from marketplace.core.db import Base, Database
 from marketplace.core.migrate import upgrade
+from marketplace.core.yamlfile import YamlModelError
 from marketplace.history.models import HistoryEvent
 from marketplace.orders.models import Order
-from sandbox.personas import PERSONA_PASSWORD, PERSONAS, Persona, persona
+from sandbox.persona import PERSONA_PASSWORD, Persona, Personas, load_personas
 from sandbox.seeding import seed_personas
-from sandbox.utility import ProductFacts, rank, utility
+from sandbox.utility import ProductTraits, rank, utility
 from tests.conftest import TEST_CATALOG_SIZE, TEST_NOW, TEST_SEED
+
+BUILTIN: Personas = load_personas()
+PERSONAS = BUILTIN.members
 
 # Words only the hidden profile uses; none may ever reach the platform or its responses.
 PROFILE_WORDS = (
@@ -87,10 +91,73 @@ def test_at_least_six_distinct_personas_with_a_complete_profile() -> None:
     assert len({p.main_category for p in PERSONAS}) >= 5
 
 
+PERSONA_FILE = """\
+personas:
+  - key: tester
+    name: Tess Ter
+    summary: Shops for headphones.
+    interests: [headphones]
+    queries: {headphones: quiet headphones}
+    profile:
+      price_sensitivity: 0.5
+      quality_sensitivity: 0.5
+      budgets: {headphones: 80.0}
+      attribute_weights:
+        headphones:
+          form: {weight: 0.5, target: in-ear}
+"""
+
+
+def test_a_persona_file_loads_into_the_models(tmp_path: Path) -> None:
+    path = tmp_path / "people.yaml"
+    path.write_text(PERSONA_FILE)
+    loaded = load_personas(path)
+    assert loaded.keys == ["tester"]
+    tester = loaded.find("tester@personas.nile.test")
+    assert tester.orders == 2
+    assert tester.profile.attribute_weights["headphones"]["form"].target == "in-ear"
+    assert loaded.is_persona_email("Tester@Personas.Nile.Test")
+    assert not loaded.is_persona_email("student@personas.nile.test")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "line", "message"),
+    [
+        (("budgets: {headphones: 80.0}", "budgets: {headphones: 0}"), "budgets", 10, "above 0"),
+        (("interests: [headphones]", "interests: [hats]"), "interests", 5, "unknown category"),
+        (("form: {weight", "colour: {weight"), "attribute_weights", 11, "no attribute 'colour'"),
+        (("target: in-ear", "target: sideways"), "attribute_weights", 11, "not one of"),
+        (("price_sensitivity: 0.5", "price_sensitivity: 2"), "price_sensitivity", 8, "1"),
+        (("name: Tess Ter", "nmae: Tess Ter"), "nmae", 3, "not a known field"),
+    ],
+)
+def test_a_bad_persona_file_names_the_file_line_and_field(
+    tmp_path: Path, change: tuple[str, str], field: str, line: int, message: str
+) -> None:
+    path = tmp_path / "people.yaml"
+    path.write_text(PERSONA_FILE.replace(*change))
+    with pytest.raises(YamlModelError) as caught:
+        load_personas(path)
+    text = str(caught.value)
+    assert str(path) in text
+    assert all(p.field.startswith("personas.0.") for p in caught.value.problems)
+    [problem] = [p for p in caught.value.problems if p.field.endswith(field)]
+    assert problem.line == line, problem
+    assert message in problem.message
+
+
+def test_persona_keys_are_distinct(tmp_path: Path) -> None:
+    path = tmp_path / "people.yaml"
+    twice = PERSONA_FILE + PERSONA_FILE.removeprefix("personas:\n")
+    path.write_text(twice)
+    with pytest.raises(YamlModelError, match="repeated: tester"):
+        load_personas(path)
+
+
 def test_persona_lookup_by_key_or_email() -> None:
-    assert persona("student") is persona("Student@Personas.Nile.Test")
+    assert BUILTIN.find("student") is BUILTIN.find("Student@Personas.Nile.Test")
     with pytest.raises(KeyError, match="audiophile"):
-        persona("nobody")
+        BUILTIN.find("nobody")
 
 
 def test_personas_log_in_and_have_plausible_histories(client: TestClient) -> None:
@@ -128,7 +195,7 @@ def test_browsing_follows_the_hidden_profile(client: TestClient, database: Datab
     """What a persona looked at suits it better than the average product of the category."""
     with database.session() as session:
         rows = session.execute(select(Product, Category.slug).join(Category)).all()
-        facts = {p.id: ProductFacts.from_row(p, slug) for p, slug in rows}
+        facts = {p.id: ProductTraits.from_row(p, slug) for p, slug in rows}
     for who in PERSONAS:
         events = all_history(client, login(client, who))
         viewed = {
@@ -143,8 +210,8 @@ def test_browsing_follows_the_hidden_profile(client: TestClient, database: Datab
 
 
 def test_utility_is_the_ground_truth(client: TestClient, database: Database) -> None:
-    student, loyalist = persona("student"), persona("brand-loyalist")
-    base = ProductFacts(
+    student, loyalist = BUILTIN.find("student"), BUILTIN.find("brand-loyalist")
+    base = ProductTraits(
         id=1,
         category="headphones",
         brand="Vireo",
@@ -161,9 +228,9 @@ def test_utility_is_the_ground_truth(client: TestClient, database: Database) -> 
         },
     )
 
-    def variant(**changes: Any) -> ProductFacts:
+    def variant(**changes: Any) -> ProductTraits:
         values = {**base.__dict__, **changes}
-        return ProductFacts(**values)
+        return ProductTraits(**values)
 
     u = utility(student.profile, base)
     assert utility(student.profile, variant(price=150.0)) < u
@@ -175,10 +242,10 @@ def test_utility_is_the_ground_truth(client: TestClient, database: Database) -> 
         rows = session.execute(
             select(Product, Category.slug).join(Category).where(Category.slug == "headphones")
         ).all()
-    products = [ProductFacts.from_row(p, slug) for p, slug in rows]
+    products = [ProductTraits.from_row(p, slug) for p, slug in rows]
     assert (
-        rank(persona("student").profile, products)[0].id
-        != rank(persona("audiophile").profile, products)[0].id
+        rank(BUILTIN.find("student").profile, products)[0].id
+        != rank(BUILTIN.find("audiophile").profile, products)[0].id
     )
     # The API's product JSON scores exactly like the table row.
     api_product = client.get(f"/api/v1/products/{products[0].id}").json()
@@ -252,8 +319,10 @@ def _fresh_store(path: Path, persona_seed: int) -> str:
     database = Database(url)
     try:
         seed_catalog(database, products=TEST_CATALOG_SIZE, seed=TEST_SEED, now=TEST_NOW)
-        seed_personas(database, seed=persona_seed, now=TEST_NOW)
-        seed_personas(database, seed=persona_seed, now=TEST_NOW)  # a second run adds nothing
+        seed_personas(database, BUILTIN, seed=persona_seed, now=TEST_NOW)
+        seed_personas(
+            database, BUILTIN, seed=persona_seed, now=TEST_NOW
+        )  # a second run adds nothing
     finally:
         database.dispose()
     return url

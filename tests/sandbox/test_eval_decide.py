@@ -26,9 +26,10 @@ from sandbox.eval_decide import (
     data_advantage,
     parse_stated_query,
 )
-from sandbox.personas import PERSONAS
-from sandbox.personas import persona as find_persona
+from sandbox.persona import load_personas
 from sandbox.seeding import seed_history
+
+PERSONAS = load_personas()
 
 LEVELS = [0, 1, 3, 10, 30]
 
@@ -122,7 +123,7 @@ def test_the_eval_help_shows_the_curve_flag_and_an_example() -> None:
 @pytest.fixture(scope="module")
 def curve() -> DataAdvantage:
     # The CLI's default seed, on the catalog size the demo uses.
-    return data_advantage(seed=42, products=600)
+    return data_advantage(personas=PERSONAS, seed=42, products=600)
 
 
 @pytest.mark.slow
@@ -131,13 +132,13 @@ def test_the_curve_has_a_point_per_level_and_a_public_baseline(curve: DataAdvant
     assert len(curve.help_me_decide) == len(curve.low) == len(curve.high) == len(LEVELS)
     for mean, low, high in zip(curve.help_me_decide, curve.low, curve.high, strict=True):
         assert 0.0 <= low <= mean <= high <= 1.0
-    assert set(curve.per_persona) == {p.key for p in PERSONAS}
+    assert set(curve.per_persona) == {p.key for p in PERSONAS.members}
     for ratios in curve.per_persona.values():
         assert len(ratios) == len(LEVELS)
         assert all(0.0 <= r <= 1.0 for r in ratios)
     # The curve is the mean over the personas, level by level.
     for index, mean in enumerate(curve.help_me_decide):
-        values = [curve.per_persona[p.key][index] for p in PERSONAS]
+        values = [curve.per_persona[p.key][index] for p in PERSONAS.members]
         assert mean == pytest.approx(sum(values) / len(values), abs=1e-4)
 
     assert curve.baseline_name in PUBLIC_BASELINES
@@ -167,7 +168,7 @@ def test_the_curve_has_a_point_per_level_and_a_public_baseline(curve: DataAdvant
 def test_the_curve_depends_on_the_history_and_nothing_else(curve: DataAdvantage) -> None:
     # Without history the platform cannot tell two shoppers of one category apart ...
     student, audiophile = curve.choices["student"], curve.choices["audiophile"]
-    assert find_persona("student").main_category == find_persona("audiophile").main_category
+    assert PERSONAS.find("student").main_category == PERSONAS.find("audiophile").main_category
     assert student[0] == audiophile[0]
     # ... with their histories it can, and it picks better for them on average.
     assert student[-1] != audiophile[-1]
@@ -175,7 +176,7 @@ def test_the_curve_depends_on_the_history_and_nothing_else(curve: DataAdvantage)
     assert curve.help_me_decide[-1] > curve.help_me_decide[0]
 
     # Each level stands alone: the same seed gives the same points, whatever else is asked.
-    again = data_advantage(seed=42, products=600, levels=(30, 0))
+    again = data_advantage(personas=PERSONAS, seed=42, products=600, levels=(30, 0))
     assert again.help_me_decide == [curve.help_me_decide[-1], curve.help_me_decide[0]]
     assert again.choices == {k: [v[-1], v[0]] for k, v in curve.choices.items()}
     assert (again.baseline_name, again.baseline_ratio) == (
@@ -186,7 +187,7 @@ def test_the_curve_depends_on_the_history_and_nothing_else(curve: DataAdvantage)
 
 @pytest.mark.slow
 def test_the_curve_is_deterministic(curve: DataAdvantage) -> None:
-    again = data_advantage(seed=42, products=600)
+    again = data_advantage(personas=PERSONAS, seed=42, products=600)
     assert again.to_json() == curve.to_json()
     assert again.per_persona == curve.per_persona
     assert again.choices == curve.choices
@@ -196,7 +197,7 @@ def test_seed_history_writes_exactly_the_newest_events(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'history.db'}"
     upgrade(url)
     database = Database(url)
-    who = find_persona("outdoor-family")
+    who = PERSONAS.find("outdoor-family")
     try:
         seed_catalog(database, products=300, seed=7, now=EVAL_NOW)
         histories: dict[int, list[tuple[str, int | None, str | None, datetime]]] = {}

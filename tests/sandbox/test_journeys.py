@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 
 from sandbox.journeys import ASSISTANT, BROWSE, ELSEWHERE, plan_journeys
+from sandbox.persona import load_personas
 from sandbox.runner import run_seeds
 from sandbox.scenario import load_scenario
+
+PERSONAS = load_personas()
 
 pytestmark = [pytest.mark.slow]
 
@@ -19,7 +22,7 @@ def scenario(**update: Any) -> Any:
 
 
 def test_the_delegation_share_and_the_agent_weights_are_met_exactly() -> None:
-    plans = plan_journeys(scenario())
+    plans = plan_journeys(scenario(), PERSONAS)
     shoppers = [p for p in plans if p.channel != ASSISTANT]
     assert len(shoppers) == 40
     assert len([p for p in plans if p.channel == ASSISTANT]) == 4
@@ -29,12 +32,14 @@ def test_the_delegation_share_and_the_agent_weights_are_met_exactly() -> None:
 
 
 def test_same_seed_same_plan_and_only_the_policy_differs_between_the_demo_scenarios() -> None:
-    closed = plan_journeys(load_scenario("walled-garden"))
-    opened = plan_journeys(load_scenario("open-platform"))
+    closed = plan_journeys(load_scenario("walled-garden"), PERSONAS)
+    opened = plan_journeys(load_scenario("open-platform"), PERSONAS)
     assert [(p.channel, p.need, p.to_store) for p in closed] == [
         (p.channel, p.need, p.to_store) for p in opened
     ]
-    other_seed = plan_journeys(load_scenario("walled-garden").model_copy(update={"seed": 7}))
+    other_seed = plan_journeys(
+        load_scenario("walled-garden").model_copy(update={"seed": 7}), PERSONAS
+    )
     assert [p.channel for p in other_seed] != [p.channel for p in closed]
 
 
@@ -45,7 +50,9 @@ def test_a_larger_share_delegates_a_superset_of_the_shoppers() -> None:
         plan = base.model_copy(
             update={"delegation": base.delegation.model_copy(update={"share": share})}
         )
-        return {p.index for p in plan_journeys(plan) if p.channel not in (BROWSE, ASSISTANT)}
+        return {
+            p.index for p in plan_journeys(plan, PERSONAS) if p.channel not in (BROWSE, ASSISTANT)
+        }
 
     assert delegating(0.2) <= delegating(0.5) <= delegating(0.8)
     assert len(delegating(0.0)) == 0
@@ -71,7 +78,7 @@ def small_run(policy: str, to_store: float) -> list[dict[str, Any]]:
             "expect": [],
         }
     )
-    result = run_seeds(run, [run.seed], show_progress=False)
+    result = run_seeds(run, [run.seed], personas=PERSONAS, show_progress=False)
     rows: list[dict[str, Any]] = result["runs"][0]["journeys"]
     assert result["summary"]["market.delegated_journeys"]["mean"] == 3
     return rows

@@ -11,9 +11,12 @@ from typer.testing import CliRunner
 
 from sandbox.cli import app
 from sandbox.findings import findings
+from sandbox.persona import load_personas
 from sandbox.report import write_reports
 from sandbox.runner import run_scenario, scenario_result
 from sandbox.scenario import CatalogSpec, Scenario, load_scenario
+
+PERSONAS = load_personas()
 
 pytestmark = [pytest.mark.slow]
 
@@ -26,7 +29,10 @@ def small(name: str) -> Scenario:
 
 
 def run_all(name: str) -> list[dict[str, Any]]:
-    return [run_scenario(variant, show_progress=False) for variant in small(name).expand()]
+    return [
+        run_scenario(variant, personas=PERSONAS, show_progress=False)
+        for variant in small(name).expand()
+    ]
 
 
 def failed_expectations(metrics: dict[str, Any]) -> list[dict[str, Any]]:

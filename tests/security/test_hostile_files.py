@@ -1,6 +1,6 @@
 """Hostile policy and scenario YAML: a clear error naming the problem, safe loading only, and the
 active policy unchanged. The same corpus goes through PUT /api/v1/policy, `sandbox policy
-validate`, the policy loader (gate/policy.py) and the scenario loader (core/yamlfile.py)."""
+validate`, the policy loader (gate/policy/model.py) and the scenario loader (core/yamlfile.py)."""
 
 from __future__ import annotations
 

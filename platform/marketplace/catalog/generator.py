@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from marketplace.catalog import copywriting
+from marketplace.catalog.category_rules import AttrValue
 from marketplace.catalog.taxonomy import (
     CATEGORIES,
     HOUSE_BRAND,
@@ -25,8 +26,6 @@ from marketplace.catalog.taxonomy import (
     BrandSpec,
     CategorySpec,
 )
-
-AttrValue = bool | int | float | str
 
 CHUNK = 10_000
 # Normal-like draws are the sum of four uniforms, rescaled to unit variance:
@@ -193,6 +192,8 @@ class _CategoryPlan:
         ]
         self.last_brand = len(self.brands) - 1
         self.makers = [(a.key, _attribute_maker(a)) for a in spec.attributes]
+        self.fix_up = spec.fix_up
+        self.make_title = spec.make_title
         self.noun_lower = spec.noun.lower()
         self.uses = copywriting.USES.get(spec.slug, ("",))
         # (key, label, unit, is a yes/no feature) for the description's highlights
@@ -204,57 +205,6 @@ class _CategoryPlan:
     def brand(self, u: float) -> _BrandPlan:
         """The brand whose cumulative share first reaches `u`."""
         return self.brands[min(bisect_left(self.cum, u), self.last_brand)]
-
-
-def _fix_up(slug: str, attrs: dict[str, AttrValue], rng: random.Random) -> None:
-    """Make combinations physically plausible (wired headphones have no battery, ...)."""
-    if slug == "headphones":
-        if attrs["form"] == "in-ear":
-            attrs["weight_g"] = max(4, int(int(attrs["weight_g"]) * 0.15))
-            attrs["driver_mm"] = min(int(attrs["driver_mm"]), 12)
-        elif attrs["form"] == "on-ear":
-            attrs["weight_g"] = int(int(attrs["weight_g"]) * 0.7)
-        if not attrs["wireless"]:
-            attrs["battery_hours"] = 0
-    elif slug == "tents":
-        capacity = int(attrs["capacity"])
-        factor = 0.55 + 0.3 * capacity + (0.4 if attrs["season"] == "4-season" else 0.0)
-        attrs["weight_kg"] = round(float(attrs["weight_kg"]) * factor, 1)
-    elif slug == "coffee-makers":
-        kind = attrs["type"]
-        if kind != "espresso":
-            attrs["pressure_bar"] = 0
-        else:
-            attrs["pressure_bar"] = max(9, int(attrs["pressure_bar"]))
-            attrs["capacity_cups"] = min(int(attrs["capacity_cups"]), 2)
-        if kind in ("french press", "pod"):
-            attrs["built_in_grinder"] = False
-        if kind == "french press":
-            attrs["programmable"] = False
-            attrs["wattage"] = 0
-    elif slug == "laptops":
-        extra = (float(attrs["screen_in"]) - 13.3) * 0.25
-        attrs["weight_kg"] = round(float(attrs["weight_kg"]) + extra, 2)
-    elif slug == "vacuum-cleaners":
-        if attrs["type"] in ("stick", "robot"):
-            attrs["cordless"] = True
-        if attrs["type"] == "robot":
-            attrs["weight_kg"] = round(min(float(attrs["weight_kg"]), 4.0), 1)
-    elif slug == "kids-toys":
-        kind = attrs["toy_type"]
-        if kind in ("plush", "ride-on"):
-            attrs["pieces"] = 1 if kind == "plush" else rng.randint(1, 4)
-        elif kind == "puzzle":
-            attrs["pieces"] = rng.choice((24, 48, 100, 300, 500, 1000))
-        if kind == "plush":
-            attrs["material"] = "fabric"
-            attrs["battery_powered"] = False
-
-
-def _cap(text: object) -> str:
-    # str.title() would turn "TPU" into "Tpu"; only the first letter should change.
-    value = str(text)
-    return value[:1].upper() + value[1:]
 
 
 def _unit_suffix(unit: str | None) -> str:
@@ -270,94 +220,12 @@ def _split_on_name(template: str) -> tuple[str, str]:
     return before, after
 
 
-def _title(slug: str, head: str, noun: str, a: dict[str, AttrValue]) -> str:
+def _title(plan: _CategoryPlan, head: str, attrs: dict[str, AttrValue]) -> str:
     """A marketplace-style title: brand, line and model, then the features that sell it."""
-    a = {k: f"{v:g}" if isinstance(v, float) else v for k, v in a.items()}
-    if slug == "headphones":
-        form = {"in-ear": "In-Ear", "on-ear": "On-Ear", "over-ear": "Over-Ear"}[str(a["form"])]
-        words = ["Wireless" if a["wireless"] else "Wired"]
-        if a["noise_cancelling"]:
-            words.append("Noise-Cancelling")
-        title = f"{head} {' '.join(words)} {form} Headphones"
-        return title + (f", {a['battery_hours']}h Battery" if a["wireless"] else ", 3.5mm Jack")
-    if slug == "running-shoes":
-        extra = " Waterproof" if a["waterproof"] else ""
-        plate = " Carbon-Plated" if a["carbon_plate"] else ""
-        terrain = _cap(a["terrain"])
-        cushion = _cap(a["cushioning"])
-        return (
-            f"{head}{plate}{extra} {terrain} Running Shoes, {cushion} Cushioning, {a['weight_g']}g"
-        )
-    if slug == "tents":
-        kind = "Freestanding " if a["freestanding"] else ""
-        return (
-            f"{head} {a['capacity']}-Person {str(a['season']).title()} {kind}Tent, "
-            f"{a['waterproof_mm']}mm Waterproof, {a['weight_kg']} kg"
-        )
-    if slug == "coffee-makers":
-        kind = str(a["type"])
-        if kind == "espresso":
-            core = f"Espresso Machine {a['pressure_bar']} Bar"
-        elif kind == "pod":
-            core = "Single-Serve Pod Coffee Maker"
-        elif kind == "french press":
-            core = f"French Press Coffee Maker, {a['capacity_cups']} Cups"
-        else:
-            core = f"{a['capacity_cups']}-Cup Drip Coffee Maker"
-        grinder = " with Built-In Grinder" if a["built_in_grinder"] else ""
-        timer = ", Programmable" if a["programmable"] else ""
-        return f"{head} {core}{grinder}{timer}"
-    if slug == "laptops":
-        return (
-            f"{head} {a['screen_in']}-inch Laptop, {a['cpu']}, {a['ram_gb']}GB RAM, "
-            f"{a['storage_gb']}GB SSD, {a['battery_hours']}h Battery"
-        )
-    if slug == "backpacks":
-        feats = [
-            f for f, on in (("Waterproof", a["waterproof"]), ("Laptop", a["laptop_sleeve"])) if on
-        ]
-        return f"{head} {a['volume_l']}L {' '.join(feats)} Backpack".replace("  ", " ") + (
-            ", Padded Hip Belt" if a["hip_belt"] else ""
-        )
-    if slug == "office-chairs":
-        back = "Mesh" if a["mesh_back"] else "Upholstered"
-        extras = [f"{_cap(a['armrests'])} Armrests"]
-        if a["lumbar_support"]:
-            extras.append("Adjustable Lumbar Support")
-        if a["headrest"]:
-            extras.append("Headrest")
-        return f"{head} Ergonomic {back} Office Chair, {', '.join(extras)}"
-    if slug == "blenders":
-        kind = "Heated " if a["heating"] else ""
-        cups = " with To-Go Cups" if a["personal_cups"] else ""
-        return f"{head} {a['wattage']}W {kind}Blender, {a['capacity_l']}L Jar{cups}"
-    if slug == "vacuum-cleaners":
-        kind = {"robot": "Robot", "stick": "Stick", "upright": "Upright", "canister": "Canister"}[
-            str(a["type"])
-        ]
-        cord = "Cordless " if a["cordless"] and kind != "Robot" else ""
-        hepa = ", HEPA Filter" if a["hepa_filter"] else ""
-        return f"{head} {cord}{kind} Vacuum Cleaner, {a['suction_pa']} Pa Suction{hepa}"
-    if slug == "monitors":
-        res = {"1920x1080": "Full HD", "2560x1440": "QHD", "3840x2160": "4K UHD"}[
-            str(a["resolution"])
-        ]
-        hdr = " HDR" if a["hdr"] else ""
-        usb = ", USB-C" if a["usb_c"] else ""
-        size = f"{a['screen_in']}-inch"
-        return f"{head} {size} {res} {a['panel']} Monitor, {a['refresh_hz']}Hz{hdr}{usb}"
-    if slug == "kids-toys":
-        kind = str(a["toy_type"]).title()  # multi-word kinds: "Building Set"
-        pieces = f", {a['pieces']} Pieces" if int(a["pieces"]) > 1 else ""
-        stem = " STEM" if a["educational"] else ""
-        return f"{head}{stem} {kind} Toy for Ages {a['age_min']}+{pieces}"
-    if slug == "phone-cases":
-        mag = " Magnetic" if a["magnetic_charging"] else ""
-        return (
-            f"{head}{mag} {_cap(a['material'])} Phone Case for {a['phone_model']}, "
-            f"{a['drop_protection_m']}m Drop Protection"
-        )
-    return f"{head} {noun}"
+    if plan.make_title is None:
+        return f"{head} {plan.spec.noun}"
+    written = {k: f"{v:g}" if isinstance(v, float) else v for k, v in attrs.items()}
+    return plan.make_title(head, written)
 
 
 class CatalogGenerator:
@@ -417,7 +285,8 @@ class CatalogGenerator:
         )
         level = 0.0 if level < 0.0 else 1.0 if level > 1.0 else level
         attrs: dict[str, AttrValue] = {key: make(level, r) for key, make in plan.makers}
-        _fix_up(plan.slug, attrs, rng)
+        if plan.fix_up is not None:
+            plan.fix_up(attrs, rng)
 
         line = brand.lines[int(r() * len(brand.lines))]
         model = 100 * (1 + min(int(level * 9), 8))
@@ -425,7 +294,7 @@ class CatalogGenerator:
         if level >= 0.6:
             suffix = rng.choice(("", "", " Pro", " X", " Max"))
         head = f"{brand.name} {line} {model}{suffix}"
-        title = _title(plan.slug, head, plan.spec.noun, attrs)
+        title = _title(plan, head, attrs)
 
         quality = brand.quality
         rating = (

@@ -1,13 +1,18 @@
 """The store's categories, brands and per-category attribute schemas.
 
+Each spec also names what the catalog generator does per category beyond the schema (its
+`category_rules`: plausible attribute combinations, the listing title).
+
 Help Me Decide, the storefront and the harness read products through these specs, so the shape of
 `AttributeSpec` and `CategorySpec` is a contract: add fields only at the end, with defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from marketplace.catalog import category_rules as rules
 
 HOUSE_BRAND = "Nile Basics"
 PLATFORM_SELLER = "Nile"
@@ -64,6 +69,10 @@ class CategorySpec:
     price_range: tuple[float, float]
     lines: tuple[str, ...] = ()  # product-line names brands draw from ("Pulse", "Trail")
     weight: int = 2  # relative size of the category in a generated catalog
+    # How the catalog generator makes plausible listings of the category (`category_rules`):
+    # attribute combinations put right after the draw, and the title (else "{head} {noun}").
+    fix_up: rules.FixUp | None = field(default=None, repr=False)
+    make_title: rules.TitleMaker | None = field(default=None, repr=False)
 
 
 def _house(quality: float = 0.55, share: float = 0.9) -> BrandSpec:
@@ -126,6 +135,8 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(12.0, 600.0),
         lines=("Pulse", "Studio", "Echo", "Tempo", "Halo", "Drift", "Nimbus"),
         weight=3,
+        fix_up=rules.fix_up_headphones,
+        make_title=rules.title_headphones,
     ),
     CategorySpec(
         slug="running-shoes",
@@ -150,6 +161,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(30.0, 280.0),
         lines=("Glide", "Tempo", "Ridge", "Sprint", "Cloudline", "Pace", "Volt"),
         weight=2,
+        make_title=rules.title_running_shoes,
     ),
     CategorySpec(
         slug="tents",
@@ -174,6 +186,8 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(35.0, 950.0),
         lines=("Basecamp", "Ridgeline", "Trekker", "Meadow", "Nomad", "Cirrus"),
         weight=2,
+        fix_up=rules.fix_up_tents,
+        make_title=rules.title_tents,
     ),
     CategorySpec(
         slug="coffee-makers",
@@ -198,6 +212,8 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(20.0, 1200.0),
         lines=("Barista", "Aroma", "Crema", "Sunrise", "Roast", "Daybreak"),
         weight=2,
+        fix_up=rules.fix_up_coffee_makers,
+        make_title=rules.title_coffee_makers,
     ),
     CategorySpec(
         slug="laptops",
@@ -222,6 +238,8 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(250.0, 3400.0),
         lines=("Aero", "Zen", "Vector", "Forge", "Slate", "Edge", "Prism"),
         weight=2,
+        fix_up=rules.fix_up_laptops,
+        make_title=rules.title_laptops,
     ),
     CategorySpec(
         slug="backpacks",
@@ -246,6 +264,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(18.0, 380.0),
         lines=("Daypack", "Commuter", "Trail", "Voyager", "Alpine", "Metro"),
         weight=2,
+        make_title=rules.title_backpacks,
     ),
     CategorySpec(
         slug="office-chairs",
@@ -270,6 +289,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(60.0, 1500.0),
         lines=("Posture", "Executive", "Task", "Aeron", "Contour", "Balance"),
         weight=2,
+        make_title=rules.title_office_chairs,
     ),
     CategorySpec(
         slug="blenders",
@@ -294,6 +314,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(18.0, 700.0),
         lines=("Pro", "Fusion", "Smoothie", "Cyclone", "Fresh", "Titan"),
         weight=2,
+        make_title=rules.title_blenders,
     ),
     CategorySpec(
         slug="vacuum-cleaners",
@@ -318,6 +339,8 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(40.0, 1100.0),
         lines=("Storm", "Swift", "Clean", "Orbit", "Turbo", "Whirl"),
         weight=2,
+        fix_up=rules.fix_up_vacuum_cleaners,
+        make_title=rules.title_vacuum_cleaners,
     ),
     CategorySpec(
         slug="monitors",
@@ -346,6 +369,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(80.0, 1700.0),
         lines=("Vision", "Ultra", "Canvas", "Prime", "Horizon", "Spectra"),
         weight=2,
+        make_title=rules.title_monitors,
     ),
     CategorySpec(
         slug="kids-toys",
@@ -380,6 +404,8 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(7.0, 190.0),
         lines=("Discovery", "Adventure", "Builder", "Explorer", "Dream", "Spark"),
         weight=2,
+        fix_up=rules.fix_up_kids_toys,
+        make_title=rules.title_kids_toys,
     ),
     CategorySpec(
         slug="phone-cases",
@@ -404,6 +430,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
         price_range=(5.0, 95.0),
         lines=("Guard", "Slim", "Tough", "Clear", "Classic", "Rugged"),
         weight=3,
+        make_title=rules.title_phone_cases,
     ),
 )
 

@@ -9,8 +9,10 @@ from sqlalchemy import select
 from marketplace.cart.models import CartItem
 from marketplace.core.db import Database
 from sandbox.liveserver import LiveServer
-from sandbox.personas import PERSONAS
+from sandbox.persona import load_personas
 from tests.conftest import CHROME_UA, register_and_login
+
+PERSONAS = load_personas().members
 
 MESSAGES = "/api/v1/assistant/messages"
 

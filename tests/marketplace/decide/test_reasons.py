@@ -17,8 +17,10 @@ from marketplace.catalog.taxonomy import attribute_specs
 from marketplace.core.appstate import state_of
 from marketplace.core.db import Database
 from marketplace.history.models import HistoryEvent
-from sandbox.personas import PERSONAS, Persona
+from sandbox.persona import Persona, load_personas
 from tests.marketplace.decide._helpers import account_id_of
+
+PERSONAS = load_personas().members
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 

@@ -6,9 +6,11 @@ import pytest
 
 from marketplace.core.clock import FrozenClock
 from marketplace.core.settings import Settings
-from sandbox.firstparty import FirstPartyAgent, platform_client
+from sandbox.firstparty_client import FirstPartyAgent, platform_client
 from sandbox.liveserver import LiveServer
-from sandbox.personas import PERSONAS
+from sandbox.persona import load_personas
+
+PERSONAS = load_personas().members
 
 
 @pytest.fixture
