@@ -1,87 +1,32 @@
-"""The HTML storefront through HTTP, on SQLite and PostgreSQL: pages, forms, CSRF, checkout."""
+"""The HTML storefront through HTTP, on SQLite and PostgreSQL: pages, accounts, forms, CSRF."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import re
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from marketplace.catalog.models import AdImpression, Category, Product
+from marketplace.catalog.models import AdImpression, Category
 from marketplace.core.db import Database
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.storefront import pages
 from tests.conftest import CHROME_UA
-
-PASSWORD = "correct-horse-9"
-HTML = {"accept": "text/html,application/xhtml+xml"}
-
-_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
-_PRICE = re.compile(r'<p class="price">\$([0-9,]+\.[0-9]{2})</p>')
-
-
-def csrf_of(html: str) -> str:
-    match = _CSRF.search(html)
-    assert match, "the page has no form with a CSRF token"
-    return match.group(1)
-
-
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden field {name}"
-    return match.group(1)
-
-
-def register(client: TestClient, email: str, name: str = "Pat Shopper") -> None:
-    page = client.get("/register")
-    response = client.post(
-        "/register",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "name": name,
-            "email": email,
-            "password": PASSWORD,
-            "next": "/",
-        },
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-
-
-def in_stock_product(database: Database, *, min_stock: int = 5) -> tuple[int, str]:
-    with database.session() as session:
-        row = session.execute(
-            select(Product.id, Product.title)
-            .where(Product.stock >= min_stock)
-            .order_by(Product.id)
-            .limit(1)
-        ).one()
-    return int(row[0]), str(row[1])
-
-
-def add_to_cart(client: TestClient, product_id: int, quantity: int = 1) -> None:
-    page = client.get(f"/products/{product_id}")
-    response = client.post(
-        "/cart/items",
-        data={"csrf_token": csrf_of(page.text), "product_id": product_id, "quantity": quantity},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/cart"
-
-
-def prices(html: str) -> list[float]:
-    return [float(p.replace(",", "")) for p in _PRICE.findall(html)]
-
-
-# --- Pages ------------------------------------------------------------------------------------
+from tests.marketplace._storefront import (
+    HTML,
+    PASSWORD,
+    csrf_of,
+    hidden,
+    in_stock_product,
+    prices,
+    register,
+)
 
 
 def test_home_shows_categories_and_products_in_the_layout(client: TestClient) -> None:
@@ -418,195 +363,3 @@ def test_a_token_from_another_session_is_refused(client: TestClient, app: FastAP
 
 
 # --- Cart, checkout and orders ------------------------------------------------------------------
-
-
-def test_cart_add_change_and_remove(client: TestClient, database: Database) -> None:
-    register(client, "cart@example.com")
-    product_id, _ = in_stock_product(database)
-    add_to_cart(client, product_id, 2)
-    cart = client.get("/cart")
-    assert "Added 2 ×" in cart.text
-    assert 'value="2"' in cart.text
-    assert f"/products/{product_id}" in cart.text
-
-    response = client.post(
-        f"/cart/items/{product_id}",
-        data={"csrf_token": csrf_of(cart.text), "quantity": 3},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    cart = client.get("/cart")
-    assert "Quantity updated." in cart.text
-    assert client.get("/api/v1/cart").json()["items"][0]["quantity"] == 3
-
-    response = client.post(
-        f"/cart/items/{product_id}/remove",
-        data={"csrf_token": csrf_of(cart.text)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    assert "Your cart is empty" in client.get("/cart").text
-    kinds = {e["kind"] for e in client.get("/api/v1/me/history").json()["items"]}
-    assert {"view", "cart_add", "cart_update", "cart_remove"} <= kinds
-
-
-def test_adding_more_than_the_stock_names_the_product(
-    client: TestClient, database: Database
-) -> None:
-    register(client, "greedy@example.com")
-    product_id, _ = in_stock_product(database)
-    with database.session() as session:
-        session.execute(update(Product).where(Product.id == product_id).values(stock=2))
-    page = client.get(f"/products/{product_id}")
-    response = client.post(
-        "/cart/items",
-        data={"csrf_token": csrf_of(page.text), "product_id": product_id, "quantity": 5},
-    )
-    assert response.status_code == 200
-    assert str(response.url).endswith(f"/products/{product_id}")
-    assert "Only 2 of" in response.text
-    assert client.get("/api/v1/cart").json()["items"] == []
-
-
-def test_anonymous_add_to_cart_asks_to_log_in(client: TestClient, database: Database) -> None:
-    product_id, _ = in_stock_product(database)
-    page = client.get(f"/products/{product_id}")
-    response = client.post(
-        "/cart/items",
-        data={"csrf_token": csrf_of(page.text), "product_id": product_id, "quantity": 1},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    assert response.headers["location"] == f"/login?next=%2Fproducts%2F{product_id}"
-
-
-def test_double_submitted_checkout_places_one_order(client: TestClient, database: Database) -> None:
-    register(client, "double@example.com")
-    product_id, _ = in_stock_product(database)
-    add_to_cart(client, product_id, 1)
-    checkout = client.get("/checkout")
-    assert checkout.status_code == 200
-    assert "Place order" in checkout.text
-    form = {
-        "csrf_token": csrf_of(checkout.text),
-        "idempotency_key": hidden(checkout.text, "idempotency_key"),
-        "payment_method": "mock-card",
-        "card_last4": "4242",
-    }
-    first = client.post("/checkout", data=form, follow_redirects=False)
-    second = client.post("/checkout", data=form, follow_redirects=False)
-    assert first.status_code == second.status_code == 303
-    assert first.headers["location"] == second.headers["location"]
-    assert re.fullmatch(r"/orders/\d+", first.headers["location"])
-
-    listing = client.get("/api/v1/orders").json()
-    assert listing["total"] == 1
-    order_page = client.get(first.headers["location"])
-    assert "already placed" in order_page.text
-    assert "ending in 4242" in order_page.text
-    orders_page = client.get("/orders")
-    assert first.headers["location"] in orders_page.text
-    # The order's channel is the gate's class for the request that placed it.
-    assert listing["items"][0]["channel"] == first.headers["x-visitor-class"]
-
-
-def test_a_checkout_form_sent_several_times_at_once_places_one_order(
-    client: TestClient, database: Database
-) -> None:
-    register(client, "impatient@example.com")
-    product_id, _ = in_stock_product(database)
-    with database.session() as session:
-        before = session.scalar(select(Product.stock).where(Product.id == product_id))
-    add_to_cart(client, product_id, 1)
-    checkout = client.get("/checkout")
-    form = {
-        "csrf_token": csrf_of(checkout.text),
-        "idempotency_key": hidden(checkout.text, "idempotency_key"),
-        "payment_method": "mock-card",
-    }
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        sent = [
-            pool.submit(client.post, "/checkout", data=form, follow_redirects=False)
-            for _ in range(4)
-        ]
-        responses = [future.result() for future in sent]
-    assert [r.status_code for r in responses] == [303] * 4
-    assert len({r.headers["location"] for r in responses}) == 1
-    assert client.get("/api/v1/orders").json()["total"] == 1
-    with database.session() as session:
-        left = session.scalar(select(Product.stock).where(Product.id == product_id))
-    assert before is not None
-    assert left == before - 1
-
-
-def test_checkout_out_of_stock_names_the_product(client: TestClient, database: Database) -> None:
-    register(client, "late@example.com")
-    product_id, _ = in_stock_product(database)
-    add_to_cart(client, product_id, 1)
-    checkout = client.get("/checkout")
-    with database.session() as session:
-        session.execute(update(Product).where(Product.id == product_id).values(stock=0))
-    response = client.post(
-        "/checkout",
-        data={
-            "csrf_token": csrf_of(checkout.text),
-            "idempotency_key": hidden(checkout.text, "idempotency_key"),
-            "payment_method": "mock-card",
-        },
-    )
-    assert str(response.url).endswith("/cart")
-    assert "out of stock" in response.text
-    assert client.get("/api/v1/orders").json()["total"] == 0
-    assert "Nothing was charged" in response.text
-
-
-def test_checkout_refuses_a_full_card_number(client: TestClient, database: Database) -> None:
-    register(client, "card@example.com")
-    product_id, _ = in_stock_product(database)
-    add_to_cart(client, product_id, 1)
-    checkout = client.get("/checkout")
-    response = client.post(
-        "/checkout",
-        data={
-            "csrf_token": csrf_of(checkout.text),
-            "idempotency_key": hidden(checkout.text, "idempotency_key"),
-            "payment_method": "mock-card",
-            "card_last4": "4242 4242 4242 4242",
-        },
-    )
-    assert str(response.url).endswith("/checkout")
-    assert "never enter a full card number" in response.text
-    assert client.get("/api/v1/orders").json()["total"] == 0
-
-
-def test_empty_cart_checkout_goes_back_to_the_cart(client: TestClient) -> None:
-    register(client, "empty@example.com")
-    response = client.get("/checkout", follow_redirects=False)
-    assert response.status_code == 303
-    assert response.headers["location"] == "/cart"
-
-
-def test_another_shoppers_order_is_not_found(
-    client: TestClient, app: FastAPI, database: Database
-) -> None:
-    register(client, "owner@example.com")
-    product_id, _ = in_stock_product(database)
-    add_to_cart(client, product_id, 1)
-    checkout = client.get("/checkout")
-    placed = client.post(
-        "/checkout",
-        data={
-            "csrf_token": csrf_of(checkout.text),
-            "idempotency_key": hidden(checkout.text, "idempotency_key"),
-        },
-        follow_redirects=False,
-    )
-    order_path = placed.headers["location"]
-    assert client.get(order_path).status_code == 200
-
-    with TestClient(app, headers={"user-agent": CHROME_UA}) as other:
-        register(other, "snoop@example.com")
-        response = other.get(order_path, headers=HTML)
-        assert response.status_code == 404
-        assert "owner@example.com" not in response.text
-        assert order_path not in other.get("/orders").text
