@@ -60,18 +60,15 @@ def sign_request(
         out["Signature-Agent"] = agent_field
         components.append(f'"signature-agent";key="{SIGNATURE_LABEL}"')
     message = Message(method.upper(), url, lines)
-    signer = HTTPMessageSigner(
-        signature_algorithm=algorithms.ED25519, key_resolver=OneKey(keyid, private_key=private_key)
-    )
-    signer.sign(
+    _sign(
         message,
-        key_id=keyid,
-        created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
-        expires=dt.datetime.fromtimestamp(created + expires_in_s, tz=dt.UTC),
+        OneKey(keyid, private_key=private_key),
+        created=created,
+        expires_in_s=expires_in_s,
         nonce=nonce,
         label=SIGNATURE_LABEL,
         tag=TAG,
-        covered_component_ids=components,
+        components=components,
     )
     out["Signature-Input"] = message.headers["Signature-Input"]
     out["Signature"] = message.headers["Signature"]
@@ -142,18 +139,39 @@ def sign_directory_response(
 ) -> dict[str, str]:
     """Signature headers for the key directory's response (directory draft, section 5)."""
     response = ResponseMessage(200, Message("GET", url))
-    signer = HTTPMessageSigner(
-        signature_algorithm=algorithms.ED25519, key_resolver=OneKey(keyid, private_key=private_key)
-    )
-    created = int(now.timestamp())
-    signer.sign(
+    _sign(
         response,
-        key_id=keyid,
-        created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
-        expires=dt.datetime.fromtimestamp(created + DIRECTORY_VALIDITY_S, tz=dt.UTC),
+        OneKey(keyid, private_key=private_key),
+        created=int(now.timestamp()),
+        expires_in_s=DIRECTORY_VALIDITY_S,
         nonce=nonce,
         label="binding0",
         tag=DIRECTORY_TAG,
-        covered_component_ids=('"@authority";req',),
+        components=('"@authority";req',),
     )
     return dict(response.headers.items())
+
+
+def _sign(
+    message: Message | ResponseMessage,
+    key: OneKey,
+    *,
+    created: int,
+    expires_in_s: int,
+    nonce: str,
+    label: str,
+    tag: str,
+    components: Iterable[str],
+) -> None:
+    """Add Signature-Input and Signature to `message`, Ed25519 over `components`."""
+    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=key)
+    signer.sign(
+        message,
+        key_id=key.keyid,
+        created=dt.datetime.fromtimestamp(created, tz=dt.UTC),
+        expires=dt.datetime.fromtimestamp(created + expires_in_s, tz=dt.UTC),
+        nonce=nonce,
+        label=label,
+        tag=tag,
+        covered_component_ids=list(components),
+    )
