@@ -23,6 +23,7 @@ ORDER = [
     "throughput",
     "checkout",
     "load",
+    "design_costs",
 ]
 TIMEOUT_S = 1200
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from marketplace.core.lru import LRU
 
-# About 100 bytes per entry: a few MiB at most, and the oldest are forgotten first.
+# Bounded (its size per worker is in docs/benchmarks.md), and the oldest are forgotten first.
 MAX_REMEMBERED = 50_000
 
 

@@ -16,8 +16,8 @@ from marketplace.accounts.models import Account, AuthSession
 from marketplace.core.errors import Conflict, Unauthorized
 from marketplace.core.security import hash_token, new_token
 
-# argon2id with OWASP's minimum profile (19 MiB, 2 passes, 1 lane): a login costs tens of
-# milliseconds, so thirty workshop participants logging in at once do not queue for seconds.
+# argon2id with OWASP's minimum profile (19 MiB, 2 passes, 1 lane): cheap enough that a
+# workshop's thirty participants can log in at once without queueing.
 # Run inside a login's transaction: (database session, the anonymous session's key, account id).
 # Other domains hand what the anonymous visitor did to the account; the app factory wires them.
 LoginHook = Callable[[Session, str, int], None]

@@ -29,7 +29,7 @@ from marketplace.catalog.taxonomy import (
 
 CHUNK = 10_000
 # Normal-like draws are the sum of four uniforms, rescaled to unit variance:
-# `(r() + r() + r() + r() - 2.0) * _SQRT3`. Several times cheaper than `Random.gauss`, and bounded
+# `(r() + r() + r() + r() - 2.0) * _SQRT3`. Cheaper than `Random.gauss`, and bounded
 # at about 3.5 sigma, which suits prices and ratings better than an unbounded tail. They are
 # written out where used, like the bounds checks and the `int(r() * n)` picks (faster than
 # randrange): at a million products a function call costs as much as the arithmetic.

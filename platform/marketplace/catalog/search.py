@@ -166,8 +166,7 @@ class _Matcher:
             return column
         # SQLite with words: a unary plus keeps the planner off the column's index, so the
         # full-text matches drive the join (one primary-key lookup each) rather than a
-        # category or price range with a full-text probe per row, which costs ~14 times more
-        # and took seconds when the planner chose it.
+        # category or price range with a full-text probe per row, which is far slower.
         return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
 
     def _sqlite(self, terms: tuple[str, ...], any_term: bool) -> None:

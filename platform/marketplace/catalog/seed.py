@@ -111,7 +111,7 @@ def _search_merges_deferred(conn: Connection, enabled: bool) -> Iterator[None]:
     By default FTS5 merges small segments a little with every flush of new postings, so a
     posting is rewritten at each level it climbs; the load ends with an 'optimize' that merges
     everything into one segment anyway. Stopping the incremental merges ("automerge" 0) saves
-    about a quarter of the indexing CPU at a million products. Segments still merge when 16
+    that rewriting. Segments still merge when 16
     pile up on one level (FTS5's crisis merge), which bounds their number. FTS5's default of 4
     is set again before the transaction ends.
     """

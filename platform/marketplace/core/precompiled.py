@@ -1,8 +1,8 @@
 """A SQLAlchemy statement compiled once per dialect and run straight on the driver's connection.
 
 For the few statements on a hot path (a product page's read, a signed request's nonce claim)
-SQLAlchemy's execution path (cache lookup, execution context, result object) costs several
-times what the database does. The statement is still written with SQLAlchemy and compiled by it;
+SQLAlchemy's execution path (cache lookup, execution context, result object) costs more than
+what the database does. The statement is still written with SQLAlchemy and compiled by it;
 only the execution skips it. Use it for statements whose parameters and columns the driver
 converts by itself (strings, numbers): no bind or result processor runs.
 """

@@ -58,8 +58,8 @@ def _check_shape(node: yaml.Node, source: str) -> None:
             stack.extend((child, depth + 1) for child in current.value)
 
 
-# libyaml's parser, when PyYAML was built with it, walks a 100,000-node document some twenty times
-# faster than the pure-Python one: refusing an oversized file must not cost seconds of CPU.
+# libyaml's parser, when PyYAML was built with it, walks a large document much faster than the
+# pure-Python one: refusing an oversized file must stay cheap.
 _EVENT_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

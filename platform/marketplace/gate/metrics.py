@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-# Microsecond-scale buckets: the gate's own decision should sit well under a millisecond.
+# Microsecond-scale buckets, fine enough for the gate's own decision time.
 LATENCY_BUCKETS = (
     0.000_005,
     0.000_01,

@@ -47,7 +47,7 @@ class DatabaseStore:
         if self.dialect == "sqlite" and database not in (None, "", ":memory:"):
             # A signed request waits for its nonce claim. In the platform's database that write
             # queues for the write lock behind request transactions, which hold it from BEGIN
-            # IMMEDIATE to commit (tens of ms under load); in a file of its own it only ever
+            # IMMEDIATE to commit; in a file of its own it only ever
             # waits for another claim. Every worker opens the same file, so replays are still
             # refused across workers.
             self.nonce_engine = nonce_engine(f"{database}{NONCE_FILE_SUFFIX}")
@@ -61,8 +61,8 @@ class DatabaseStore:
         ).returning(table.c.key)
         # On the nonce file the claim runs on one connection of its own, in autocommit, as the
         # statement compiled once from the upsert above: a pooled checkout, BEGIN and COMMIT and
-        # SQLAlchemy's execution path cost several times the write itself (about 200 us of
-        # CPU against 40), on every signed request. The values are a string and floats, which
+        # SQLAlchemy's execution path cost more than the write itself, on every signed
+        # request. The values are a string and floats, which
         # the driver binds as they are, so skipping SQLAlchemy's execution skips no conversion.
         self._claim_precompiled = (
             Precompiled(self._claim) if self.nonce_engine is not engine else None
@@ -126,8 +126,9 @@ class DatabaseStore:
         conn.detach()
         driver: Any = conn.dbapi_connection
         driver.isolation_level = None
-        # SQLite would copy the log back into the file inside every ~300th claim (a few ms, the
-        # signed requests' p99); NonceCheckpointer does it in a thread of its own instead.
+        # SQLite would otherwise copy the log back into the file inside a claim now and then,
+        # which set the signed requests' tail latency; NonceCheckpointer does it in a thread
+        # of its own instead.
         driver.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 

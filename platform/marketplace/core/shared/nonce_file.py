@@ -19,7 +19,7 @@ from marketplace.core.shared.models import GateNonce
 log = logging.getLogger(__name__)
 
 NONCE_FILE_SUFFIX = "-nonces"
-# Claims between two checkpoints of the nonce file's write-ahead log (a claim adds about 14 KiB).
+# Claims between two checkpoints of the nonce file's write-ahead log, so the log stays short.
 NONCE_CHECKPOINT_EVERY = 200
 # A log this long (pages) is copied back with writers held, so it cannot grow without bound.
 NONCE_WAL_RESTART_FRAMES = 4000

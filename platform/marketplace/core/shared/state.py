@@ -1,8 +1,8 @@
 """State the gate shares across worker processes: nonces, rate counters, session signals, policy.
 
 The store is the database by default (gate-owned tables, migration 0005) or Redis when
-`SANDBOX_REDIS_URL` is set. The gate decides every request in well under a millisecond, so the hot
-path never waits on the store, except where correctness needs it:
+`SANDBOX_REDIS_URL` is set. The gate decides every request without waiting on the store, except
+where correctness needs it:
 
 - **Nonces** are claimed synchronously in the store (an insert that fails on a duplicate): a
   signature replayed to another worker must be refused, so only signed requests pay one short write.
