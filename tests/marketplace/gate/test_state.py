@@ -10,11 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from marketplace.core import tick
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.shared import database_store as store_module
@@ -230,6 +232,29 @@ def test_background_tick_runs_without_help(gate_database, clock):
     finally:
         a.close()
         b.close()
+
+
+def test_a_switch_made_while_the_tick_slept_is_in_force_at_the_next_read(
+    gate_database, clock, monkeypatch
+):
+    monkeypatch.setattr(tick, "IDLE_STOP_S", 0.1)
+    a = make_state(gate_database, clock)
+    b = create_shared_state(gate_database, clock=clock, flush_interval_s=0.02)
+    try:
+        assert b.get_active_policy() == (0, None)
+        deadline = time.monotonic() + 5.0
+        while _ticking() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _ticking(), "the idle tick should have stopped"
+        a.set_active_policy("name: open\n")
+        # No tick has polled since the switch: the read itself must fetch the new version.
+        assert b.get_active_policy() == (1, "name: open\n")
+    finally:
+        b.close()
+
+
+def _ticking() -> bool:
+    return any(t.name == "shared-state" and t.is_alive() for t in threading.enumerate())
 
 
 def test_purge_drops_expired_rows_and_old_sessions(gate_database, clock):
