@@ -147,6 +147,34 @@ def test_counters_add_up_across_instances_after_a_flush(gate_database, clock):
     assert a.hit("ip:2", 60) == 1
 
 
+class _FailsOnce(DatabaseStore):
+    """A store whose first write of counts and signals fails, as a database that blinks."""
+
+    failed = False
+
+    def add_counts(self, deltas, expires, also_read=()):
+        if not self.failed:
+            self.failed = True
+            raise OSError("the database blinked")
+        return super().add_counts(deltas, expires, also_read)
+
+
+def test_a_failed_flush_keeps_its_counts_and_signals_for_the_next(gate_database, clock):
+    a = SharedState(_FailsOnce(gate_database.engine), clock=clock, background=False)
+    a.hit("ip:9", 60)
+    a.update_session_signals("s9", SessionSignals(pages=1, first_seen=T, last_seen=T))
+    with pytest.raises(OSError, match="blinked"):
+        a.flush()
+    a.hit("ip:9", 60)
+    a.flush()
+    b = make_state(gate_database, clock)
+    b.hit("ip:9", 60)
+    b.get_session_signals("s9")
+    b.flush()
+    assert b.hit("ip:9", 60) == 4  # a's two, after the failure, and b's two
+    assert b.get_session_signals("s9").pages == 1
+
+
 def test_counters_start_over_in_a_new_window(gate_database, clock):
     state = make_state(gate_database, clock)
     for _ in range(4):
