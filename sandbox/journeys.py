@@ -78,6 +78,7 @@ class Runtime:
     scenario: Scenario
     key_file: Path | None
     chromium: str | None
+    run_tag: str = ""  # makes the shoppers' accounts new in a store that ran this scenario before
 
 
 def _allocate(total: int, weights: Mapping[str, float]) -> list[str]:
@@ -165,6 +166,7 @@ def prepare_journey(plan: JourneyPlan, runtime: Runtime) -> Prepared:
             follow_help_me_decide=shoppers.follow_help_me_decide,
             ad_click_rate=runtime.scenario.ads.click_rate,
             need=plan.need,
+            run_tag=runtime.run_tag,
         ),
         catalog=runtime.catalog,
     )
@@ -258,7 +260,13 @@ def _take_store_visit(journey: Journey, visit: ActorResult) -> None:
 def _assistant(plan: JourneyPlan, runtime: Runtime) -> Journey:
     result = run_first_party_session(
         runtime.url,
-        FirstPartyPlan(index=plan.index, persona=plan.persona, seed=plan.seed, need=plan.need),
+        FirstPartyPlan(
+            index=plan.index,
+            persona=plan.persona,
+            seed=plan.seed,
+            need=plan.need,
+            run_tag=runtime.run_tag,
+        ),
         key_file=runtime.key_file,
     )
     journey = Journey(plan=plan, email=plan.persona.email, actors=[result])

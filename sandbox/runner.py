@@ -18,6 +18,12 @@ from typing import Any, TypeVar
 import httpx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from marketplace.core.settings import Settings, get_settings
+from marketplace.gate.identity.keys import (
+    DIRECTORY_PATH,
+    load_or_create_platform_key,
+    platform_keyid,
+)
 from sandbox.actors.base import ActorResult
 from sandbox.actors.outside import AgentPlan, run_outside_agent
 from sandbox.figures import BY_DESIGN, figures_for
@@ -40,12 +46,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Target:
-    """The platform a run talks to; `database_url` and `key_file` only for one started here."""
+    """The platform a run talks to.
+
+    `database_url` (the catalog the harness judges purchases by) and `key_file` (the platform's
+    own agent's key) are known for a platform started here, or for a running one whose data
+    folder this machine shares. `run_tag` gives the shoppers new accounts in a store that may
+    have served a run with the same seed before.
+    """
 
     url: str
     admin_token: str
     database_url: str | None = None
     key_file: Path | None = None
+    run_tag: str = ""
 
 
 def load_catalog(database_url: str) -> dict[int, ProductTraits]:
@@ -102,6 +115,34 @@ def local_target(
         )
 
 
+def remote_target(url: str, admin_token: str, settings: Settings) -> Target:
+    """A running store. When this machine's settings point at the store's data folder (the
+    platform's key there is the one the store publishes), its key and catalog are used too."""
+    url = url.rstrip("/")
+    run_tag = format(time.time_ns() // 1_000_000, "x")
+    key_file = settings.resolved_signing_key_file
+    if not key_file.is_file() or not _publishes(url, key_file):
+        return Target(url=url, admin_token=admin_token, run_tag=run_tag)
+    return Target(
+        url=url,
+        admin_token=admin_token,
+        database_url=settings.resolved_database_url,
+        key_file=key_file,
+        run_tag=run_tag,
+    )
+
+
+def _publishes(url: str, key_file: Path) -> bool:
+    """Whether the store at `url` publishes the public key of `key_file` in its key directory."""
+    keyid = platform_keyid(load_or_create_platform_key(key_file))
+    try:
+        response = httpx.get(f"{url}{DIRECTORY_PATH}", timeout=10)
+        keys = response.json().get("keys", []) if response.status_code == 200 else []
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+    return any(isinstance(k, dict) and k.get("kid") == keyid for k in keys)
+
+
 def _favourite(who: Persona, catalog: Mapping[int, ProductTraits], taken: set[int]) -> int | None:
     options = [f for f in catalog.values() if f.category == who.main_category and f.id not in taken]
     if not options:
@@ -132,6 +173,7 @@ def plan_population(
         scenario=scenario,
         key_file=target.key_file,
         chromium=chromium,
+        run_tag=target.run_tag,
     )
     journeys: list[Callable[[], Prepared]] = [
         partial(prepare_journey, plan, runtime) for plan in plan_journeys(scenario, personas)
@@ -265,7 +307,7 @@ def run_scenario(
     """
     if target_url:
         token = admin_token or os.environ.get("SANDBOX_ADMIN_TOKEN", "")
-        target = Target(url=target_url.rstrip("/"), admin_token=token)
+        target = remote_target(target_url, token, get_settings())
         return run_against(scenario, target, personas, show_progress=show_progress)
     with local_target(scenario, personas, workdir) as target:
         return run_against(scenario, target, personas, show_progress=show_progress)

@@ -29,6 +29,11 @@ class FirstPartyPlan:
     persona: Persona
     seed: int
     need: Need | None = None  # default: the persona's main interest
+    run_tag: str = ""  # a new conversation and order key in a store that saw this seed before
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.seed}:{self.index}" + (f":{self.run_tag}" if self.run_tag else "")
 
 
 def run_first_party_session(
@@ -41,7 +46,10 @@ def run_first_party_session(
         persona=plan.persona.key,
     )
     if key_file is None:
-        result.error = "the platform's signing key is only available for a platform started here"
+        result.error = (
+            "the store's signing key is not on this machine: run `sandbox run --target` in the "
+            "folder (with the SANDBOX_DATA_DIR) the store was started with"
+        )
         result.outcome = "skipped"
         return result
 
@@ -50,7 +58,7 @@ def run_first_party_session(
         result.note(parse_answer(response))
 
     settings = Settings(data_dir=key_file.parent, signing_key_file=key_file)
-    rng = random.Random(f"first-party:{plan.seed}:{plan.index}")
+    rng = random.Random(f"first-party:{plan.run_key}")
     need = plan.need or Need.of(plan.persona, plan.persona.main_category)
     noun = category_spec(need.category).name.lower()
     ask = f"help me choose {noun}" + (f" under ${round(need.budget * 1.2)}" if need.budget else "")
@@ -60,7 +68,7 @@ def run_first_party_session(
         ) as client:
             agent = FirstPartyAgent(client)
             agent.log_in(plan.persona.email, plan.persona.password)
-            conversation = f"session-{plan.seed}-{plan.index}"
+            conversation = "session-" + plan.run_key.replace(":", "-")
             advice = agent.say(ask, conversation_id=conversation)
             result.pages_read += 1  # the shopper reads the assistant's answer
             recommendation = advice.get("recommendation") or {}

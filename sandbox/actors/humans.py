@@ -80,7 +80,8 @@ class ShopperPlan:
     follow_help_me_decide: float = 0.0
     ad_click_rate: float = 0.0
     need: Need | None = None  # default: the persona's main interest
-    email: str | None = None  # default: one per seed and index
+    email: str | None = None  # default: one per seed and index (and run, against a live store)
+    run_tag: str = ""  # set for runs against a store that may have seen this seed before
     pace: float = 1.0  # multiplies every pause; the harness keeps it at 1 for honest timing
 
     @property
@@ -89,7 +90,8 @@ class ShopperPlan:
 
     @property
     def account_email(self) -> str:
-        return self.email or f"shopper-{self.seed}-{self.index}@shoppers.nile.example"
+        tag = f"-{self.run_tag}" if self.run_tag else ""
+        return self.email or f"shopper-{self.seed}-{self.index}{tag}@shoppers.nile.example"
 
 
 class SimulatedShopper:

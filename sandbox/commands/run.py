@@ -75,7 +75,11 @@ def run(
     ],
     target: Annotated[
         str | None,
-        typer.Option(help="Run against a platform already serving at this URL instead."),
+        typer.Option(
+            help="Run against a platform already serving at this URL instead. Run it in the "
+            "folder the store was started in: the platform's own agent needs the store's key "
+            "and the welfare figures its catalog. Each run's shoppers open new accounts."
+        ),
     ] = None,
     admin_token: Annotated[
         str | None,

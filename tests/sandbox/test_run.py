@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from marketplace.core.settings import Settings
 from sandbox.cli import app
 from sandbox.findings import findings
 from sandbox.persona import load_personas
 from sandbox.report import write_reports
-from sandbox.runner import run_scenario, scenario_result
+from sandbox.runner import remote_target, run_against, run_scenario, scenario_result
 from sandbox.scenario import CatalogSpec, Scenario, load_scenario
+from sandbox.testing import running_platform
 
 PERSONAS = load_personas()
 
@@ -154,3 +156,42 @@ def test_demo_writes_the_report_contract(tmp_path: Path, chromium_executable: st
     assert closed["summary"]["market.fallback_to_store"]["mean"] > 0
     assert opened["summary"]["orders.agent"]["mean"] > 0
     assert report["data_advantage"]["levels"] == [0, 1, 3, 10, 30]
+
+
+def test_a_running_store_serves_two_runs_in_a_row_to_every_actor(tmp_path: Path) -> None:
+    scenario = small("self-preferencing").expand()[0]
+    with running_platform(
+        scenario.policy, products=TEST_PRODUCTS, seed=scenario.seed, personas=PERSONAS
+    ) as platform:
+        # The harness runs where the store was started, so it shares the store's data folder.
+        here = Settings(data_dir=platform.data_dir, database_url=platform.database_url)
+        runs = [
+            run_against(
+                scenario,
+                remote_target(platform.url, platform.admin_token, here),
+                PERSONAS,
+                show_progress=False,
+            )
+            for _ in range(2)
+        ]
+    for run in runs:  # the second run's shoppers open new accounts; nobody fails to register
+        agents = run["agents"].values()
+        assert not [a for a in agents if a["outcome"] == "could not register" or a["error"]]
+        first_party = [a for a in agents if a["kind"] == "first-party"]
+        assert first_party and all(a["succeeded"] for a in first_party)
+        assert failed_expectations(run) == []
+
+
+def test_a_run_against_a_store_elsewhere_says_why_the_platform_assistant_did_not_run(
+    tmp_path: Path,
+) -> None:
+    scenario = small("self-preferencing").expand()[0]
+    with running_platform(
+        scenario.policy, products=TEST_PRODUCTS, seed=scenario.seed, personas=PERSONAS
+    ) as platform:
+        elsewhere = Settings(data_dir=tmp_path / "another-folder")
+        target = remote_target(platform.url, platform.admin_token, elsewhere)
+        run = run_against(scenario, target, PERSONAS, show_progress=False)
+    first_party = [a for a in run["agents"].values() if a["kind"] == "first-party"]
+    assert first_party
+    assert all("signing key is not on this machine" in (a["error"] or "") for a in first_party)
