@@ -178,7 +178,8 @@ def test_a_running_store_serves_two_runs_in_a_row_to_every_actor(tmp_path: Path)
         agents = run["agents"].values()
         assert not [a for a in agents if a["outcome"] == "could not register" or a["error"]]
         first_party = [a for a in agents if a["kind"] == "first-party"]
-        assert first_party and all(a["succeeded"] for a in first_party)
+        assert first_party
+        assert all(a["succeeded"] for a in first_party)
         assert failed_expectations(run) == []
 
 
