@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from marketplace.core.yamlfile import load_yaml_file, load_yaml_text
+from marketplace.gate.policy.model import PRESET_NAMES, PolicyError, load_policy
 
 AGENT_NAMES = (
     "polite-crawler",
@@ -138,11 +140,27 @@ class PopulationSpec(_Strict):
     agents: list[AgentSpec] = Field(default_factory=list)
 
 
+def _known_policy(spec: str | None) -> str | None:
+    """A preset name or a policy file that loads; otherwise the reason, as a field error."""
+    if spec is None:
+        return spec
+    try:
+        load_policy(spec)
+    except PolicyError as exc:
+        close = difflib.get_close_matches(spec, PRESET_NAMES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"{exc.first.message}.{hint}") from exc
+    return spec
+
+
+PolicySpec = Annotated[str, AfterValidator(_known_policy)]
+
+
 class Variant(_Strict):
     """One arm of a comparison: the same population under another policy or knob."""
 
     name: str = Field(min_length=1, max_length=80)
-    policy: str | None = None
+    policy: PolicySpec | None = None
     house_brand_boost: float | None = Field(default=None, ge=0, le=2)
     delegation_share: float | None = Field(default=None, ge=0, le=1)
 
@@ -151,7 +169,7 @@ class Scenario(_Strict):
     name: str = Field(min_length=1, max_length=80)
     title: str = ""
     description: str = ""
-    policy: str = Field(default="closed", description="A preset name or a policy YAML path.")
+    policy: PolicySpec = Field(default="closed", description="A preset name or a policy YAML path.")
     house_brand_boost: float = Field(default=0.0, ge=0, le=2)
     seed: int = 42
     catalog: CatalogSpec = Field(default_factory=CatalogSpec)

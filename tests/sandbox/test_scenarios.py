@@ -67,6 +67,22 @@ def test_an_unknown_agent_lists_the_roster(tmp_path: Path) -> None:
     assert caught.value.problems[0].line == 4
 
 
+def test_a_policy_typo_names_the_line_and_the_preset_meant(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\npolicy: closd\n")
+    with pytest.raises(YamlModelError) as caught:
+        load_scenario(str(path))
+    problem = caught.value.problems[0]
+    assert (problem.field, problem.line) == ("policy", 2)
+    assert "Did you mean 'closed'?" in problem.message
+
+
+def test_a_variant_policy_is_checked_too(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\nvariants:\n  - {name: a, policy: no-such-policy.yaml}\n")
+    with pytest.raises(YamlModelError) as caught:
+        load_scenario(str(path))
+    assert caught.value.problems[0].line == 3
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

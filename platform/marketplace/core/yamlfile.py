@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -166,11 +167,15 @@ def load_yaml_text(text: str, model: type[M], source: str = "<yaml>") -> M:
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
             field = ".".join(str(p) for p in loc) or "(document)"
-            message = err.get("msg", "is invalid")
-            if err.get("type") == "extra_forbidden":
-                message = "is not a known field (check the spelling)"
-            problems.append(FieldProblem(field, line_of(root, loc), message))
+            problems.append(FieldProblem(field, line_of(root, loc), problem_message(err)))
         raise YamlModelError(source, problems) from exc
+
+
+def problem_message(err: Mapping[str, Any]) -> str:
+    """A validation error's sentence, as a person reads it (no "Value error, " prefix)."""
+    if err.get("type") == "extra_forbidden":
+        return "is not a known field (check the spelling)"
+    return str(err.get("msg", "is invalid")).removeprefix("Value error, ")
 
 
 def load_yaml_file(path: Path, model: type[M]) -> M:

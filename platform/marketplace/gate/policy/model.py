@@ -22,7 +22,13 @@ from pydantic import (
     model_validator,
 )
 
-from marketplace.core.yamlfile import FieldProblem, YamlModelError, line_of, load_yaml_text
+from marketplace.core.yamlfile import (
+    FieldProblem,
+    YamlModelError,
+    line_of,
+    load_yaml_text,
+    problem_message,
+)
 
 # The visitor classes, most trusted first. Documented in docs/policy.md; the decision table's rows.
 VISITOR_CLASSES: tuple[str, ...] = (
@@ -375,13 +381,6 @@ def preset_text(name: str) -> str:
     )
 
 
-def _message(err: Any) -> str:
-    if err.get("type") == "extra_forbidden":
-        return "is not a known field (check the spelling)"
-    message = str(err.get("msg", "is invalid"))
-    return message.removeprefix("Value error, ")
-
-
 def load_policy_text(text: str, source: str = "<policy>") -> Policy:
     """Validate policy YAML; `extends: PRESET` starts from a preset. Raises PolicyError."""
     try:
@@ -417,7 +416,7 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
             loc = tuple(err.get("loc", ()))
             field = ".".join(str(p) for p in loc) or "(policy)"
             line = line_of(root, loc) if loc and loc[0] in data else None
-            problems.append(FieldProblem(field, line, _message(err)))
+            problems.append(FieldProblem(field, line, problem_message(err)))
         raise PolicyError(source, problems) from exc
 
 
