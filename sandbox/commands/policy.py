@@ -21,9 +21,10 @@ from marketplace.gate.policy.model import (
     resolve_policy_source,
 )
 from marketplace.gate.policy.tables import cell
+from sandbox.terminal import print_fitting
 
-console = Console(width=200)
-err_console = Console(stderr=True, width=200)
+console = Console()
+err_console = Console(stderr=True)
 
 policy_app = typer.Typer(
     name="policy",
@@ -73,6 +74,31 @@ def decision_table(policy: Policy) -> Table:
     return table
 
 
+def decision_list(policy: Policy) -> Table:
+    """The same decisions for a narrow terminal: per visitor class, the route classes by action."""
+    compiled = CompiledPolicy(policy)
+    table = Table(
+        title=f"Policy {policy.name} ({policy.mode})",
+        title_justify="left",
+        show_header=False,
+        show_lines=True,
+    )
+    table.add_column("visitor class", no_wrap=True)
+    table.add_column("route classes by action", overflow="fold")
+    for visitor in VISITOR_CLASSES:
+        by_text: dict[str, list[str]] = {}
+        for route in ROUTE_CLASSES:
+            by_text.setdefault(cell(compiled, visitor, route), []).append(route)
+        lines = []
+        for text, routes in by_text.items():
+            style = ACTION_STYLE.get(text.split()[0].rstrip(","), "")
+            action = f"[{style}]{escape(text)}[/]" if style else escape(text)
+            where = "everywhere" if len(routes) == len(ROUTE_CLASSES) else ", ".join(routes)
+            lines.append(f"{action}: {where}")
+        table.add_row(visitor, "\n".join(lines))
+    return table
+
+
 @policy_app.command("validate")
 def validate(
     file: Annotated[Path, typer.Argument(help="The YAML policy file to check.")],
@@ -103,7 +129,7 @@ def show(
     policy = _load(spec)
     if policy.description:
         console.print(escape(policy.description))
-    console.print(decision_table(policy))
+    print_fitting(console, decision_table(policy), decision_list(policy))
     console.print(
         "Cells show the action for GET (HEAD is GET); 'GET: allow / POST: block' when methods "
         "differ; '≤N/Ss' is the class's rate limit."

@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sandbox.terminal import print_fitting
 from shopbots.probe import ProbeRow, probe
 
-console = Console(width=160)
+console = Console()
 err_console = Console(stderr=True)
 
 
@@ -38,6 +39,24 @@ def rows_table(rows: list[ProbeRow], title: str) -> Table:
             escape(answer.rule or "-"),
             answer.visitor_class or "-",
             escape(first_sentence(answer.reason or "")),
+        )
+    return table
+
+
+def rows_list(rows: list[ProbeRow], title: str) -> Table:
+    """The same answers for a narrow terminal: one block per route class."""
+    table = Table(title=title, title_justify="left", show_header=False, show_lines=True)
+    table.add_column("route class", no_wrap=True)
+    table.add_column("answer", overflow="fold")
+    for row in rows:
+        answer = row.answer
+        table.add_row(
+            row.route_class,
+            escape(
+                f"{row.method} {row.path}: {answer.status} {answer.decision or '-'} "
+                f"by {answer.rule or '-'} ({answer.visitor_class or '-'})\n"
+                f"{first_sentence(answer.reason or '')}"
+            ),
         )
     return table
 
@@ -76,7 +95,8 @@ def probe_command(
         console.print_json(json.dumps(data))
         return
     signed = f", signed with {sign.name}" if sign else ", unsigned"
-    console.print(rows_table(rows, f"{user_agent}{signed}"))
+    title = f"{user_agent}{signed}"
+    print_fitting(console, rows_table(rows, title), rows_list(rows, title))
 
 
 def register(app: typer.Typer) -> None:

@@ -60,6 +60,7 @@ def test_probe_table_for_a_declared_crawler(live_server: LiveServer) -> None:
         assert route_class in result.output
     assert "ai-crawlers-out" in result.output
     assert "declared-crawler" in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80  # the runner's width
 
     rows = probe_json(live_server.url, "--user-agent", GPTBOT_UA)
     assert rows["robots"]["decision"] == "allow"

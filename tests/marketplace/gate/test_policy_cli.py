@@ -50,6 +50,17 @@ def test_show_prints_the_decision_table() -> None:
     assert unknown.exit_code == 1
 
 
+def test_show_fits_the_terminal() -> None:
+    narrow = runner.invoke(cli, ["policy", "show", "closed"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert max(len(line) for line in narrow.output.splitlines()) <= 80
+    assert "block: account, cart, checkout, assistant" in narrow.output
+    wide = runner.invoke(cli, ["policy", "show", "closed"], env={"COLUMNS": "200"})
+    assert any(
+        "visitor class" in line and "well-known" in line for line in wide.output.splitlines()
+    )
+
+
 @pytest.mark.parametrize("command", ["validate", "show", "set"])
 def test_help_has_an_example(command: str) -> None:
     result = runner.invoke(cli, ["policy", command, "--help"])
