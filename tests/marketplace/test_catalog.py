@@ -291,6 +291,23 @@ def test_product_detail_shows_what_a_shopper_needs(client: TestClient) -> None:
     assert "sponsored_bid" not in body
 
 
+def test_a_wired_headphone_shows_no_battery_life(client: TestClient, database: Database) -> None:
+    with database.session() as session:
+        wired = session.scalars(
+            select(Product.id)
+            .join(Category, Category.id == Product.category_id)
+            .where(Category.slug == "headphones")
+            .where(Product.attributes["wireless"].as_boolean().is_(False))
+            .limit(1)
+        ).one()
+    body = client.get(f"/api/v1/products/{wired}").json()
+    assert body["attributes"]["battery_hours"] == 0
+    battery = next(s for s in body["specifications"] if s["key"] == "battery_hours")
+    assert battery["value"] is None
+    page = client.get(f"/products/{wired}", headers={"accept": "text/html"}).text
+    assert "Battery life" not in page
+
+
 def test_unknown_product_is_a_404_naming_the_id(client: TestClient) -> None:
     response = client.get("/api/v1/products/987654")
     assert response.status_code == 404

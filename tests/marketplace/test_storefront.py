@@ -180,6 +180,15 @@ def test_unknown_product_is_a_404_page(client: TestClient) -> None:
     assert "Back to the store" in response.text
 
 
+def test_a_page_that_does_not_exist_talks_to_a_shopper(client: TestClient) -> None:
+    response = client.get("/no-such-page", headers=HTML)
+    assert response.status_code == 404
+    assert "Search for what you need" in response.text
+    assert "/api/v1" not in response.text
+    api = client.get("/no-such-page", headers={"accept": "application/json"})
+    assert "/api/v1" in api.json()["detail"]
+
+
 def test_pages_that_need_an_account_send_visitors_to_login(client: TestClient) -> None:
     for path in ("/cart", "/checkout", "/orders", "/orders/1"):
         response = client.get(path, follow_redirects=False)

@@ -26,7 +26,7 @@ from marketplace.catalog.schemas import (
     SearchParams,
     Specification,
 )
-from marketplace.catalog.taxonomy import CATEGORY_SLUGS, attribute_specs
+from marketplace.catalog.taxonomy import CATEGORY_SLUGS, AttributeSpec, attribute_specs
 from marketplace.core.errors import NotFound, Unprocessable
 from marketplace.core.precompiled import Precompiled
 from marketplace.core.writebehind import WriteBehind
@@ -393,6 +393,11 @@ def read_product_detail(connection: Connection, *, product_id: int) -> ProductDe
     )
 
 
+def _shown(spec: AttributeSpec, value: Any) -> Any:
+    """The value a specification shows: none for a 0 that means the product has none."""
+    return None if spec.none_at_zero and value == 0 else value
+
+
 def _detail(fields: dict[str, Any], *, category_slug: str, category_name: str) -> ProductDetail:
     try:
         specs = attribute_specs(category_slug)
@@ -400,7 +405,7 @@ def _detail(fields: dict[str, Any], *, category_slug: str, category_name: str) -
         specs = ()
     attributes = dict(fields.pop("attributes") or {})
     specifications = [
-        Specification(key=s.key, label=s.label, value=attributes.get(s.key), unit=s.unit)
+        Specification(key=s.key, label=s.label, value=_shown(s, attributes.get(s.key)), unit=s.unit)
         for s in specs
     ]
     return ProductDetail(

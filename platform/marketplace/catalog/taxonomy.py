@@ -44,6 +44,8 @@ class AttributeSpec:
     `better` says which direction a shopper prefers (None: a matter of taste). For `choice`,
     `choices` run from the cheapest to the most premium option when `better` is "higher".
     `low`/`high` bound numeric values; `steps`, when given, lists the only values that occur.
+    `none_at_zero`: a 0 means the product has none (a wired headphone's battery), so the
+    specification shows no value rather than "0 h".
     """
 
     key: str
@@ -55,6 +57,7 @@ class AttributeSpec:
     low: float = 0.0
     high: float = 0.0
     steps: tuple[float, ...] = ()
+    none_at_zero: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,12 @@ def _int(
     low: float,
     high: float,
     steps: tuple[float, ...] = (),
+    *,
+    none_at_zero: bool = False,
 ) -> AttributeSpec:
-    return AttributeSpec(key, label, "int", unit, better, low=low, high=high, steps=steps)
+    return AttributeSpec(
+        key, label, "int", unit, better, low=low, high=high, steps=steps, none_at_zero=none_at_zero
+    )
 
 
 def _float(
@@ -128,7 +135,7 @@ CATEGORIES: tuple[CategorySpec, ...] = (
             _choice("form", "Form factor", None, "in-ear", "on-ear", "over-ear"),
             _bool("wireless", "Wireless"),
             _bool("noise_cancelling", "Active noise cancelling"),
-            _int("battery_hours", "Battery life", "h", "higher", 6, 60),
+            _int("battery_hours", "Battery life", "h", "higher", 6, 60, none_at_zero=True),
             _int("weight_g", "Weight", "g", "lower", 40, 380),
             _int("driver_mm", "Driver size", "mm", "higher", 6, 50),
         ),

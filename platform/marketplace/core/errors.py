@@ -153,7 +153,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = str(exc.detail)
-        if exc.status_code == 404 and detail == "Not Found":
+        if exc.status_code == 404 and detail == "Not Found" and wants_html(request):
+            detail = (
+                "There is no such page in the store. Search for what you need, or go back home."
+            )
+        elif exc.status_code == 404 and detail == "Not Found":
             detail = f"There is nothing at {request.url.path}. The API lives under /api/v1."
         elif exc.status_code == 405:
             detail = f"{request.method} is not supported on {request.url.path}."

@@ -505,7 +505,7 @@ def rank_pool(
     if config.weights.house_brand_boost:
         notes.append(
             f"This store favours its own brand, {taxonomy.HOUSE_BRAND}: +"
-            f"{config.weights.house_brand_boost:g} to its score (see `house_brand` in factors)."
+            f"{config.weights.house_brand_boost:g} to its score (the house_brand factor)."
         )
     return Ranked(
         top=top,

@@ -27,8 +27,15 @@ _lock = threading.Lock()
 
 
 def _pick_sentence(role: str, pick: dict[str, Any]) -> str:
-    reasons = "; ".join(r[0].lower() + r[1:] if r else r for r in pick["reasons"][:2])
+    reasons = "; ".join(_mid_sentence(r, pick.get("brand")) for r in pick["reasons"][:2])
     return f"{role} {pick['title']} (${pick['price']:,.2f}): {reasons}."
+
+
+def _mid_sentence(reason: str, brand: str | None) -> str:
+    """A reason continued after a colon: lower-case first letter, unless it begins with a name."""
+    if not reason or (brand and reason.startswith(brand)):
+        return reason
+    return reason[0].lower() + reason[1:]
 
 
 def scripted_summary(facts: dict[str, Any]) -> str:

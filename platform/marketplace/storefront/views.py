@@ -133,7 +133,9 @@ def page_of(detail: ProductDetail) -> ProductPage:
         seller_type=detail.seller_type,
         is_house_brand=detail.is_house_brand,
         attributes=tuple(
-            (spec.label, format_value(spec.value, spec.unit)) for spec in detail.specifications
+            (spec.label, format_value(spec.value, spec.unit))
+            for spec in detail.specifications
+            if spec.value is not None
         ),
     )
 

@@ -30,6 +30,19 @@ def test_scripted_summary_uses_only_the_reasons() -> None:
     )
 
 
+def test_a_reason_that_begins_with_the_brand_keeps_its_capital() -> None:
+    facts = {
+        **FACTS,
+        "top": {
+            **FACTS["top"],
+            "brand": "Nile Basics",
+            "reasons": ["Nile Basics is the store's own brand", "4.8 stars from 39 ratings"],
+        },
+    }
+    text, _ = summary.summarize(facts, "scripted")
+    assert ": Nile Basics is the store's own brand; 4.8 stars" in text
+
+
 def test_a_configured_model_writes_the_paragraph_from_the_facts(monkeypatch: Any) -> None:
     model = FakeListChatModel(responses=["Trail Tent fits: 4.8 stars from 39 ratings."])
     seen: list[Any] = []
