@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -56,6 +58,24 @@ def prepare_database(products: int | None = None, seed: int | None = None) -> st
     return url
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the store could not listen on `host`:`port`, or None when it can."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by a server that just stopped is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use (another store?): stop it, or "
+                    f"choose another port with --port {port + 1}"
+                )
+            return f"cannot listen on {host}:{port} ({exc.strerror}): check --host and --port"
+    return None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -76,6 +96,9 @@ def serve(
     from marketplace.core.settings import get_settings
 
     get_settings.cache_clear()
+    problem = port_problem(host, port)
+    if problem:
+        fail(problem)
     try:
         prepare_database()
     except Exception as exc:

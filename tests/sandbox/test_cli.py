@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -90,3 +91,16 @@ def test_serve_migrates_seeds_and_serves(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_serve_on_a_port_in_use_says_so_once_with_the_option_to_change(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = sandbox("serve", "--port", str(port), data_dir=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert "already in use" in result.stderr
+    assert "--port" in result.stderr
+    assert "Serving the store" not in result.stdout
+    assert not (tmp_path / "sandbox.db").exists()  # nothing prepared for a store that can't run
