@@ -43,6 +43,7 @@ from marketplace.storefront.pages.accounts import router as accounts_pages_route
 from marketplace.storefront.pages.cart import router as cart_pages_router
 from marketplace.storefront.pages.catalog import router as catalog_pages_router
 from marketplace.storefront.pages.decide import router as decide_pages_router
+from marketplace.storefront.pages.history import router as history_pages_router
 from marketplace.storefront.pages.orders import router as orders_pages_router
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def create_app(
         dashboard_router,
         catalog_pages_router,
         decide_pages_router,
+        history_pages_router,
         accounts_pages_router,
         cart_pages_router,
         orders_pages_router,

@@ -372,3 +372,17 @@ def test_a_token_from_another_session_is_refused(client: TestClient, app: FastAP
 
 
 # --- Cart, checkout and orders ------------------------------------------------------------------
+
+
+def test_the_history_page_says_what_the_store_recorded(client: TestClient) -> None:
+    client.get("/search?q=tent", headers=HTML)
+    client.get("/products/1", headers=HTML)
+    page = client.get("/history", headers=HTML)
+    assert page.status_code == 200
+    assert "knows about you" in page.text
+    assert "Searched for \u201ctent\u201d" in page.text
+    assert 'Looked at <a' not in page.text  # the whole sentence is the link
+    assert '<a href="/products/1">Looked at ' in page.text
+    register(client, "history@example.com")
+    after = client.get("/history", headers=HTML)
+    assert '<a href="/products/1">Looked at ' in after.text  # the account kept the visit
