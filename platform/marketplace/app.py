@@ -26,6 +26,7 @@ from marketplace.core.appstate import AppState
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
 from marketplace.core.errors import document_problems, install_error_handlers
+from marketplace.core.problem_pages import router as problems_router
 from marketplace.core.security import CookieSigner
 from marketplace.core.settings import Settings, get_settings
 from marketplace.core.shared.state import create_shared_state
@@ -129,6 +130,7 @@ def create_app(
         history_router,
         decide_router,
         gate_router,
+        problems_router,
         admin_router,
         dashboard_router,
         catalog_pages_router,
