@@ -22,6 +22,7 @@ from marketplace.admin.dashboard import router as dashboard_router
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
+from marketplace.core.apidocs import install_api_docs
 from marketplace.core.appstate import AppState
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
@@ -111,6 +112,9 @@ def create_app(
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # Served by install_api_docs from the installed package instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.platform = state
 
@@ -140,6 +144,7 @@ def create_app(
         orders_pages_router,
     ):
         app.include_router(router)
+    install_api_docs(app)  # before /static, which would otherwise take its asset paths
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
