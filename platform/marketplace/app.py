@@ -55,8 +55,11 @@ API_DESCRIPTION = """
 A mock marketplace ("Nile") with a policy gate in front of every route.
 
 Every response carries the gate's answer in `X-Policy-Decision`, `X-Policy-Rule` and
-`X-Visitor-Class`. Errors are `application/problem+json` (RFC 9457) with a `detail` sentence that
-says what to change. Lists are `{"items": [...], "total": N, "page": P, "page_size": S}`.
+`X-Visitor-Class`; the rules are public at `GET /api/v1/policy/public`. Visitor classes with a
+rate limit get `RateLimit-Policy` and `RateLimit` on every answer. Errors are
+`application/problem+json` (RFC 9457) with a `detail` sentence that says what to change; each
+`type` (`/problems/<slug>`) is a page that explains it. Lists are
+`{"items": [...], "total": N, "page": P, "page_size": S}`.
 """
 
 
