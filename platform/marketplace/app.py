@@ -22,10 +22,12 @@ from marketplace.admin.dashboard import router as dashboard_router
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
+from marketplace.core.apidocs import install_api_docs
 from marketplace.core.appstate import AppState
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
 from marketplace.core.errors import document_problems, install_error_handlers
+from marketplace.core.problem_pages import router as problems_router
 from marketplace.core.security import CookieSigner
 from marketplace.core.settings import Settings, get_settings
 from marketplace.core.shared.state import create_shared_state
@@ -54,8 +56,11 @@ API_DESCRIPTION = """
 A mock marketplace ("Nile") with a policy gate in front of every route.
 
 Every response carries the gate's answer in `X-Policy-Decision`, `X-Policy-Rule` and
-`X-Visitor-Class`. Errors are `application/problem+json` (RFC 9457) with a `detail` sentence that
-says what to change. Lists are `{"items": [...], "total": N, "page": P, "page_size": S}`.
+`X-Visitor-Class`; the rules are public at `GET /api/v1/policy/public`. Visitor classes with a
+rate limit get `RateLimit-Policy` and `RateLimit` on every answer. Errors are
+`application/problem+json` (RFC 9457) with a `detail` sentence that says what to change; each
+`type` (`/problems/<slug>`) is a page that explains it. Lists are
+`{"items": [...], "total": N, "page": P, "page_size": S}`.
 """
 
 
@@ -111,6 +116,9 @@ def create_app(
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # Served by install_api_docs from the installed package instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.platform = state
 
@@ -130,6 +138,7 @@ def create_app(
         history_router,
         decide_router,
         gate_router,
+        problems_router,
         admin_router,
         dashboard_router,
         catalog_pages_router,
@@ -140,6 +149,7 @@ def create_app(
         orders_pages_router,
     ):
         app.include_router(router)
+    install_api_docs(app)  # before /static, which would otherwise take its asset paths
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

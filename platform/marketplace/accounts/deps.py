@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
@@ -119,7 +120,29 @@ async def get_shopper(request: Request, now: NowDep) -> Shopper:
 ShopperDep = Annotated[Shopper, Depends(get_shopper)]
 
 
-async def require_account(shopper: ShopperDep) -> Account:
+# The two ways to send a shopper's session, declared for the API description (security schemes
+# in /openapi.json). They never refuse (auto_error=False): `resolve_shopper` reads the same headers
+# and answers with the problem that says what to do.
+SHOPPER_BEARER = HTTPBearer(
+    scheme_name="bearerAuth",
+    description="A shopper's session: the `access_token` from POST /api/v1/sessions, sent as "
+    "'Authorization: Bearer <access_token>'.",
+    auto_error=False,
+)
+SHOPPER_COOKIE = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="sessionCookie",
+    description="A shopper's session: the signed cookie set by POST /api/v1/sessions (and, for "
+    "an anonymous session, by the first answer that needs one).",
+    auto_error=False,
+)
+
+
+async def require_account(
+    shopper: ShopperDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(SHOPPER_BEARER)],
+    _cookie: Annotated[str | None, Security(SHOPPER_COOKIE)],
+) -> Account:
     """The logged-in account, or a 401 that says how to log in."""
     if shopper.account is None:
         raise Unauthorized(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from marketplace.core.appstate import request_state
@@ -39,7 +40,27 @@ def admin_token_valid(request: Request, token: str) -> bool:
     return constant_time_equals(token.strip(), expected)
 
 
-def require_admin(request: Request) -> None:
+# Declared for the API description (security schemes in /openapi.json); they never refuse
+# (auto_error=False): `require_admin` checks the same headers and says what to send.
+ADMIN_BEARER = HTTPBearer(
+    scheme_name="adminToken",
+    description="The store owner's token: 'Authorization: Bearer <SANDBOX_ADMIN_TOKEN>'.",
+    auto_error=False,
+)
+ADMIN_COOKIE_SCHEME = APIKeyCookie(
+    name=ADMIN_COOKIE,
+    scheme_name="adminCookie",
+    description="Set by the dashboard's log-in form (/dashboard) for the browser that gave the "
+    "admin token.",
+    auto_error=False,
+)
+
+
+def require_admin(
+    request: Request,
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(ADMIN_BEARER)],
+    _cookie: Annotated[str | None, Security(ADMIN_COOKIE_SCHEME)],
+) -> None:
     """The admin bearer token (SANDBOX_ADMIN_TOKEN, compared in constant time) or the cookie."""
     auth = request.headers.get("authorization", "")
     if not auth and has_admin_cookie(request):

@@ -10,6 +10,7 @@ benchmarkable on its own.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -25,7 +26,7 @@ from marketplace.gate.policy.known_agents import (
     default_known_agents,
     looks_like_browser,
 )
-from marketplace.gate.policy.model import VISITOR_CLASSES, Policy
+from marketplace.gate.policy.model import VISITOR_CLASSES, Policy, RateLimit
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,24 @@ def parse_price(value: str | None) -> tuple[Decimal, str | None] | None:
     except InvalidOperation:
         return None
     return None
+
+
+def rate_limit_headers(
+    visitor: str, limit: RateLimit, count: int, now: float
+) -> list[tuple[str, str]]:
+    """`RateLimit-Policy` and `RateLimit` (IETF draft-ietf-httpapi-ratelimit-headers).
+
+    The quota is named after the visitor class; `t` counts down to the end of the fixed window
+    the shared state counts in (windows start at multiples of `per_seconds` since the epoch).
+    """
+    window = limit.per_seconds
+    reset = max(1, math.ceil((math.floor(now / window) + 1) * window - now))
+    remaining = max(0, limit.requests - count)
+    name = f'"{visitor}"'
+    return [
+        ("RateLimit-Policy", f"{name};q={limit.requests};w={window}"),
+        ("RateLimit", f"{name};r={remaining};t={reset}"),
+    ]
 
 
 class Judge:
@@ -196,6 +215,8 @@ class Judge:
         if action in ("allow", "pay") and rule.rate_limited and visitor in compiled.rate_limits:
             limit = compiled.rate_limits[visitor]
             count = self._hit(visitor, agent, check, facts, limit.per_seconds)
+            if count is not None:
+                extra.extend(rate_limit_headers(visitor, limit, count, now.timestamp()))
             if count is not None and count > limit.requests:
                 action = "throttle"
                 rule_id = f"rate-limit-{visitor}"

@@ -1,4 +1,5 @@
-"""The gate's HTTP surface: robots.txt, /metrics, the active policy and the decision log."""
+"""The gate's HTTP surface: robots.txt, /metrics, the active policy (public and admin views) and
+the decision log."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from marketplace.core.admin import AdminDep
 from marketplace.core.deps import SessionDep
 from marketplace.core.errors import Unprocessable
 from marketplace.gate.deps import GateRuntimeDep
+from marketplace.gate.identity.keys import DIRECTORY_PATH
 from marketplace.gate.models import GateDecision
 from marketplace.gate.policy.model import PRESET_NAMES, PolicyError
-from marketplace.gate.policy.robots import render_robots
+from marketplace.gate.policy.public import PublicPolicy, public_policy
+from marketplace.gate.policy.robots import PUBLIC_RULES_PATH, render_robots
 from marketplace.gate.policy.tables import decision_table
 from marketplace.gate.runtime import GateRuntime
 
@@ -92,6 +95,30 @@ def _policy_out(runtime: GateRuntime) -> PolicyOut:
         table=decision_table(compiled),
         yaml=runtime.active_text,
     )
+
+
+_PUBLIC_LINKS = {
+    "robots": "/robots.txt",
+    "key_directory": DIRECTORY_PATH,
+    "problem_types": "/problems",
+    "openapi": "/openapi.json",
+}
+
+
+@router.get(
+    PUBLIC_RULES_PATH,
+    tags=["gate"],
+    summary="The active policy's rules, rate limits and crawl prices, for every visitor",
+    description="What the gate does, as agents should read it before they crawl or act: the "
+    "rules with their reasons (first match wins), the rate limit of each visitor class, the "
+    "crawl price, the route classes and the resulting decision table. Every visitor may read it "
+    "under every preset (route class `robots`). Partner keys, bot-score thresholds and the "
+    "policy's source stay in the admin view, `GET /api/v1/policy`.",
+    response_model=PublicPolicy,
+)
+def get_public_policy(runtime: GateRuntimeDep, response: Response) -> PublicPolicy:
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return public_policy(runtime.compiled, _PUBLIC_LINKS)
 
 
 @router.get(

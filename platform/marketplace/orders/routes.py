@@ -18,8 +18,20 @@ _LOGIN: dict[int | str, dict[str, Any]] = {
 }
 
 
+_IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": service.IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": True,
+    "description": "A unique key per order (e.g. a UUID), 1-255 printable characters; send the "
+    "same key when you retry the same order. Without it the answer is 400 "
+    "(/problems/idempotency-key-missing).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": service.MAX_KEY_LENGTH},
+}
+
+
 @router.post(
     "",
+    openapi_extra={"parameters": [_IDEMPOTENCY_PARAMETER]},
     response_model=OrderOut,
     status_code=status.HTTP_201_CREATED,
     summary="Place an order from the cart",
@@ -55,10 +67,9 @@ def place_order(
     channel: VisitorClassDep,
     idempotency_key: Annotated[
         str | None,
-        Header(
-            alias=service.IDEMPOTENCY_HEADER,
-            description="A unique key per order (e.g. a UUID), at most 255 characters.",
-        ),
+        # Optional to FastAPI so that a missing key gets the service's 400, which says what to
+        # send; the description marks it required (`_IDEMPOTENCY_PARAMETER`).
+        Header(alias=service.IDEMPOTENCY_HEADER, include_in_schema=False),
     ] = None,
     body: Annotated[OrderCreate | None, Body()] = None,
 ) -> OrderOut:

@@ -17,6 +17,8 @@ from marketplace.gate.policy.model import ROUTE_CLASSES
 DECLARED_CLASSES = ("search-engine", "declared-crawler", "declared-agent", "automation")
 # Route classes robots.txt never restricts: robots.txt itself and the key directory.
 ALWAYS_OPEN = ("robots",)
+# Where the active policy's rules are published (route class `robots` in the default routes).
+PUBLIC_RULES_PATH = "/api/v1/policy/public"
 
 
 def admits(compiled: CompiledPolicy, visitor_class: str, route_class: str) -> bool:
@@ -75,7 +77,8 @@ def render_robots(compiled: CompiledPolicy, registry: KnownAgents, *, base_url: 
         f"(version {compiled.version}).",
         "# The gate enforces the same rules: a request this file disallows is refused (403).",
         "# Agents that sign with Web Bot Auth using a registered partner key are classed",
-        "# verified-agent and decided by the policy (GET /api/v1/policy shows the table).",
+        "# verified-agent and decided by the policy.",
+        f"# The rules, rate limits and prices, for every visitor: {base_url}{PUBLIC_RULES_PATH}",
     ]
     if compiled.observe:
         # Nothing is refused in observe mode, so robots.txt asks nothing of crawlers either: it

@@ -1,0 +1,382 @@
+"""Every problem `type` the platform answers with, explained: the one source of /problems/<slug>.
+
+A problem's `type` is `/problems/<slug>` (core/errors.py); clients branch on it, and a person who
+follows it reads what happened and what to do. A test collects every slug the code raises and
+fails when one is missing here, so a new kind of error cannot ship without its page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROBLEMS_PATH = "/problems"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of problem: what a client branches on and what a person reads."""
+
+    slug: str
+    title: str
+    status: int | None  # None: the status varies; the problem's own `status` says which
+    when: str
+    what_to_do: str
+
+    @property
+    def uri(self) -> str:
+        return f"{PROBLEMS_PATH}/{self.slug}"
+
+
+_TYPES: tuple[ProblemType, ...] = (
+    # --- Generic answers -------------------------------------------------------------------
+    ProblemType(
+        "bad-request",
+        "Bad request",
+        400,
+        "The request cannot be handled as sent; the detail names what is wrong.",
+        "Change the request as the detail says and send it again.",
+    ),
+    ProblemType(
+        "invalid-request",
+        "Invalid request",
+        422,
+        "A field of the body, the query or a header is missing or invalid. `errors` lists every "
+        "field with its message; `detail` names the first.",
+        "Fix the fields listed in `errors` (the OpenAPI description at /openapi.json gives each "
+        "field's type and bounds) and send the request again.",
+    ),
+    ProblemType(
+        "unauthorized",
+        "Log in first",
+        401,
+        "The request needs a logged-in shopper or a token and carried none.",
+        "Log in with POST /api/v1/sessions and send the session cookie or "
+        "'Authorization: Bearer <access_token>'.",
+    ),
+    ProblemType(
+        "forbidden",
+        "Forbidden",
+        403,
+        "The caller is known but may not do this.",
+        "Read the detail: it says who may, and how to become one.",
+    ),
+    ProblemType(
+        "not-found",
+        "Not found",
+        404,
+        "The thing the path names does not exist.",
+        "Check the id or the slug; the list endpoints (e.g. GET /api/v1/products) give valid ones.",
+    ),
+    ProblemType(
+        "conflict",
+        "Conflict",
+        409,
+        "The request clashes with the current state of the store.",
+        "Read the current state (the detail says where), then send a request that fits it.",
+    ),
+    ProblemType(
+        "http-error",
+        "HTTP error",
+        None,
+        "The request did not reach an operation: an unknown path (404), a method the path does "
+        "not support (405), a body too large (413) or of an unsupported media type (415).",
+        "Check the method and the path against /openapi.json; the API lives under /api/v1.",
+    ),
+    ProblemType(
+        "internal-error",
+        "Internal error",
+        500,
+        "Something failed on the store's side; nothing was changed.",
+        "Try again. If it keeps happening, report the time and the request to the store's "
+        "owner: the server's log has the cause.",
+    ),
+    ProblemType(
+        "database-unavailable",
+        "Service unavailable",
+        503,
+        "The store's database could not be reached.",
+        "Wait the seconds in Retry-After, then try again; nothing was changed.",
+    ),
+    ProblemType(
+        "database-error",
+        "Service unavailable",
+        503,
+        "The database refused to complete the request (for example a lock held too long); "
+        "nothing was changed.",
+        "Wait the seconds in Retry-After, then send the same request again.",
+    ),
+    # --- The policy gate -------------------------------------------------------------------
+    ProblemType(
+        "policy-block",
+        "Refused by the store's policy",
+        403,
+        "The active policy does not let this kind of visitor (`visitor_class`) in on this kind "
+        "of route (`route_class`); `rule` names the rule and `detail` its reason and what "
+        "would let the visitor in.",
+        "Read the rules at /api/v1/policy/public and /robots.txt. An agent that should be let "
+        "in signs its requests with Web Bot Auth using a registered key; do not retry the "
+        "same request unchanged.",
+    ),
+    ProblemType(
+        "policy-challenge",
+        "Prove you are allowed in",
+        403,
+        "The visitor must prove what it is before it may continue: a browser that looked "
+        "automated, or an unsigned agent on routes where the policy asks agents to sign.",
+        "A person: use an ordinary browser with JavaScript enabled and let the page load. An "
+        "agent: sign with Web Bot Auth using a registered key (the detail says how).",
+    ),
+    ProblemType(
+        "policy-throttle",
+        "Too many requests",
+        429,
+        "The visitor's class sent more requests than its rate limit allows in the current "
+        "window (`RateLimit-Policy` gives the quota, `RateLimit` what is left), or a rule "
+        "throttles this route.",
+        "Wait the seconds in Retry-After, then send requests more slowly; watch the `RateLimit` "
+        "header to stay under the quota.",
+    ),
+    ProblemType(
+        "policy-pay",
+        "Payment required to crawl",
+        402,
+        "The policy charges crawlers and outside agents per page; `crawler-price` gives the price.",
+        "Sign the request with Web Bot Auth using a registered key and send "
+        "'crawler-exact-price' equal to the price (or a 'crawler-max-price' at least the price) "
+        "as a covered component of the signature.",
+    ),
+    # --- Accounts and the admin ------------------------------------------------------------
+    ProblemType(
+        "email-taken",
+        "Conflict",
+        409,
+        "An account with this email exists already.",
+        "Log in with POST /api/v1/sessions, or register with another email.",
+    ),
+    ProblemType(
+        "bad-credentials",
+        "Log in first",
+        401,
+        "The email or the password is wrong (the answer does not say which).",
+        "Check both and try again; repeated failures are throttled (login-throttled).",
+    ),
+    ProblemType(
+        "bad-token",
+        "Log in first",
+        401,
+        "The Authorization header is not 'Bearer <token>', or the token is unknown or expired.",
+        "Log in again with POST /api/v1/sessions and send the new access_token.",
+    ),
+    ProblemType(
+        "login-required",
+        "Log in first",
+        401,
+        "The operation acts on a shopper's account and the request carried no logged-in session.",
+        "POST /api/v1/sessions with the email and password, then send the session cookie or "
+        "'Authorization: Bearer <access_token>'.",
+    ),
+    ProblemType(
+        "login-throttled",
+        "Too many failed logins",
+        429,
+        "Too many wrong passwords for this account, or from this address, in a short time.",
+        "Wait the seconds in Retry-After before trying again.",
+    ),
+    ProblemType(
+        "account-suspended",
+        "Forbidden",
+        403,
+        "Ordering is suspended on this account because its sessions were flagged as driven by "
+        "an automated agent posing as a browser, under the store's terms.",
+        "Have the store's owner review and reinstate the account. An agent acting for a shopper "
+        "should sign its requests with a registered key rather than pose as a browser.",
+    ),
+    ProblemType(
+        "csrf-failed",
+        "Forbidden",
+        403,
+        "A form was sent without the token of the page it came from, or the page has expired.",
+        "Reload the page and send the form again.",
+    ),
+    ProblemType(
+        "admin-token-required",
+        "Log in first",
+        401,
+        "An admin endpoint was called without the admin bearer token.",
+        "Send 'Authorization: Bearer <SANDBOX_ADMIN_TOKEN>' with the token the store runs with.",
+    ),
+    ProblemType(
+        "admin-token-wrong",
+        "Forbidden",
+        403,
+        "The admin bearer token does not match the store's.",
+        "Use the value of SANDBOX_ADMIN_TOKEN the store was started with.",
+    ),
+    ProblemType(
+        "admin-login",
+        "Forbidden",
+        403,
+        "A dashboard form was sent by a browser that has not logged in to the dashboard.",
+        "Open /dashboard, enter the admin token, then use the form again.",
+    ),
+    ProblemType(
+        "invalid-policy",
+        "Invalid request",
+        422,
+        "The policy sent is not valid; the active policy is unchanged. `errors` names each "
+        "field, its line and the reason.",
+        "Fix the policy (`sandbox policy validate FILE` checks it offline) and send it again.",
+    ),
+    ProblemType(
+        "no-workshop",
+        "Not found",
+        404,
+        "No workshop challenge is running on this store.",
+        "Start one with `sandbox workshop --teams N`.",
+    ),
+    # --- Partners (Web Bot Auth keys) ------------------------------------------------------
+    ProblemType(
+        "invalid-jwk",
+        "Invalid request",
+        422,
+        "A partner key is not an Ed25519 public JWK (kty OKP, crv Ed25519, x), or a key set is "
+        "empty or too large; `field` names the key.",
+        'Send each key as {"kty": "OKP", "crv": "Ed25519", "x": "..."}.',
+    ),
+    ProblemType(
+        "private-key-refused",
+        "Invalid request",
+        422,
+        "A partner key contains its private part ('d'); the key was not stored.",
+        "Send the public key only (drop 'd'), and treat the private key as exposed: make a new "
+        "one if it left your machine.",
+    ),
+    ProblemType(
+        "partner-exists",
+        "Conflict",
+        409,
+        "A partner of this name is registered already (or was registered at the same moment).",
+        "List the partners with GET /api/v1/partners; delete the old one first to replace its "
+        "keys.",
+    ),
+    ProblemType(
+        "partner-key-taken",
+        "Conflict",
+        409,
+        "The key belongs to another partner already, or is the platform's own key.",
+        "Register a key of your own; one key belongs to one partner.",
+    ),
+    ProblemType(
+        "partner-not-found",
+        "Not found",
+        404,
+        "No partner of this name is registered.",
+        "GET /api/v1/partners lists the registered partners.",
+    ),
+    # --- Catalog, cart, orders -------------------------------------------------------------
+    ProblemType(
+        "product-not-found",
+        "Not found",
+        404,
+        "There is no product with this id (`product_id`).",
+        "Find products with GET /api/v1/products?q=... and use an id from the answer.",
+    ),
+    ProblemType(
+        "unknown-product",
+        "Not found",
+        404,
+        "A cart change named a product that does not exist (`product_id`).",
+        "Find product ids with GET /api/v1/products.",
+    ),
+    ProblemType(
+        "insufficient-stock",
+        "Not enough stock",
+        409,
+        "The cart would hold more of a product than is in stock; `stock_left` says how many are.",
+        "Ask for at most `stock_left`.",
+    ),
+    ProblemType(
+        "quantity-limit",
+        "Conflict",
+        409,
+        "One cart line would hold more units than a line may.",
+        "Add fewer units of the product.",
+    ),
+    ProblemType(
+        "not-in-cart",
+        "Not found",
+        404,
+        "The product named is not in the cart.",
+        "Read the cart with GET /api/v1/cart; add products with POST /api/v1/cart/items.",
+    ),
+    ProblemType(
+        "empty-cart",
+        "Conflict",
+        409,
+        "An order was placed from an empty cart; nothing was bought.",
+        "Add products with POST /api/v1/cart/items, then place the order.",
+    ),
+    ProblemType(
+        "out-of-stock",
+        "Out of stock",
+        409,
+        "A product in the cart sold out, or fewer are left than the cart asks for, before the "
+        "order; `product_id` and `stock_left` name it. Nothing was bought or charged.",
+        "Lower the quantity (PATCH /api/v1/cart/items/{id}) or remove the product (DELETE), "
+        "then order again.",
+    ),
+    ProblemType(
+        "idempotency-key-missing",
+        "Idempotency-Key required",
+        400,
+        "POST /api/v1/orders was sent without an Idempotency-Key header.",
+        "Send a fresh key (e.g. a UUID) per order, and the same key when you retry that order.",
+    ),
+    ProblemType(
+        "idempotency-key-invalid",
+        "Invalid Idempotency-Key",
+        400,
+        "The Idempotency-Key header is longer than 255 characters or not printable.",
+        "Send 1-255 printable characters; a UUID works.",
+    ),
+    ProblemType(
+        "idempotency-key-reused",
+        "Idempotency-Key reused",
+        422,
+        "The key was used before for a different request (another body or another cart).",
+        "Send a new key for a new order, or repeat the first request unchanged to get its order "
+        "back.",
+    ),
+    ProblemType(
+        "unknown-order",
+        "Not found",
+        404,
+        "There is no order with this id among the shopper's orders.",
+        "List the shopper's orders with GET /api/v1/orders.",
+    ),
+    # --- Help Me Decide ----------------------------------------------------------------------
+    ProblemType(
+        "not-enough-signal",
+        "Not enough to go on yet",
+        409,
+        "Help Me Decide needs the shopper to have viewed a few products of the category first; "
+        "the detail says how many more.",
+        "View more products of the category, then ask again.",
+    ),
+    ProblemType(
+        "unknown-category",
+        "Not found",
+        404,
+        "The category slug is not one of the store's; the detail lists them.",
+        "Use a slug from GET /api/v1/categories.",
+    ),
+    ProblemType(
+        "nothing-in-stock",
+        "Conflict",
+        409,
+        "Nothing in the category is in stock right now.",
+        "Try again later or pick another category.",
+    ),
+)
+
+PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}
