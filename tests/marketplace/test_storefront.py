@@ -381,7 +381,7 @@ def test_the_history_page_says_what_the_store_recorded(client: TestClient) -> No
     assert page.status_code == 200
     assert "knows about you" in page.text
     assert "Searched for \u201ctent\u201d" in page.text
-    assert 'Looked at <a' not in page.text  # the whole sentence is the link
+    assert "Looked at <a" not in page.text  # the whole sentence is the link
     assert '<a href="/products/1">Looked at ' in page.text
     register(client, "history@example.com")
     after = client.get("/history", headers=HTML)
