@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from typer.testing import CliRunner
 
+from marketplace.accounts.models import Account
 from marketplace.accounts.throttle import PER_CLIENT
 from marketplace.core.admin import ADMIN_COOKIE
 from marketplace.core.clock import FrozenClock
@@ -214,6 +216,32 @@ def test_workshop_holds_each_teams_share_of_the_product(client: TestClient, data
         "/api/v1/cart/items", json={"product_id": product_id, "quantity": 1}, headers=shopper
     )
     assert last.status_code == 409  # sold out: every unit went to whom it was for
+
+
+def test_the_dashboard_reinstates_a_suspended_team(client: TestClient, database: Any) -> None:
+    started = client.post("/api/v1/admin/workshop", json={"teams": 2}, headers=ADMIN)
+    token = started.json()["teams"][0]["access_token"]
+    with database.session() as session:
+        session.execute(
+            update(Account)
+            .where(Account.team == "team-01")
+            .values(status="suspended", status_reason="automated ordering")
+        )
+    page = client.get("/dashboard", headers={"accept": "text/html"})
+    client.post("/dashboard/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf_of(page.text)})
+    board = client.get("/dashboard")
+    assert 'id="flagged-teams"' in board.text
+    assert "automated ordering" in board.text
+    forged = client.post("/dashboard/workshop/reinstate", data={"team": "team-01"})
+    assert forged.status_code == 403  # no CSRF token: not from the dashboard
+    done = client.post(
+        "/dashboard/workshop/reinstate",
+        data={"team": "team-01", "csrf_token": csrf_of(board.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert client.get("/api/v1/me", headers=auth(token)).json()["status"] == "active"
+    assert 'id="flagged-teams"' not in client.get("/dashboard").text
 
 
 def test_workshop_needs_a_sane_team_count(client: TestClient) -> None:

@@ -195,6 +195,16 @@ def reinstate_team(session: Session, team: str, *, now: datetime) -> dict[str, A
     }
 
 
+def flagged_teams(session: Session) -> list[dict[str, Any]]:
+    """Team accounts that are warned or suspended, for the dashboard's reinstate buttons."""
+    rows = session.execute(
+        select(Account.team, Account.status, Account.status_reason)
+        .where(Account.team.is_not(None), Account.status != "active")
+        .order_by(Account.team)
+    ).all()
+    return [{"team": team, "status": status, "reason": reason} for team, status, reason in rows]
+
+
 def suspension_guard(database: Database) -> Callable[[int], bool]:
     """account id → whether strikes may suspend it: always for shoppers; for a team account only
     when the running workshop was started with suspensions on."""
