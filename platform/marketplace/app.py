@@ -15,9 +15,10 @@ from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.cookies import SessionCookieMiddleware
-from marketplace.accounts.gate_hooks import account_resolver, status_setter
+from marketplace.accounts.gate_hooks import account_resolver, owner_resolver, status_setter
 from marketplace.accounts.routes import router as accounts_router
 from marketplace.accounts.throttle import LoginThrottle
+from marketplace.admin import workshop
 from marketplace.admin.dashboard import router as dashboard_router
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
@@ -179,7 +180,9 @@ def build_state(
         db,
         shared_state,
         resolve_account=account_resolver(db, cookie_signer, clock, anonymous_tokens),
+        resolve_owner=owner_resolver(db, cookie_signer, clock),
         set_account_status=status_setter(db),
+        may_suspend=workshop.suspension_guard(db),
     )
     gate = build_gate_runtime(settings, db, identity, clock)
     return AppState(

@@ -1,10 +1,11 @@
-"""`sandbox workshop`: start a workshop on a running platform and print the teams' handout."""
+"""`sandbox workshop`: start a workshop on a running platform and print the handout; reinstate."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -15,81 +16,138 @@ from rich.table import Table
 console = Console()
 err_console = Console(stderr=True)
 
+workshop_app = typer.Typer(
+    name="workshop",
+    help="Start a workshop (team accounts, tokens, the challenge) or reinstate a team.",
+)
+
+TargetOption = Annotated[str, typer.Option(help="The running platform (sandbox serve).")]
+AdminTokenOption = Annotated[
+    str | None, typer.Option(help="The platform's admin token (default: SANDBOX_ADMIN_TOKEN).")
+]
+
 
 def _fail(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(2)
 
 
-def handout_markdown(target: str, body: dict[str, Any]) -> str:
-    """The sheet to hand each team: the challenge, how to reach the store, its credentials."""
-    product = body["product"]
-    lines = [
-        "# Workshop handout",
-        "",
-        f"Store: {target}  ·  scoreboard: {target}/workshop",
-        "",
-        f"**The challenge:** get an outside agent to order *{product['title']}* "
-        f"(product {product['id']}) without being refused by the gate.",
-        "",
-        "Log in as your team (POST /api/v1/sessions with the email and password, or send the "
-        "token as `Authorization: Bearer <token>`). Every request your team makes is in the gate's "
-        "log; `sandbox probe --target URL --user-agent UA` shows what the gate answers to an "
-        "identity. docs/agent-developers.md explains signing with Web Bot Auth.",
-        "",
-        "| team | email | password | token |",
-        "|---|---|---|---|",
-    ]
-    for team in body["teams"]:
-        lines.append(
-            f"| {team['team']} | {team['email']} | `{team['password']}` | "
-            f"`{team['access_token']}` |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def workshop(
-    teams: Annotated[int, typer.Option(min=1, max=200, help="How many teams.")],
-    target: Annotated[
-        str, typer.Option(help="The running platform (sandbox serve).")
-    ] = "http://127.0.0.1:8000",
-    admin_token: Annotated[
-        str | None, typer.Option(help="The platform's admin token (default: SANDBOX_ADMIN_TOKEN).")
-    ] = None,
-    product: Annotated[
-        int | None, typer.Option(help="Challenge product id (default: the most reviewed).")
-    ] = None,
-    out: Annotated[Path, typer.Option(help="Where to write the handout (Markdown).")] = Path(
-        "workshop-handout.md"
-    ),
-) -> None:
-    """Create team accounts and tokens on a running platform and print the handout.
-
-    Example: sandbox workshop --teams 10 --target http://127.0.0.1:8000
-    The scoreboard is then at TARGET/workshop; `GET /api/v1/decisions?team=team-01` filters the
-    gate's log by team.
-    """
-    token = admin_token or os.environ.get("SANDBOX_ADMIN_TOKEN")
+def _admin_token(given: str | None) -> str:
+    token = given or os.environ.get("SANDBOX_ADMIN_TOKEN")
     if not token:
         _fail("give --admin-token or set SANDBOX_ADMIN_TOKEN (the platform's admin token)")
-    target = target.rstrip("/")
-    payload: dict[str, Any] = {"teams": teams}
-    if product is not None:
-        payload["product_id"] = product
+    return str(token)
+
+
+def _post(url: str, token: str, payload: dict[str, Any] | None, expected: int) -> dict[str, Any]:
+    target = url.split("/api/", 1)[0]
     try:
         response = httpx.post(
-            f"{target}/api/v1/admin/workshop",
-            json=payload,
-            headers={"authorization": f"Bearer {token}"},
-            timeout=120,
+            url, json=payload, headers={"authorization": f"Bearer {token}"}, timeout=120
         )
     except httpx.HTTPError as exc:
         _fail(f"could not reach {target}: {exc}; is `sandbox serve` running there?")
         raise  # unreachable
-    if response.status_code != 201:
-        detail = response.json().get("detail") if response.content else response.reason_phrase
+    if response.status_code != expected:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.reason_phrase
         _fail(f"the platform refused ({response.status_code}): {detail}")
-    body = response.json()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def handout_markdown(target: str, body: dict[str, Any]) -> str:
+    """The sheets to hand out: one per team, each with only that team's credentials.
+
+    Nobody should see another team's token or password: with them, anyone can act as that team.
+    """
+    product = body["product"]
+    sheets = []
+    for team in body["teams"]:
+        sheets.append(
+            "\n".join(
+                [
+                    f"# Workshop handout: {team['team']}",
+                    "",
+                    f"Store: {target}  ·  scoreboard: {target}/workshop",
+                    "",
+                    f"**The challenge:** get an outside agent to order *{product['title']}* "
+                    f"(product {product['id']}) without being refused by the gate.",
+                    "",
+                    "Log in as your team (POST /api/v1/sessions with the email and password, or "
+                    "send the token as `Authorization: Bearer <token>`). Every request your team "
+                    "makes is in the gate's log; `sandbox probe --target URL --user-agent UA` "
+                    "shows what the gate answers to an identity. docs/agent-developers.md "
+                    "explains signing with Web Bot Auth.",
+                    "",
+                    "| team | email | password | token |",
+                    "|---|---|---|---|",
+                    f"| {team['team']} | {team['email']} | `{team['password']}` | "
+                    f"`{team['access_token']}` |",
+                    "",
+                    "Keep this sheet within your team: whoever holds the token or the password "
+                    "can act as your team.",
+                    "",
+                ]
+            )
+        )
+    # A page break between sheets when the Markdown is printed through HTML.
+    return '\n<div style="page-break-after: always"></div>\n\n'.join(sheets)
+
+
+@workshop_app.callback(invoke_without_command=True)
+def workshop(
+    ctx: typer.Context,
+    teams: Annotated[int | None, typer.Option(min=1, max=200, help="How many teams.")] = None,
+    target: TargetOption = "http://127.0.0.1:8000",
+    admin_token: AdminTokenOption = None,
+    product: Annotated[
+        int | None, typer.Option(help="Challenge product id (default: the most reviewed).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Where to write the handout (Markdown, one sheet per team).")
+    ] = Path("workshop-handout.md"),
+    suspend: Annotated[
+        bool,
+        typer.Option(
+            "--suspend/--no-suspend",
+            help="Whether strikes may suspend team accounts (ordering refused). Off by default: "
+            "teams are warned, never locked out.",
+        ),
+    ] = False,
+    evict_squatters: Annotated[
+        bool,
+        typer.Option(
+            "--evict-squatters",
+            help="Move shopper accounts that sit on a team's address to another address and log "
+            "them out, instead of refusing to start.",
+        ),
+    ] = False,
+) -> None:
+    """Create team accounts and tokens on a running platform and print the handout.
+
+    Example: sandbox workshop --teams 10 --target http://127.0.0.1:8000
+    Starting again gives every team a new password and token, ends their earlier sessions and
+    reinstates them. The scoreboard is then at TARGET/workshop; `GET /api/v1/decisions?team=
+    team-01` filters the gate's log by team; `sandbox workshop reinstate team-03` lifts a
+    team's suspension.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if teams is None:
+        _fail("give --teams N to start a workshop (or `sandbox workshop reinstate TEAM`)")
+    token = _admin_token(admin_token)
+    target = target.rstrip("/")
+    payload: dict[str, Any] = {
+        "teams": teams,
+        "suspend_accounts": suspend,
+        "evict_squatters": evict_squatters,
+    }
+    if product is not None:
+        payload["product_id"] = product
+    body = _post(f"{target}/api/v1/admin/workshop", token, payload, 201)
     table = Table(title=f"Workshop: order product {body['product']['id']} through an agent")
     for column in ("Team", "Email", "Password", "Token"):
         table.add_column(column)
@@ -97,9 +155,33 @@ def workshop(
         table.add_row(team["team"], team["email"], team["password"], team["access_token"])
     console.print(table)
     out.write_text(handout_markdown(target, body), encoding="utf-8")
-    console.print(f"Handout written to [bold]{out}[/]; scoreboard at {target}/workshop")
+    suspensions = "may suspend" if suspend else "warn but never suspend"
+    console.print(
+        f"Handout written to [bold]{escape(str(out))}[/] (one sheet per team: give each team "
+        f"only its own); strikes {suspensions} team accounts; scoreboard at {target}/workshop"
+    )
+
+
+@workshop_app.command("reinstate")
+def reinstate(
+    team: Annotated[str, typer.Argument(help="The team, e.g. team-03.")],
+    target: TargetOption = "http://127.0.0.1:8000",
+    admin_token: AdminTokenOption = None,
+) -> None:
+    """Set a team's account back to active and forget its strikes.
+
+    Example: sandbox workshop reinstate team-03 --target http://127.0.0.1:8000
+    """
+    token = _admin_token(admin_token)
+    target = target.rstrip("/")
+    url = f"{target}/api/v1/admin/workshop/teams/{quote(team, safe='')}/reinstate"
+    body = _post(url, token, None, 200)
+    console.print(
+        f"{escape(body['team'])}: {body['previous_status']} -> {body['status']} "
+        f"({body['strikes_cleared']} strikes forgotten)"
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add `workshop` to the `sandbox` CLI."""
-    app.command(name="workshop")(workshop)
+    """Add `workshop` (and `workshop reinstate`) to the `sandbox` CLI."""
+    app.add_typer(workshop_app)

@@ -7,15 +7,17 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from typer.testing import CliRunner
 
+from marketplace.accounts.models import Account
 from marketplace.accounts.throttle import PER_CLIENT
 from marketplace.core.admin import ADMIN_COOKIE
 from marketplace.core.clock import FrozenClock
 from sandbox.cli import app as cli
 from sandbox.liveserver import LiveServer
 from tests.conftest import ADMIN_TOKEN, TEST_NOW
-from tests.marketplace._shop import auth, new_shopper, product_with_stock
+from tests.marketplace._shop import auth, new_shopper, product_with_stock, set_stock
 
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -174,13 +176,72 @@ def test_workshop_teams_log_in_order_and_rank(client: TestClient, database: Any)
     assert board["product_id"] == product_id
     assert board["teams"][0]["team"] == "team-02"
     assert board["teams"][0]["ordered"] is True
-    assert [row["rank"] for row in board["teams"]] == [1, 2, 3]
+    # The two teams that have not ordered share the next rank.
+    assert [row["rank"] for row in board["teams"]] == [1, 2, 2]
     decisions = client.get("/api/v1/decisions", params={"team": "team-02"}, headers=ADMIN).json()
     assert decisions["total"] >= 3
     assert all(item["account_id"] == me.json()["id"] for item in decisions["items"])
     page = client.get("/workshop")
     assert "team-02" in page.text
     assert second["password"] not in page.text
+
+
+def test_workshop_holds_each_teams_share_of_the_product(client: TestClient, database: Any) -> None:
+    """On SQLite and PostgreSQL: a shopper cannot buy the teams' units; each team buys its own."""
+    product_id = product_with_stock(database, skip=3)
+    set_stock(database, product_id, 7)  # two teams hold 3 each: one unit is for anyone
+    started = client.post(
+        "/api/v1/admin/workshop", json={"teams": 2, "product_id": product_id}, headers=ADMIN
+    )
+    assert started.status_code == 201, started.text
+    shopper = new_shopper(client, "hoarder")
+    added = client.post(
+        "/api/v1/cart/items", json={"product_id": product_id, "quantity": 2}, headers=shopper
+    )
+    assert added.status_code == 201, added.text
+    hoard = client.post("/api/v1/orders", headers={**shopper, "Idempotency-Key": "hoard"})
+    assert hoard.status_code == 409, hoard.text
+    assert hoard.json()["stock_left"] == 1
+    assert "6 more are held for a workshop's teams" in hoard.json()["detail"]
+    client.patch(f"/api/v1/cart/items/{product_id}", json={"quantity": 1}, headers=shopper)
+    assert (
+        client.post("/api/v1/orders", headers={**shopper, "Idempotency-Key": "one"}).status_code
+        == 201
+    )
+    for team in started.json()["teams"]:
+        headers = auth(team["access_token"])
+        for n in range(3):
+            buy(client, headers, product_id, f"{team['team']}-{n}")
+    last = client.post(
+        "/api/v1/cart/items", json={"product_id": product_id, "quantity": 1}, headers=shopper
+    )
+    assert last.status_code == 409  # sold out: every unit went to whom it was for
+
+
+def test_the_dashboard_reinstates_a_suspended_team(client: TestClient, database: Any) -> None:
+    started = client.post("/api/v1/admin/workshop", json={"teams": 2}, headers=ADMIN)
+    token = started.json()["teams"][0]["access_token"]
+    with database.session() as session:
+        session.execute(
+            update(Account)
+            .where(Account.team == "team-01")
+            .values(status="suspended", status_reason="automated ordering")
+        )
+    page = client.get("/dashboard", headers={"accept": "text/html"})
+    client.post("/dashboard/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf_of(page.text)})
+    board = client.get("/dashboard")
+    assert 'id="flagged-teams"' in board.text
+    assert "automated ordering" in board.text
+    forged = client.post("/dashboard/workshop/reinstate", data={"team": "team-01"})
+    assert forged.status_code == 403  # no CSRF token: not from the dashboard
+    done = client.post(
+        "/dashboard/workshop/reinstate",
+        data={"team": "team-01", "csrf_token": csrf_of(board.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert client.get("/api/v1/me", headers=auth(token)).json()["status"] == "active"
+    assert 'id="flagged-teams"' not in client.get("/dashboard").text
 
 
 def test_workshop_needs_a_sane_team_count(client: TestClient) -> None:

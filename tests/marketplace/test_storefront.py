@@ -298,6 +298,18 @@ def test_register_form_errors_are_explained(client: TestClient) -> None:
     )
     assert taken.status_code == 409
     assert "already exists" in taken.text
+    page = client.get("/register")
+    reserved = client.post(
+        "/register",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "name": "Squatter",
+            "email": "team-01@teams.nile.example",
+            "password": PASSWORD,
+        },
+    )
+    assert reserved.status_code == 403
+    assert "reserved for workshop teams" in reserved.text
 
 
 def test_logout_ends_the_session(client: TestClient) -> None:

@@ -327,6 +327,7 @@ ADMIN_ROUTES = [
     ("DELETE", "/api/v1/partners/crawler-co"),
     ("GET", "/api/v1/admin/stats"),
     ("POST", "/api/v1/admin/workshop"),
+    ("POST", "/api/v1/admin/workshop/teams/team-01/reinstate"),
 ]
 
 

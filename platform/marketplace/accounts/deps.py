@@ -15,11 +15,17 @@ from marketplace.accounts import service
 from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.models import Account
 from marketplace.accounts.service import LoginHook
-from marketplace.accounts.throttle import LoginThrottle
+from marketplace.accounts.throttle import LoginThrottle, client_of
 from marketplace.core.appstate import request_state
 from marketplace.core.deps import NowDep
 from marketplace.core.errors import Forbidden, Unauthorized
-from marketplace.core.security import SESSION_COOKIE, CookieSigner, hash_token, new_token
+from marketplace.core.security import (
+    SESSION_COOKIE,
+    CookieSigner,
+    client_fingerprint,
+    hash_token,
+    new_token,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,12 @@ def cookie_signer(request: Request) -> CookieSigner:
 def set_session_cookie(request: Request, token: str | None) -> None:
     """Ask the cookie middleware to set (or, with None, clear) the session cookie."""
     request.state.session_cookie = cookie_signer(request).dumps(token) if token else ""
+
+
+def login_client(request: Request) -> str:
+    """The fingerprint a login stores: the client's address and user agent, as the gate reads
+    them (repeated User-Agent headers joined, as the gate joins them)."""
+    return client_fingerprint(client_of(request), ", ".join(request.headers.getlist("user-agent")))
 
 
 def anonymous_tokens(request: Request) -> AnonymousTokens:
@@ -114,7 +126,13 @@ async def get_shopper(request: Request, now: NowDep) -> Shopper:
         with Session(bind=connection, expire_on_commit=False) as session:
             return resolve_shopper(request, session, now)
 
-    return await database.read(lookup)
+    shopper = await database.read(lookup)
+    if shopper.account is not None:
+        # The gate's log attributes the request to the account the store authenticated (and to
+        # its workshop team), rather than to whatever credential the request carried.
+        request.state.account_id = shopper.account.id
+        request.state.team = shopper.account.team
+    return shopper
 
 
 ShopperDep = Annotated[Shopper, Depends(get_shopper)]

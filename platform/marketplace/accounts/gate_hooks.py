@@ -1,7 +1,8 @@
-"""The two account operations the gate's escalation needs, handed to it by the app factory.
+"""The account operations the gate's escalation needs, handed to it by the app factory.
 
 The gate may not import this domain (an import-linter contract), so it receives these as plain
-callables: who a session cookie or bearer token belongs to, and how to warn or suspend an account.
+callables: who a session cookie or bearer token belongs to, whether a request proves it is that
+account holder's, and how to warn or suspend an account.
 """
 
 from __future__ import annotations
@@ -42,6 +43,30 @@ def account_resolver(
             anonymous.remember(hash_token(token))
             return None
         return account.id
+
+    return resolve
+
+
+def owner_resolver(
+    database: Database, signer: CookieSigner, clock: Clock
+) -> Callable[[str | None, str | None, str], int | None]:
+    """(session cookie, bearer token, client fingerprint) → the account the request proves it
+    is the holder of, or None.
+
+    Proof is a session started by logging in with the account's password, used from the client
+    that logged in (`AuthSession.client`). A token issued to someone (a workshop's handout) or a
+    session used from another client proves only that the sender holds the credential.
+    """
+
+    def resolve(cookie: str | None, bearer: str | None, client: str) -> int | None:
+        token = bearer or (signer.loads(cookie) if cookie else None)
+        if not token:
+            return None
+        with database.session() as session:
+            row = service.session_of_token(session, token, now=clock())
+            if row is None or row.client is None or row.client != client:
+                return None
+            return row.account_id
 
     return resolve
 

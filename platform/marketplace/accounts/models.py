@@ -33,6 +33,10 @@ class AuthSession(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(8))  # "browser" | "api"
+    kind: Mapped[str] = mapped_column(String(8))  # "browser" | "api" | "issued" (by an organiser)
+    # The fingerprint (core.security.client_fingerprint) of the client that logged in; None for a
+    # token issued by someone else, e.g. a workshop's handout. Only requests from that client
+    # prove they are the account holder's (docs/workshop.md, "Strikes and suspension").
+    client: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

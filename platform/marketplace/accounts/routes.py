@@ -10,6 +10,7 @@ from marketplace.accounts.deps import (
     LoginHooksDep,
     LoginThrottleDep,
     ShopperDep,
+    login_client,
     set_session_cookie,
 )
 from marketplace.accounts.schemas import AccountCreate, AccountOut, LoginRequest, TokenOut
@@ -25,7 +26,10 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
     status_code=status.HTTP_201_CREATED,
     response_model=AccountOut,
     summary="Register a shopper account",
-    responses={409: {"description": "An account with this email already exists."}},
+    responses={
+        403: {"description": "The address is reserved (workshop teams' domain)."},
+        409: {"description": "An account with this email already exists."},
+    },
 )
 def create_account(body: AccountCreate, session: SessionDep, now: NowDep) -> AccountOut:
     account = service.register(
@@ -68,6 +72,7 @@ def login(
         account,
         now=now,
         max_age_s=settings.session_max_age_s,
+        client=login_client(request),
         previous_session_key=None if shopper.account else shopper.session_key,
         login_hooks=login_hooks,
     )

@@ -25,6 +25,9 @@ class AccountOut(BaseModel):
     status_reason: str | None = Field(
         default=None, description="Why the account was warned or suspended, for the shopper."
     )
+    team: str | None = Field(
+        default=None, description="The workshop team this account is (e.g. `team-03`), if any."
+    )
     created_at: datetime
 
 

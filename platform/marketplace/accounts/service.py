@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Account, AuthSession
-from marketplace.core.errors import Conflict, Unauthorized
+from marketplace.core.errors import Conflict, Forbidden, Unauthorized
 from marketplace.core.security import hash_token, new_token
 
 # argon2id with OWASP's minimum profile (19 MiB, 2 passes, 1 lane): cheap enough that a
@@ -21,6 +21,10 @@ from marketplace.core.security import hash_token, new_token
 # Run inside a login's transaction: (database session, the anonymous session's key, account id).
 # Other domains hand what the anonymous visitor did to the account; the app factory wires them.
 LoginHook = Callable[[Session, str, int], None]
+
+# Workshop teams' addresses: only `sandbox workshop` creates accounts here, so nobody can register
+# a team's address before the workshop and log in as that team afterwards.
+TEAM_DOMAIN = "teams.nile.example"
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # Verifying against this keeps a login for an unknown email as slow as one for a known email.
@@ -35,9 +39,34 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def register(session: Session, *, email: str, password: str, name: str, now: datetime) -> Account:
-    """Create an account; refuses an email that is already registered."""
+def is_team_address(email: str) -> bool:
+    """True for an address in the workshop teams' domain (or below it)."""
+    domain = normalise_email(email).rpartition("@")[2].rstrip(".")
+    return domain == TEAM_DOMAIN or domain.endswith("." + TEAM_DOMAIN)
+
+
+def register(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    now: datetime,
+    team_address_ok: bool = False,
+) -> Account:
+    """Create an account; refuses an email that is already registered or a team's address.
+
+    `team_address_ok` is for the workshop, which creates the team accounts.
+    """
     email = normalise_email(email)
+    if is_team_address(email) and not team_address_ok:
+        raise Forbidden(
+            f"Addresses at {TEAM_DOMAIN} are reserved for workshop teams: the organiser's "
+            "`sandbox workshop` creates them and hands each team its login. Register with "
+            "another email address.",
+            title="Reserved address",
+            type_slug="reserved-email",
+        )
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
         raise Conflict(
             f"An account for {email} already exists; log in with POST /api/v1/sessions instead.",
@@ -83,13 +112,16 @@ def start_session(
     now: datetime,
     max_age_s: int,
     kind: str = "api",
+    client: str | None = None,
     previous_session_key: str | None = None,
     login_hooks: Sequence[LoginHook] = (),
 ) -> IssuedSession:
     """Log `account` in with a brand-new token (never the one the client arrived with).
 
-    Each of `login_hooks` then hands what the anonymous session `previous_session_key` did to the
-    account (e.g. its history), in the same transaction.
+    `client` is the fingerprint of the client that logged in with the password (None for a token
+    issued to someone, e.g. a workshop's handout). Each of `login_hooks` then hands what the
+    anonymous session `previous_session_key` did to the account (e.g. its history), in the same
+    transaction.
     """
     token = new_token()
     expires_at = now + timedelta(seconds=max_age_s)
@@ -98,6 +130,7 @@ def start_session(
             token_hash=hash_token(token),
             account_id=account.id,
             kind=kind,
+            client=client,
             created_at=now,
             expires_at=expires_at,
         )
@@ -121,5 +154,19 @@ def account_for_token(session: Session, token: str, *, now: datetime) -> Account
     return account
 
 
+def session_of_token(session: Session, token: str, *, now: datetime) -> AuthSession | None:
+    """The live session a token opens, or None."""
+    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == hash_token(token)))
+    if row is None or row.expires_at <= now:
+        return None
+    return row
+
+
 def end_session(session: Session, token: str) -> None:
     session.execute(delete(AuthSession).where(AuthSession.token_hash == hash_token(token)))
+
+
+def end_all_sessions(session: Session, account_id: int) -> int:
+    """Log the account out everywhere: every cookie and token it had stops working."""
+    result = session.execute(delete(AuthSession).where(AuthSession.account_id == account_id))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -68,6 +68,7 @@ def dashboard(
         policy_name=runtime.compiled.name,
         presets=PRESET_NAMES,
         admin_csrf=admin_csrf_token(request),
+        flagged_teams=workshop.flagged_teams(session),
     )
 
 
@@ -135,6 +136,14 @@ def dashboard_policy(
         raise Unprocessable(
             f"Could not switch the policy to {preset!r}: {exc}", type_slug="invalid-policy"
         ) from exc
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.post("/dashboard/workshop/reinstate", dependencies=[Depends(require_admin_form)])
+def dashboard_reinstate(
+    session: SessionDep, now: NowDep, team: Annotated[str, Form(max_length=64)] = ""
+) -> Response:
+    workshop.reinstate_team(session, team, now=now)
     return RedirectResponse("/dashboard", status_code=303)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer
+from sqlalchemy import Boolean, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.core.db import Base, UTCDateTime
@@ -17,3 +17,5 @@ class WorkshopChallenge(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     teams: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Whether strikes may suspend team accounts during this workshop (off unless asked for).
+    suspend_accounts: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.admin import service, workshop
@@ -70,6 +70,18 @@ class WorkshopStart(BaseModel):
         le=2**63 - 1,
         description="The challenge product; default: the most reviewed.",
     )
+    suspend_accounts: bool = Field(
+        default=False,
+        description="Whether strikes may suspend team accounts (ordering refused) during this "
+        "workshop. Off by default: teams are warned, never locked out. Even when on, only "
+        "requests that prove they are the team's own count (docs/workshop.md).",
+    )
+    evict_squatters: bool = Field(
+        default=False,
+        description="Move shopper accounts that sit on a team's address (registered before the "
+        "address space was reserved) to another address and log them out, instead of refusing "
+        "to start (409).",
+    )
 
 
 class TeamOut(BaseModel):
@@ -91,9 +103,17 @@ class WorkshopOut(BaseModel):
     status_code=201,
     response_model=WorkshopOut,
     summary="Start a workshop: team accounts, their tokens, and the challenge product",
-    description="Creates `team-01` … `team-NN` (or gives existing ones new passwords and tokens) "
-    "and starts a challenge: place an order for the product through an outside agent without "
-    "being refused. The response is the handout; it is shown once. Needs the admin token.",
+    description="Creates `team-01` … `team-NN` (or gives existing ones new passwords and tokens, "
+    "ends every earlier session of theirs, forgets their strikes and reinstates them) and starts "
+    "a challenge: place an order for the product through an outside agent without being "
+    "refused. Each team's share of the product is held for it. The response is the handout; it "
+    "is shown once. Needs the admin token.",
+    responses={
+        409: {
+            "description": "A shopper account that no workshop created sits on a team's "
+            "address; see `evict_squatters`."
+        }
+    },
 )
 def start_workshop(
     body: WorkshopStart,
@@ -108,6 +128,8 @@ def start_workshop(
         product_id=body.product_id,
         now=now,
         session_max_age_s=settings.session_max_age_s,
+        suspend_accounts=body.suspend_accounts,
+        evict_squatters=body.evict_squatters,
     )
     return WorkshopOut(
         challenge_id=challenge.id,
@@ -120,9 +142,12 @@ def start_workshop(
 @router.get(
     "/workshop/scoreboard",
     summary="The workshop scoreboard",
-    description="Teams ranked: those whose agent ordered the challenge product first, then by "
-    "fewest refused requests, then by time. Needs the admin token (the HTML page at /workshop "
-    "is public).",
+    description="Teams ranked: those whose agent ordered the challenge product, by how quickly; "
+    "the others share the next rank. `requests` counts the requests the store authenticated as "
+    "the team; `refused` the gate's refusals of requests carrying the team's credentials (shown, "
+    "never ranked: anyone holding a team's token could add to it); `status` is the team "
+    "account's (`active`, `warned`, `suspended`). Needs the admin token (the HTML page at "
+    "/workshop is public).",
 )
 def workshop_scoreboard(session: SessionDep, _admin: AdminDep) -> dict[str, Any]:
     challenge = workshop.current_challenge(session)
@@ -132,3 +157,29 @@ def workshop_scoreboard(session: SessionDep, _admin: AdminDep) -> dict[str, Any]
         "started_at": challenge.started_at.isoformat(),
         "teams": workshop.scoreboard(session, challenge),
     }
+
+
+class ReinstatedOut(BaseModel):
+    team: str
+    account_id: int
+    previous_status: str
+    status: str
+    strikes_cleared: int
+
+
+@router.post(
+    "/workshop/teams/{team}/reinstate",
+    response_model=ReinstatedOut,
+    summary="Reinstate a workshop team",
+    description="Sets the team's account back to `active` (ordering allowed again) and forgets "
+    "its strikes; the step is recorded in the account's escalation history. Needs the admin "
+    "token.",
+    responses={404: {"description": "There is no such team."}},
+)
+def reinstate_team(
+    team: Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9-]+$", description="e.g. team-03")],
+    session: SessionDep,
+    now: NowDep,
+    _admin: AdminDep,
+) -> ReinstatedOut:
+    return ReinstatedOut(**workshop.reinstate_team(session, team, now=now))

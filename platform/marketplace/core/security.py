@@ -25,6 +25,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def client_fingerprint(address: str | None, user_agent: str | None) -> str:
+    """Who logged in, as the gate sees a client: its address and user agent, hashed.
+
+    A session remembers the fingerprint of its login, so the gate can tell the client that logged
+    in from another one that merely holds the token (docs/workshop.md, "Strikes and suspension").
+    """
+    # The user agent is cut first: the hash of a megabyte header costs as much as reading it.
+    raw = f"{address or '-'}\n{(user_agent or '')[:512]}"
+    return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:32]
+
+
 class CookieSigner:
     """Signs the session cookie so a client cannot forge or alter it."""
 

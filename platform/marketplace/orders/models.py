@@ -46,3 +46,21 @@ class OrderItem(Base):
     title: Mapped[str] = mapped_column(String(300))
     unit_price: Mapped[float] = mapped_column(Money)
     quantity: Mapped[int] = mapped_column(Integer)
+
+
+class StockHold(Base):
+    """Units of a product set aside for one account: nobody else may buy them.
+
+    A workshop holds each team's share of the challenge product, so a plain shopper cannot buy
+    the stock the teams compete for. A purchase by the holder uses its hold up first.
+    """
+
+    __tablename__ = "stock_holds"
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    units: Mapped[int] = mapped_column(Integer)

@@ -18,7 +18,7 @@ from marketplace.cart.service import CartLine, cart_lines, take_ordered_lines
 from marketplace.catalog.models import Product
 from marketplace.core.errors import Conflict, NotFound, ProblemError, Unprocessable
 from marketplace.history.service import record_event
-from marketplace.orders.models import Order, OrderItem
+from marketplace.orders.models import Order, OrderItem, StockHold
 from marketplace.orders.schemas import (
     OrderCreate,
     OrderLineOut,
@@ -108,16 +108,50 @@ def _order_by_key(session: Session, account_id: int, key: str) -> Order | None:
     )
 
 
-def _out_of_stock(session: Session, line: CartLine) -> Conflict:
-    left = session.scalar(select(Product.stock).where(Product.id == line.product_id)) or 0
-    if left <= 0:
+def _held_for_others(product_id: int, account_id: int) -> Any:
+    """Units of the product held for other accounts, as a subquery read when the row is locked."""
+    return (
+        select(func.coalesce(func.sum(StockHold.units), 0))
+        .where(StockHold.product_id == product_id, StockHold.account_id != account_id)
+        .scalar_subquery()
+    )
+
+
+def _held_products(session: Session, account_id: int, lines: list[CartLine]) -> dict[int, int]:
+    """For each product of the cart that has holds at all: the units held for this account."""
+    held: dict[int, int] = {}
+    rows = session.execute(
+        select(StockHold.product_id, StockHold.account_id, StockHold.units).where(
+            StockHold.product_id.in_([line.product_id for line in lines])
+        )
+    ).all()
+    for product_id, holder, units in rows:
+        held.setdefault(product_id, 0)
+        if holder == account_id:
+            held[product_id] = units
+    return held
+
+
+def _out_of_stock(session: Session, line: CartLine, account_id: int) -> Conflict:
+    stock = session.scalar(select(Product.stock).where(Product.id == line.product_id)) or 0
+    others = int(session.scalar(select(_held_for_others(line.product_id, account_id))) or 0)
+    left = stock - others
+    if left <= 0 < stock:
+        detail = (
+            f"The {stock} units of '{line.title}' (product {line.product_id}) that are left are "
+            "held for a workshop's teams, so none can be sold to you; remove it with "
+            f"DELETE /api/v1/cart/items/{line.product_id}. Nothing was charged."
+        )
+    elif left <= 0:
         detail = (
             f"'{line.title}' (product {line.product_id}) is out of stock; remove it with "
             f"DELETE /api/v1/cart/items/{line.product_id} and order again. Nothing was charged."
         )
     else:
         detail = (
-            f"Only {left} of '{line.title}' (product {line.product_id}) are left and your cart "
+            f"Only {left} of '{line.title}' (product {line.product_id}) are left for you"
+            + (f" ({others} more are held for a workshop's teams)" if others else "")
+            + f" and your cart "
             f"asks for {line.quantity}; lower the quantity with PATCH "
             f"/api/v1/cart/items/{line.product_id} and order again. Nothing was charged."
         )
@@ -191,18 +225,35 @@ def place_order(
 
     # Locks are taken in product-id order (cart_lines sorts), so two checkouts that share
     # products cannot deadlock; the WHERE makes the stock check and the decrement one step.
+    held = _held_products(session, account_id, lines)
     for line in lines:
+        enough: Any = Product.stock >= line.quantity
+        own_after = 0
+        if line.product_id in held:
+            # What stays must cover every hold left afterwards: others' and the rest of ours.
+            # Holds only shrink, so a subquery read a moment early errs on the safe side.
+            own_after = max(0, held[line.product_id] - line.quantity)
+            enough = Product.stock - line.quantity >= (
+                _held_for_others(line.product_id, account_id) + own_after
+            )
         result = cast(
             "CursorResult[Any]",
             session.execute(
                 update(Product)
-                .where(Product.id == line.product_id, Product.stock >= line.quantity)
+                .where(Product.id == line.product_id, enough)
                 .values(stock=Product.stock - line.quantity)
                 .execution_options(synchronize_session=False)
             ),
         )
         if result.rowcount != 1:
-            raise _out_of_stock(session, line)
+            raise _out_of_stock(session, line, account_id)
+        if held.get(line.product_id):
+            session.execute(
+                update(StockHold)
+                .where(StockHold.product_id == line.product_id, StockHold.account_id == account_id)
+                .values(units=own_after)
+                .execution_options(synchronize_session=False)
+            )
 
     order.items.extend(
         OrderItem(

@@ -12,16 +12,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from marketplace.accounts import service as accounts
-from marketplace.accounts.gate_hooks import account_resolver, status_setter
+from marketplace.accounts.gate_hooks import account_resolver, owner_resolver, status_setter
 from marketplace.accounts.models import Account
 from marketplace.app import create_app
 from marketplace.core.appstate import state_of
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
-from marketplace.core.security import SESSION_COOKIE, CookieSigner
+from marketplace.core.security import SESSION_COOKIE, CookieSigner, client_fingerprint
 from marketplace.core.settings import Settings
 from marketplace.gate.facts import RequestFacts
-from marketplace.gate.identity.escalation import Escalator
+from marketplace.gate.identity.escalation import Escalator, reset_strikes
 from tests.marketplace.gate import _identity_db
 
 migrated_url = _identity_db.migrated_url
@@ -40,20 +40,34 @@ class Thresholds:
     suspend_after: int = 4
 
 
-def make_account(database: Database, email: str = "shopper@example.com") -> tuple[int, str]:
+CLIENT_IP = "10.0.0.2"
+
+
+def make_account(
+    database: Database,
+    email: str = "shopper@example.com",
+    *,
+    client: str | None = client_fingerprint(CLIENT_IP, CHROME),
+) -> tuple[int, str]:
+    """An account logged in from `client` (the one `facts_for` sends from, unless told)."""
     with database.session() as session:
         account = accounts.register(
             session, email=email, password="correct-horse-9", name="Shopper", now=NOW
         )
         session.flush()
-        issued = accounts.start_session(session, account, now=NOW, max_age_s=3600)
+        issued = accounts.start_session(session, account, now=NOW, max_age_s=3600, client=client)
         return account.id, issued.token
 
 
 def facts_for(
-    route_class: str, *, bearer: str | None = None, cookie: str | None = None
+    route_class: str,
+    *,
+    bearer: str | None = None,
+    cookie: str | None = None,
+    user_agent: str = CHROME,
+    client_ip: str = CLIENT_IP,
 ) -> RequestFacts:
-    headers = [("user-agent", CHROME)]
+    headers = [("user-agent", user_agent)]
     if bearer:
         headers.append(("authorization", f"Bearer {bearer}"))
     if cookie:
@@ -66,7 +80,7 @@ def facts_for(
         authority="shop.test",
         scheme="http",
         headers=tuple(headers),
-        client_ip="10.0.0.2",
+        client_ip=client_ip,
         session_id=cookie,
         route_class=route_class,
         is_asset=False,
@@ -79,6 +93,7 @@ def escalator(gate_database: Database) -> Escalator:
     return Escalator(
         gate_database,
         resolve_account=account_resolver(gate_database, signer, FrozenClock(NOW)),
+        resolve_owner=owner_resolver(gate_database, signer, FrozenClock(NOW)),
         set_account_status=status_setter(gate_database),
     )
 
@@ -147,6 +162,48 @@ def test_forged_cookie_or_unknown_token_strikes_nobody(
         strike(escalator, facts_for("checkout", bearer="not-a-token"))
     assert escalator.process() == []
     assert status_of(gate_database, account_id)[0] == "active"
+
+
+def test_a_held_token_from_another_client_strikes_nobody(
+    escalator: Escalator, gate_database: Database
+) -> None:
+    """A stolen token proves only that its sender holds it: the account is left alone."""
+    account_id, token = make_account(gate_database, "stolen@example.com")
+    for _ in range(5):
+        strike(escalator, facts_for("cart", bearer=token, user_agent="curl/8.5.0"))
+        strike(escalator, facts_for("cart", bearer=token, client_ip="10.0.0.66"))
+    assert escalator.process() == []
+    assert status_of(gate_database, account_id)[0] == "active"
+
+
+def test_an_issued_token_proves_no_owner(escalator: Escalator, gate_database: Database) -> None:
+    """A token handed out (a workshop's handout) was not a login: nobody proved the password."""
+    account_id, token = make_account(gate_database, "issued@example.com", client=None)
+    for _ in range(5):
+        strike(escalator, facts_for("checkout", bearer=token))
+    assert escalator.process() == []
+    assert status_of(gate_database, account_id)[0] == "active"
+
+
+def test_a_guard_keeps_an_account_from_suspension_and_a_reset_reinstates(
+    gate_database: Database,
+) -> None:
+    signer = CookieSigner("test-secret-key", 3600)
+    guarded = Escalator(
+        gate_database,
+        resolve_account=account_resolver(gate_database, signer, FrozenClock(NOW)),
+        resolve_owner=owner_resolver(gate_database, signer, FrozenClock(NOW)),
+        set_account_status=status_setter(gate_database),
+        may_suspend=lambda account_id: False,
+    )
+    account_id, token = make_account(gate_database, "guarded@example.com")
+    for _ in range(6):
+        strike(guarded, facts_for("checkout", bearer=token))
+    assert [s.status for s in guarded.process()] == ["warned"]
+    assert status_of(gate_database, account_id)[0] == "warned"
+    with gate_database.session() as session:
+        assert reset_strikes(session, account_id, reason="organiser", now=NOW) == 6
+    assert [h["status"] for h in guarded.history(account_id)] == ["warned", "reinstated"]
 
 
 def test_browsing_and_humans_are_not_strikes(escalator: Escalator, gate_database: Database) -> None:

@@ -6,11 +6,20 @@ suspected agent by behaviour, or an undeclared automation posing as a browser) o
 checkout or assistant route: acting on the account is what the terms forbid, browsing is not. At
 `warn_after` strikes the account is set to `warned`, at `suspend_after` to `suspended`, each step
 with the reason the shopper is shown and a row in `gate_escalations`. Statuses only move up here;
-reinstating an account is a person's decision.
+reinstating an account is a person's decision (`reset_strikes`).
 
-The gate may not import the accounts domain, so the app injects two callables: one that resolves
-the account of a request's session cookie or bearer token, and one that sets an account's status.
-The work runs on the shared state's background tick, never on the request's own path.
+A strike counts against an account only when the request proved it was the account holder's: its
+credential is a session started by logging in with the password, sent from the client that logged
+in. A token merely held (printed on a workshop handout, copied from another team's screen) proves
+nothing about who sent the request; such a strike stays with the request's own identity (its
+session, client and key, all in the decision log) and never warns or suspends the account. A
+workshop may also forbid suspensions of its team accounts altogether (`may_suspend`).
+
+The gate may not import the accounts domain, so the app injects callables: one that resolves the
+account of a request's session cookie or bearer token (for the decision log), one that resolves
+the account a request proves it is the holder of, one that sets an account's status, and one that
+says whether an account may be suspended. The work runs on the shared state's background tick,
+never on the request's own path.
 """
 
 from __future__ import annotations
@@ -22,10 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from marketplace.core.db import Database
-from marketplace.core.security import SESSION_COOKIE
+from marketplace.core.security import SESSION_COOKIE, client_fingerprint
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.identity.models import GateAccountStrike, GateEscalation
 
@@ -33,8 +43,13 @@ log = logging.getLogger(__name__)
 
 # (session cookie value, bearer token) → account id, or None for an anonymous visitor.
 AccountResolver = Callable[[str | None, str | None], int | None]
+# (session cookie value, bearer token, client fingerprint) → the account the request proves it is
+# the holder of, or None.
+OwnerResolver = Callable[[str | None, str | None, str], int | None]
 # (account id, "warned" | "suspended", reason shown to the shopper) → None.
 StatusSetter = Callable[[int, str, str], None]
+# account id → whether strikes may suspend it (a workshop can forbid it for its teams).
+SuspensionGuard = Callable[[int], bool]
 
 ESCALATED_ROUTES = frozenset({"account", "cart", "checkout", "assistant"})
 FLAGGED_CLASSES = frozenset({"suspected-agent", "automation"})
@@ -57,6 +72,7 @@ class Strike:
     session_cookie: str | None
     bearer: str | None
     session_id: str | None
+    client: str
     reason: str
     warn_after: int
     suspend_after: int
@@ -110,11 +126,15 @@ class Escalator:
         database: Database,
         *,
         resolve_account: AccountResolver,
+        resolve_owner: OwnerResolver,
         set_account_status: StatusSetter,
+        may_suspend: SuspensionGuard | None = None,
     ) -> None:
         self.database = database
         self.resolve_account = resolve_account
+        self.resolve_owner = resolve_owner
         self.set_account_status = set_account_status
+        self.may_suspend = may_suspend
         self._queue: list[Strike] = []
         self._lock = threading.Lock()
         self._process_lock = threading.Lock()
@@ -141,6 +161,7 @@ class Escalator:
             session_cookie=cookie,
             bearer=bearer,
             session_id=facts.session_id[:128] if facts.session_id else None,
+            client=client_fingerprint(facts.client_ip, facts.user_agent),
             reason=reason[:200] or "behaviour scored as automated",
             warn_after=thresholds.warn_after,
             suspend_after=thresholds.suspend_after,
@@ -168,9 +189,13 @@ class Escalator:
             return steps
 
     def _apply(self, strike: Strike) -> EscalationStep | None:
-        account_id = self.resolve_account(strike.session_cookie, strike.bearer)
+        # Only a request that proved it was the holder's counts against the account; the rest
+        # stay with their own session, client and key in the decision log.
+        account_id = self.resolve_owner(strike.session_cookie, strike.bearer, strike.client)
         if account_id is None:
             return None
+        # Asked before this session opens: on SQLite a second writer would wait for this one.
+        may_suspend = self._may_suspend(account_id)
         with self.database.session() as session:
             row = session.get(GateAccountStrike, account_id)
             if row is None:
@@ -181,7 +206,7 @@ class Escalator:
             row.strikes += 1
             row.updated_at = strike.at
             target = row.status
-            if row.strikes >= strike.suspend_after:
+            if row.strikes >= strike.suspend_after and may_suspend:
                 target = "suspended"
             elif row.strikes >= strike.warn_after:
                 target = "warned"
@@ -209,6 +234,15 @@ class Escalator:
         log.info("account %s %s after %s strikes", account_id, target, strikes)
         return EscalationStep(account_id, target, reason, strikes)
 
+    def _may_suspend(self, account_id: int) -> bool:
+        if self.may_suspend is None:
+            return True
+        try:
+            return self.may_suspend(account_id)
+        except Exception:
+            log.exception("could not tell whether account %s may be suspended", account_id)
+            return False
+
     def history(self, account_id: int) -> list[dict[str, Any]]:
         """The escalation steps taken against an account, oldest first."""
         with self.database.session() as session:
@@ -226,3 +260,23 @@ class Escalator:
                 }
                 for r in rows
             ]
+
+
+def reset_strikes(session: Session, account_id: int, *, reason: str, now: datetime) -> int:
+    """Forget an account's strikes and record that a person reinstated it; returns the strikes
+    forgotten. The caller sets the account itself back to `active` in the same transaction."""
+    row = session.get(GateAccountStrike, account_id)
+    strikes = row.strikes if row is not None else 0
+    if row is not None and row.status != "active":
+        session.add(
+            GateEscalation(
+                account_id=account_id,
+                status="reinstated",
+                reason=reason[:300],
+                strikes=row.strikes,
+                session_id=None,
+                created_at=now,
+            )
+        )
+    session.execute(delete(GateAccountStrike).where(GateAccountStrike.account_id == account_id))
+    return strikes

@@ -16,7 +16,13 @@ from marketplace.core.settings import Settings
 from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.identity.behaviour import BehaviourTracker
-from marketplace.gate.identity.escalation import AccountResolver, Escalator, StatusSetter
+from marketplace.gate.identity.escalation import (
+    AccountResolver,
+    Escalator,
+    OwnerResolver,
+    StatusSetter,
+    SuspensionGuard,
+)
 from marketplace.gate.identity.keys import (
     Keyring,
     load_or_create_platform_key,
@@ -78,12 +84,18 @@ def build_identity(
     state: SharedState,
     *,
     resolve_account: AccountResolver,
+    resolve_owner: OwnerResolver,
     set_account_status: StatusSetter,
+    may_suspend: SuspensionGuard | None = None,
 ) -> Identity:
     """The identity layer of one app; generates the platform key on the first start."""
     key = load_or_create_platform_key(settings.resolved_signing_key_file)
     escalator = Escalator(
-        database, resolve_account=resolve_account, set_account_status=set_account_status
+        database,
+        resolve_account=resolve_account,
+        resolve_owner=resolve_owner,
+        set_account_status=set_account_status,
+        may_suspend=may_suspend,
     )
     state.add_tick_hook(escalator.process)
     return Identity(

@@ -15,6 +15,7 @@ from marketplace.accounts.deps import (
     LoginThrottleDep,
     Shopper,
     ShopperDep,
+    login_client,
     set_session_cookie,
 )
 from marketplace.accounts.models import Account
@@ -115,6 +116,7 @@ def register(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     error = views.registration_problem(name=name, email=email, password=password)
+    status_code = 422
     if error is None:
         try:
             account = accounts.register(session, email=email, password=password, name=name, now=now)
@@ -124,6 +126,7 @@ def register(
                 if exc.type_slug == "email-taken"
                 else exc.detail
             )
+            status_code = exc.status
     if error is not None:
         return _account_form(
             request,
@@ -132,7 +135,7 @@ def register(
             session,
             settings,
             next,
-            status_code=422 if "already exists" not in error else 409,
+            status_code=status_code,
             error=error,
             name=name,
             email=email,
@@ -202,6 +205,7 @@ def _log_in(
         now=now,
         max_age_s=settings.session_max_age_s,
         kind="browser",
+        client=login_client(request),
         previous_session_key=None if shopper.account else shopper.session_key,
         login_hooks=login_hooks,
     )
