@@ -183,6 +183,30 @@ _TYPES: tuple[ProblemType, ...] = (
         "Wait the seconds in Retry-After before trying again.",
     ),
     ProblemType(
+        "reserved-email",
+        "Reserved address",
+        403,
+        "The email address is in the workshop's team address space, which only the workshop "
+        "creates accounts in.",
+        "Register with another address; a workshop team logs in with the credentials on its "
+        "handout.",
+    ),
+    ProblemType(
+        "team-address-taken",
+        "Team address taken",
+        409,
+        "Starting a workshop found an account it did not create at a team's address.",
+        "Run `sandbox workshop` again with `--evict-squatters` to move that account aside (it is "
+        "logged out), or remove it first.",
+    ),
+    ProblemType(
+        "unknown-team",
+        "No such team",
+        404,
+        "The team named is not one of the running workshop's teams.",
+        "Use a team name from the workshop's handout or scoreboard, e.g. team-03.",
+    ),
+    ProblemType(
         "account-suspended",
         "Forbidden",
         403,
