@@ -10,7 +10,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from langgraph.checkpoint.memory import InMemorySaver
 from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from marketplace.accounts.anonymous import AnonymousTokens
@@ -29,6 +28,7 @@ from marketplace.core.errors import document_problems, install_error_handlers
 from marketplace.core.security import CookieSigner
 from marketplace.core.settings import Settings, get_settings
 from marketplace.core.shared.state import create_shared_state
+from marketplace.decide.assistant.memory import ConversationMemory
 from marketplace.decide.config import DecideConfig, load_decide_config
 from marketplace.decide.routes import router as decide_router
 from marketplace.gate.identity.layer import build_identity
@@ -182,6 +182,11 @@ def build_state(
         identity=identity,
         gate=gate,
         decide_config=decide_config,
-        assistant_memory=InMemorySaver(),
+        assistant_memory=ConversationMemory(
+            max_conversations=settings.assistant_max_conversations,
+            max_turns=settings.assistant_max_turns,
+            ttl_s=settings.assistant_ttl_s,
+            clock=clock,
+        ),
         shutdown_hooks=[gate.close, shared_state.close],
     )

@@ -49,6 +49,24 @@ class Settings(BaseSettings):
         default=False, description="Mark cookies Secure (set when served over HTTPS)."
     )
     session_max_age_s: int = Field(default=14 * 24 * 3600, ge=60)
+    # Bounds of what the platform keeps (docs/operations.md, "What the platform keeps").
+    assistant_max_conversations: int = Field(
+        default=500,
+        ge=1,
+        description="Assistant conversations kept in memory per process; the least recently "
+        "used is forgotten first.",
+    )
+    assistant_max_turns: int = Field(
+        default=20,
+        ge=1,
+        description="Turns (a shopper message and what followed) an assistant conversation "
+        "remembers; older turns are dropped.",
+    )
+    assistant_ttl_s: int = Field(
+        default=3600,
+        ge=1,
+        description="Seconds after its last message that an assistant conversation is forgotten.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

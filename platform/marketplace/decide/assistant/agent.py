@@ -9,9 +9,9 @@ from typing import Any
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langgraph.checkpoint.memory import InMemorySaver
 
 from marketplace.decide.assistant.brain import ScriptedChatModel
+from marketplace.decide.assistant.memory import ConversationMemory
 from marketplace.decide.assistant.tools import AssistantContext, build_tools
 from marketplace.decide.summary import SCRIPTED, chat_model
 
@@ -54,20 +54,20 @@ def run_turn(
     *,
     thread_id: str,
     llm: str,
-    memory: InMemorySaver,
+    memory: ConversationMemory,
 ) -> Turn:
-    """Send one shopper message through the agent; returns the reply and the tools it used."""
-    agent = create_agent(
-        make_model(llm),
-        tools=build_tools(ctx),
-        system_prompt=SYSTEM_PROMPT,
-        checkpointer=memory,
-    )
+    """Send one shopper message through the agent; returns the reply and the tools it used.
+
+    The conversation so far comes from `memory` (its last turns) and goes back there with
+    this turn added; the agent itself keeps nothing between calls.
+    """
+    agent = create_agent(make_model(llm), tools=build_tools(ctx), system_prompt=SYSTEM_PROMPT)
     result = agent.invoke(
-        {"messages": [HumanMessage(content=message)]},
-        {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT},
+        {"messages": [*memory.history(thread_id), HumanMessage(content=message)]},
+        {"recursion_limit": RECURSION_LIMIT},
     )
     messages: list[BaseMessage] = result["messages"]
+    memory.save(thread_id, messages)
     start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
     turn = messages[start + 1 :]
     results = {m.tool_call_id: str(m.content) for m in turn if isinstance(m, ToolMessage)}
