@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langchain.agents import create_agent
+from langchain.agents.middleware.types import InputAgentState
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 
 from marketplace.decide.assistant.brain import ScriptedChatModel
 from marketplace.decide.assistant.memory import ConversationMemory
@@ -62,10 +64,11 @@ def run_turn(
     this turn added; the agent itself keeps nothing between calls.
     """
     agent = create_agent(make_model(llm), tools=build_tools(ctx), system_prompt=SYSTEM_PROMPT)
-    result = agent.invoke(
-        {"messages": [*memory.history(thread_id), HumanMessage(content=message)]},
-        {"recursion_limit": RECURSION_LIMIT},
-    )
+    # The memory holds what the agent returned, so every message is one of its own kinds.
+    earlier = cast("list[AnyMessage]", memory.history(thread_id))
+    state: InputAgentState = {"messages": [*earlier, HumanMessage(content=message)]}
+    config: RunnableConfig = {"recursion_limit": RECURSION_LIMIT}
+    result = agent.invoke(state, config)
     messages: list[BaseMessage] = result["messages"]
     memory.save(thread_id, messages)
     start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
