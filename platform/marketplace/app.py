@@ -18,6 +18,7 @@ from marketplace.accounts.gate_hooks import account_resolver, status_setter
 from marketplace.accounts.routes import router as accounts_router
 from marketplace.accounts.throttle import LoginThrottle
 from marketplace.admin.dashboard import router as dashboard_router
+from marketplace.admin.retention import build_retention
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
@@ -169,7 +170,10 @@ def build_state(
         resolve_account=account_resolver(db, cookie_signer, clock, anonymous_tokens),
         set_account_status=status_setter(db),
     )
-    gate = build_gate_runtime(settings, db, identity, clock)
+    retention = build_retention(
+        settings, db, clock, learning_window_days=decide_config.history_window_days
+    )
+    gate = build_gate_runtime(settings, db, identity, clock, housekeeping=retention.maybe_prune)
     return AppState(
         settings=settings,
         db=db,

@@ -67,6 +67,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Seconds after its last message that an assistant conversation is forgotten.",
     )
+    retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="Days the gate's decision log keeps a decision; 0 keeps them forever.",
+    )
+    history_retention_days: float = Field(
+        default=365,
+        ge=0,
+        description="Days shopper history (searches, views, cart, orders) is kept; keep it above "
+        "Help Me Decide's learning window (180 days by default). 0 keeps it forever.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
