@@ -6,8 +6,8 @@ keeps, and 5,000 distinct user agents of 60-100 KB for the registry's match cach
 bounds, these loads added several hundred MiB (the match cache alone kept up to 4,096 whole user
 agents); now growth stays under `RSS_BOUND_MIB`.
 
-The assistant's bounds are set low here so a short run exceeds them; docs/operations.md gives the
-bound for the defaults.
+The assistant's bounds are set low here so a short run exceeds them; docs/architecture.md gives
+the bound for the defaults.
 """
 
 from __future__ import annotations

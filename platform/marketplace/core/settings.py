@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         default=False, description="Mark cookies Secure (set when served over HTTPS)."
     )
     session_max_age_s: int = Field(default=14 * 24 * 3600, ge=60)
-    # Bounds of what the platform keeps (docs/operations.md, "What the platform keeps").
+    # Bounds of what the platform keeps (docs/architecture.md, "What the platform keeps").
     assistant_max_conversations: int = Field(
         default=500,
         ge=1,
