@@ -60,7 +60,7 @@ class Retention:
         clock: Clock,
         interval_s: float = 3600.0,
         retry_s: float = 60.0,
-        batch_size: int = 2000,
+        batch_size: int = 500,  # ids are bound one by one: under old SQLite's 999-variable limit
         max_rows_per_run: int = 200_000,
     ) -> None:
         self.database = database
