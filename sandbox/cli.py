@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sandbox.commands import agent, eval, policy, probe, run, workshop
+from sandbox.commands import agent, eval, policy, probe, prune, run, workshop
 
 app = typer.Typer(
     name="sandbox",
@@ -141,7 +141,7 @@ def seed(
     console.print(f"[green]Seeded {products:,} products.[/]")
 
 
-for module in (policy, run, agent, probe, eval, workshop):
+for module in (policy, run, agent, probe, eval, workshop, prune):
     module.register(app)
 
 

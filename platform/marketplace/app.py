@@ -10,7 +10,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from langgraph.checkpoint.memory import InMemorySaver
 from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from marketplace.accounts.anonymous import AnonymousTokens
@@ -20,6 +19,7 @@ from marketplace.accounts.routes import router as accounts_router
 from marketplace.accounts.throttle import LoginThrottle
 from marketplace.admin import workshop
 from marketplace.admin.dashboard import router as dashboard_router
+from marketplace.admin.retention import build_retention
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
@@ -32,6 +32,7 @@ from marketplace.core.problem_pages import router as problems_router
 from marketplace.core.security import CookieSigner
 from marketplace.core.settings import Settings, get_settings
 from marketplace.core.shared.state import create_shared_state
+from marketplace.decide.assistant.memory import ConversationMemory
 from marketplace.decide.config import DecideConfig, load_decide_config
 from marketplace.decide.routes import router as decide_router
 from marketplace.gate.identity.layer import build_identity
@@ -184,7 +185,10 @@ def build_state(
         set_account_status=status_setter(db),
         may_suspend=workshop.suspension_guard(db),
     )
-    gate = build_gate_runtime(settings, db, identity, clock)
+    retention = build_retention(
+        settings, db, clock, learning_window_days=decide_config.history_window_days
+    )
+    gate = build_gate_runtime(settings, db, identity, clock, housekeeping=retention.maybe_prune)
     return AppState(
         settings=settings,
         db=db,
@@ -197,6 +201,11 @@ def build_state(
         identity=identity,
         gate=gate,
         decide_config=decide_config,
-        assistant_memory=InMemorySaver(),
+        assistant_memory=ConversationMemory(
+            max_conversations=settings.assistant_max_conversations,
+            max_turns=settings.assistant_max_turns,
+            ttl_s=settings.assistant_ttl_s,
+            clock=clock,
+        ),
         shutdown_hooks=[gate.close, shared_state.close],
     )

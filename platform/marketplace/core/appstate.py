@@ -23,11 +23,10 @@ from marketplace.core.settings import Settings
 from marketplace.core.shared.state import SharedState
 
 if TYPE_CHECKING:
-    from langgraph.checkpoint.memory import InMemorySaver
-
     from marketplace.accounts.anonymous import AnonymousTokens
     from marketplace.accounts.service import LoginHook
     from marketplace.accounts.throttle import LoginThrottle
+    from marketplace.decide.assistant.memory import ConversationMemory
     from marketplace.decide.config import DecideConfig
     from marketplace.gate.identity.layer import Identity
     from marketplace.gate.runtime import GateRuntime
@@ -52,7 +51,7 @@ class AppState:
     identity: Identity
     gate: GateRuntime
     decide_config: DecideConfig
-    assistant_memory: InMemorySaver
+    assistant_memory: ConversationMemory
     shutdown_hooks: list[Callable[[], object]] = field(default_factory=list)
     database_turns: DatabaseTurns = field(default_factory=WeakKeyDictionary)
 

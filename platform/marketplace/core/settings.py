@@ -49,6 +49,35 @@ class Settings(BaseSettings):
         default=False, description="Mark cookies Secure (set when served over HTTPS)."
     )
     session_max_age_s: int = Field(default=14 * 24 * 3600, ge=60)
+    # Bounds of what the platform keeps (docs/architecture.md, "What the platform keeps").
+    assistant_max_conversations: int = Field(
+        default=500,
+        ge=1,
+        description="Assistant conversations kept in memory per process; the least recently "
+        "used is forgotten first.",
+    )
+    assistant_max_turns: int = Field(
+        default=20,
+        ge=1,
+        description="Turns (a shopper message and what followed) an assistant conversation "
+        "remembers; older turns are dropped.",
+    )
+    assistant_ttl_s: int = Field(
+        default=3600,
+        ge=1,
+        description="Seconds after its last message that an assistant conversation is forgotten.",
+    )
+    retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="Days the gate's decision log keeps a decision; 0 keeps them forever.",
+    )
+    history_retention_days: float = Field(
+        default=365,
+        ge=0,
+        description="Days shopper history (searches, views, cart, orders) is kept; keep it above "
+        "Help Me Decide's learning window (180 days by default). 0 keeps it forever.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

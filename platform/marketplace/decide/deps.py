@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from langgraph.checkpoint.memory import InMemorySaver
 
 from marketplace.core.appstate import request_state
+from marketplace.decide.assistant.memory import ConversationMemory
 from marketplace.decide.config import DecideConfig
 
 
@@ -15,9 +15,9 @@ async def decide_config(request: Request) -> DecideConfig:
     return request_state(request).decide_config
 
 
-async def assistant_memory(request: Request) -> InMemorySaver:
+async def assistant_memory(request: Request) -> ConversationMemory:
     return request_state(request).assistant_memory
 
 
 DecideConfigDep = Annotated[DecideConfig, Depends(decide_config)]
-AssistantMemoryDep = Annotated[InMemorySaver, Depends(assistant_memory)]
+AssistantMemoryDep = Annotated[ConversationMemory, Depends(assistant_memory)]

@@ -93,7 +93,8 @@ def post_decide(
     "with the tools `search_catalog`, `my_history`, `help_me_decide` and `add_to_cart`, acting "
     'for this shopper only. Offline by default (a scripted model that understands e.g. "help me '
     'choose headphones under $200" and "add the budget pick to my cart"); a real model when '
-    "`SANDBOX_LLM` names one. Messages with the same `conversation_id` share context.",
+    "`SANDBOX_LLM` names one. Messages with the same `conversation_id` share context: the "
+    "conversation's last turns (20 by default), for an hour after its last message.",
     responses={401: {"description": "Not logged in; the problem says how to log in."}},
 )
 def post_assistant_message(

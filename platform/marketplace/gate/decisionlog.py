@@ -13,6 +13,7 @@ import hashlib
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,15 +47,18 @@ class DecisionLog:
         *,
         interval_s: float = 0.25,
         resolve_account: AccountResolver | None = None,
+        housekeeping: Callable[[], object] | None = None,
     ) -> None:
         self.database = database
         self.interval_s = interval_s
         self.resolve_account = resolve_account
+        # Other background upkeep (pruning old rows) rides on this writer's tick, off requests.
+        self.housekeeping = housekeeping
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._write_lock = threading.Lock()
         self._ticker = BackgroundTick(
             "gate-decision-log",
-            self.flush,
+            self._tick,
             interval_s=interval_s,
             has_work=lambda: not self._queue.empty(),
         )
@@ -78,6 +82,12 @@ class DecisionLog:
         if self._queue.qsize() >= BATCH_SIZE:
             self._ticker.wake()
         self._ticker.ensure_running()
+
+    def _tick(self) -> int:
+        written = self.flush()
+        if self.housekeeping is not None:
+            self.housekeeping()
+        return written
 
     def flush(self) -> int:
         """Write every queued row now; returns how many were written."""

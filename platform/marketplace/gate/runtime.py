@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from marketplace.core.clock import Clock
@@ -155,9 +156,17 @@ def stored_policy_version(state: SharedState) -> int:
 
 
 def build_gate_runtime(
-    settings: Settings, database: Database, identity: Identity, clock: Clock
+    settings: Settings,
+    database: Database,
+    identity: Identity,
+    clock: Clock,
+    *,
+    housekeeping: Callable[[], object] | None = None,
 ) -> GateRuntime:
-    """The gate of one app, with the policy SANDBOX_POLICY names (PolicyError when invalid)."""
+    """The gate of one app, with the policy SANDBOX_POLICY names (PolicyError when invalid).
+
+    `housekeeping` runs on the decision log's background tick (e.g. pruning old rows).
+    """
     compiled, text, source = GateRuntime.load_startup(settings.policy)
     baseline = stored_policy_version(identity.state)
     judge = Judge(
@@ -171,7 +180,11 @@ def build_gate_runtime(
     )
     return GateRuntime(
         judge,
-        decision_log=DecisionLog(database, resolve_account=identity.escalator.resolve_account),
+        decision_log=DecisionLog(
+            database,
+            resolve_account=identity.escalator.resolve_account,
+            housekeeping=housekeeping,
+        ),
         metrics=GateMetrics(),
         state=identity.state,
         startup_text=text,

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langchain.agents import create_agent
+from langchain.agents.middleware.types import InputAgentState
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langgraph.checkpoint.memory import InMemorySaver
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 
 from marketplace.decide.assistant.brain import ScriptedChatModel
+from marketplace.decide.assistant.memory import ConversationMemory
 from marketplace.decide.assistant.tools import AssistantContext, build_tools
 from marketplace.decide.summary import SCRIPTED, chat_model
 
@@ -54,20 +56,21 @@ def run_turn(
     *,
     thread_id: str,
     llm: str,
-    memory: InMemorySaver,
+    memory: ConversationMemory,
 ) -> Turn:
-    """Send one shopper message through the agent; returns the reply and the tools it used."""
-    agent = create_agent(
-        make_model(llm),
-        tools=build_tools(ctx),
-        system_prompt=SYSTEM_PROMPT,
-        checkpointer=memory,
-    )
-    result = agent.invoke(
-        {"messages": [HumanMessage(content=message)]},
-        {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT},
-    )
+    """Send one shopper message through the agent; returns the reply and the tools it used.
+
+    The conversation so far comes from `memory` (its last turns) and goes back there with
+    this turn added; the agent itself keeps nothing between calls.
+    """
+    agent = create_agent(make_model(llm), tools=build_tools(ctx), system_prompt=SYSTEM_PROMPT)
+    # The memory holds what the agent returned, so every message is one of its own kinds.
+    earlier = cast("list[AnyMessage]", memory.history(thread_id))
+    state: InputAgentState = {"messages": [*earlier, HumanMessage(content=message)]}
+    config: RunnableConfig = {"recursion_limit": RECURSION_LIMIT}
+    result = agent.invoke(state, config)
     messages: list[BaseMessage] = result["messages"]
+    memory.save(thread_id, messages)
     start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
     turn = messages[start + 1 :]
     results = {m.tool_call_id: str(m.content) for m in turn if isinstance(m, ToolMessage)}
