@@ -22,6 +22,7 @@ from marketplace.admin.dashboard import router as dashboard_router
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
+from marketplace.core import cookies
 from marketplace.core.appstate import AppState
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
@@ -90,6 +91,7 @@ def create_app(
     """
     settings = settings or get_settings()
     _ignore_fastapi_parameter_alias_warnings()
+    cookies.install()
     db = database or Database(settings.resolved_database_url)
     state = build_state(settings, db, clock, decide_config or load_decide_config())
     if database is None:
@@ -146,6 +148,7 @@ def create_app(
         max_age_s=settings.session_max_age_s,
         secure=settings.secure_cookies,
     )
+    app.add_middleware(cookies.DuplicateCookieGuard)
     # Last, so the policy gate is the outermost layer and decides every request before routing.
     app.add_middleware(GateMiddleware, runtime=state.gate)
     return app

@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from marketplace.core.cookies import cookie_values
 from marketplace.core.errors import problem_response
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.decisionlog import new_row, session_hash
@@ -24,30 +25,18 @@ from marketplace.gate.judge import Verdict
 from marketplace.gate.normalize import METHOD_OVERRIDE_HEADERS, normalize_path
 from marketplace.gate.runtime import GateRuntime
 
-_COOKIE_PREFIX = SESSION_COOKIE + "="
-
-
-def _session_cookie(cookie_header: str | None) -> str | None:
-    if not cookie_header or _COOKIE_PREFIX not in cookie_header:
-        return None
-    for part in cookie_header.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == SESSION_COOKIE and value:
-            return value.strip('"')
-    return None
-
 
 def build_facts(scope: Scope, runtime: GateRuntime) -> RequestFacts:
     """RequestFacts from an ASGI scope: normalised path, route class, every header kept."""
     headers: list[tuple[str, str]] = []
-    cookie = None
+    cookie_headers: list[str] = []
     authority = ""
     for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
         headers.append((name, value))
         if name == "cookie":
-            cookie = _session_cookie(value) or cookie
+            cookie_headers.append(value)
         elif name == "host" and not authority:
             authority = value
     raw_path_bytes = scope.get("raw_path")
@@ -59,6 +48,9 @@ def build_facts(scope: Scope, runtime: GateRuntime) -> RequestFacts:
         server = scope.get("server")
         authority = f"{server[0]}:{server[1]}" if server else ""
     client = scope.get("client")
+    # Read as the app reads it; two copies are no session (DuplicateCookieGuard refuses them).
+    sessions = cookie_values(cookie_headers, SESSION_COOKIE) if cookie_headers else []
+    cookie = (sessions[0] or None) if len(sessions) == 1 else None
     return RequestFacts(
         method=str(scope.get("method", "GET")).upper(),
         path=path,
