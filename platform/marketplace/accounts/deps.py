@@ -113,7 +113,11 @@ async def get_shopper(request: Request, now: NowDep) -> Shopper:
         with Session(bind=connection, expire_on_commit=False) as session:
             return resolve_shopper(request, session, now)
 
-    return await database.read(lookup)
+    shopper = await database.read(lookup)
+    if shopper.account is not None:
+        # The decision log attributes the request to the account this credential proved.
+        request.state.account_id = shopper.account.id
+    return shopper
 
 
 ShopperDep = Annotated[Shopper, Depends(get_shopper)]

@@ -199,8 +199,12 @@ class GateMiddleware:
             user_agent=facts.user_agent,
             latency_us=round(seconds * 1_000_000),
         )
-        bearer = None
+        cookie, bearer = facts.session_id, None
         auth = facts.header("authorization")
-        if auth and auth[:7].lower() == "bearer ":
-            bearer = auth[7:].strip() or None
-        log.record(row, cookie=facts.session_id, bearer=bearer)
+        if auth is not None:
+            # The app reads only this header then, never the cookie: an unknown token is a 401,
+            # not the cookie's owner.
+            cookie = None
+            if auth[:7].lower() == "bearer ":
+                bearer = auth[7:].strip() or None
+        log.record(row, cookie=cookie, bearer=bearer)
