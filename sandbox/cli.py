@@ -67,9 +67,14 @@ def serve(
 ) -> None:
     """Migrate and (when empty) seed the database, then serve the store, API and dashboard.
 
+    X-Forwarded-For and X-Forwarded-Proto are believed only from the peers listed in
+    SANDBOX_TRUSTED_PROXIES (none by default).
+
     Example: sandbox serve --port 8000 --policy open
     """
     import uvicorn
+
+    from sandbox.liveserver import proxy_options
 
     if policy_name:
         os.environ["SANDBOX_POLICY"] = policy_name
@@ -77,6 +82,7 @@ def serve(
 
     get_settings.cache_clear()
     try:
+        trusted_proxies = get_settings().trusted_proxies
         prepare_database()
     except Exception as exc:
         fail(f"could not prepare the database: {exc}")
@@ -88,6 +94,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        **proxy_options(trusted_proxies),
     )
 
 
