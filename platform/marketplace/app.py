@@ -55,7 +55,8 @@ A mock marketplace ("Nile") with a policy gate in front of every route.
 
 Every response carries the gate's answer in `X-Policy-Decision`, `X-Policy-Rule` and
 `X-Visitor-Class`. Errors are `application/problem+json` (RFC 9457) with a `detail` sentence that
-says what to change. Lists are `{"items": [...], "total": N, "page": P, "page_size": S}`.
+says what to change. Lists are `{"items": [...], "total": N, "page": P, "page_size": S}`. Send the
+session cookie (`nile_session`) at most once: a request carrying it twice is refused with 400.
 """
 
 

@@ -34,10 +34,11 @@ def unquote(value: str) -> str:
     return value
 
 
-def parse_cookie_header(header: str) -> dict[str, str]:
+def parse_cookie_header(cookie_string: str) -> dict[str, str]:
     """`a=1; b="2"` -> {"a": "1", "b": "2"}, in time linear in the header's length."""
+    # The parameter is named as in Starlette's `cookie_parser`, which this replaces.
     cookies: dict[str, str] = {}
-    for chunk in header.split(";"):
+    for chunk in cookie_string.split(";"):
         if "=" in chunk:
             name, value = chunk.split("=", 1)
         else:

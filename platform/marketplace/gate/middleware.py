@@ -85,12 +85,6 @@ class GateMiddleware:
         self.app = app
         self.runtime = runtime
 
-    def _decide(self, scope: Scope) -> tuple[RequestFacts, Verdict, float]:
-        started = time.perf_counter()
-        facts = build_facts(scope, self.runtime)
-        decision = self.runtime.judge.decide(facts)
-        return facts, decision, time.perf_counter() - started
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -98,12 +92,17 @@ class GateMiddleware:
         runtime = self.runtime
         runtime.maybe_refresh()
         raw_headers = scope.get("headers", ())
+        started = time.perf_counter()
+        facts = build_facts(scope, runtime)
+        judge = runtime.judge
         signed = any(name in (b"signature", b"signature-input") for name, _ in raw_headers)
-        if signed:
-            # Checking a signature claims its nonce in the shared store: keep that off the loop.
-            facts, decision, seconds = await anyio.to_thread.run_sync(self._decide, scope)
+        if signed or judge.reads_shared_signals(facts):
+            # Checking a signature claims its nonce in the shared store, and a session this
+            # worker has not seen lately is read from it: keep those round-trips off the loop.
+            decision = await anyio.to_thread.run_sync(judge.decide, facts)
         else:
-            facts, decision, seconds = self._decide(scope)
+            decision = judge.decide(facts)
+        seconds = time.perf_counter() - started
         overrides = [
             n for n, _ in raw_headers if n.decode("latin-1").lower() in METHOD_OVERRIDE_HEADERS
         ]
