@@ -24,7 +24,7 @@ from tests.conftest import CHROME_UA
 
 # Generous against the 50 ms goal: a shared 2-core machine, and the bound has to tell
 # a stall of seconds from scheduling noise, not measure the parser.
-STALL_BOUND_S = 0.5
+STALL_BOUND_S = 1.0
 
 
 @pytest.fixture(params=["sqlite"])
@@ -76,15 +76,19 @@ def test_a_long_quoted_cookie_stalls_no_other_client(live_server: LiveServer, si
         started = time.perf_counter()
         answer = send_raw(live_server.url, request, timeout_s=30)
         attack_s = time.perf_counter() - started
-        time.sleep(0.1)
+        # A few answers after the attack too, however busy the machine is.
+        seen = len(latencies)
+        deadline = time.monotonic() + 10
+        while len(latencies) < seen + 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         done.set()
         prober.join(timeout=60)
     # Answered (a 200, or a 4xx from a header limit), and promptly.
     assert answer.startswith(b"HTTP/1.1 "), answer[:80]
     assert int(answer[9:12]) < 500, answer[:80]
-    assert attack_s < 5, f"the cookie took {attack_s:.1f} s to answer"
-    assert len(latencies) >= 3
+    assert attack_s < 2 * STALL_BOUND_S, f"the cookie took {attack_s:.1f} s to answer"
+    assert len(latencies) >= 4
     worst = max(latencies)
     assert worst < STALL_BOUND_S, f"another client waited {worst * 1000:.0f} ms"
 
