@@ -34,6 +34,7 @@ from marketplace.core.appstate import state_of
 from marketplace.core.clock import system_clock
 from marketplace.core.shared.session_signals import SessionSignals
 from marketplace.core.shared.state import SharedState
+from marketplace.gate.identity.beacon_token import BeaconTokens
 from marketplace.gate.identity.behaviour import BehaviourTracker
 from marketplace.gate.identity.sign import sign_request
 from marketplace.gate.judge import Judge
@@ -136,7 +137,12 @@ def scope_for(
 def memory_runtime(policy: str) -> GateRuntime:
     state = SharedState(MemoryStore(), background=False)  # type: ignore[arg-type]
     compiled = CompiledPolicy(load_policy(policy))
-    engine = Judge(compiled, tracker=BehaviourTracker(state), state=state, clock=system_clock)
+    engine = Judge(
+        compiled,
+        tracker=BehaviourTracker(state, tokens=BeaconTokens("bench")),
+        state=state,
+        clock=system_clock,
+    )
     return GateRuntime(
         engine,
         decision_log=None,

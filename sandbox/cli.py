@@ -87,9 +87,14 @@ def serve(
 ) -> None:
     """Migrate and (when empty) seed the database, then serve the store, API and dashboard.
 
+    X-Forwarded-For and X-Forwarded-Proto are believed only from the peers listed in
+    SANDBOX_TRUSTED_PROXIES (none by default).
+
     Example: sandbox serve --port 8000 --policy open
     """
     import uvicorn
+
+    from sandbox.liveserver import proxy_options
 
     if policy_name:
         os.environ["SANDBOX_POLICY"] = policy_name
@@ -100,6 +105,7 @@ def serve(
     if problem:
         fail(problem)
     try:
+        trusted_proxies = get_settings().trusted_proxies
         prepare_database()
     except Exception as exc:
         fail(f"could not prepare the database: {exc}")
@@ -111,6 +117,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        **proxy_options(trusted_proxies),
     )
 
 

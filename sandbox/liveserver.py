@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -19,10 +21,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def proxy_options(trusted_proxies: Sequence[str]) -> dict[str, Any]:
+    """uvicorn's options for `SANDBOX_TRUSTED_PROXIES`: forwarded headers from those peers only.
+
+    uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, which would let any
+    local client pick its own address (and so its own rate-limit bucket).
+    """
+    if not trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(trusted_proxies)}
+
+
 class LiveServer:
     """uvicorn in a thread; `with LiveServer(app) as server: httpx.get(server.url + "/healthz")`."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        trusted_proxies: Sequence[str] = (),
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(
@@ -32,6 +52,7 @@ class LiveServer:
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=5,
+            **proxy_options(trusted_proxies),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="live-server", daemon=True)

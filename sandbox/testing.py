@@ -116,7 +116,7 @@ def running_platform(
             catalog_size=products,
         )
         app = create_app(settings, decide_config=decide_config)
-        with LiveServer(app) as server:
+        with LiveServer(app, trusted_proxies=settings.trusted_proxies) as server:
             yield Platform(
                 url=server.url,
                 policy=policy,

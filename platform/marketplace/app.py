@@ -23,6 +23,7 @@ from marketplace.admin.retention import build_retention
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
+from marketplace.core import cookies
 from marketplace.core.apidocs import install_api_docs
 from marketplace.core.appstate import AppState
 from marketplace.core.clock import Clock, system_clock
@@ -62,7 +63,8 @@ Every response carries the gate's answer in `X-Policy-Decision`, `X-Policy-Rule`
 rate limit get `RateLimit-Policy` and `RateLimit` on every answer. Errors are
 `application/problem+json` (RFC 9457) with a `detail` sentence that says what to change; each
 `type` (`/problems/<slug>`) is a page that explains it. Lists are
-`{"items": [...], "total": N, "page": P, "page_size": S}`.
+`{"items": [...], "total": N, "page": P, "page_size": S}`. Send the session cookie (`nile_session`)
+at most once: a request carrying it twice is refused with 400.
 """
 
 
@@ -98,6 +100,7 @@ def create_app(
     """
     settings = settings or get_settings()
     _ignore_fastapi_parameter_alias_warnings()
+    cookies.install()
     db = database or Database(settings.resolved_database_url)
     state = build_state(settings, db, clock, decide_config or load_decide_config())
     if database is None:
@@ -160,6 +163,7 @@ def create_app(
         max_age_s=settings.session_max_age_s,
         secure=settings.secure_cookies,
     )
+    app.add_middleware(cookies.DuplicateCookieGuard)
     # Last, so the policy gate is the outermost layer and decides every request before routing.
     app.add_middleware(GateMiddleware, runtime=state.gate)
     return app

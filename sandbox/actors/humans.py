@@ -45,6 +45,7 @@ _PRODUCT_LINK = re.compile(r'href="/products/(\d+)"')
 _AD_LINK = re.compile(r'href="(/products/(\d+)\?ad=\d+)"')
 _SPONSORED_CARD = re.compile(r'class="card product-card is-sponsored')
 _ASSET = re.compile(r'(?:href|src)="(/static/[^"?#]+)')
+_BEACON_TOKEN = re.compile(r'src="/static/beacon\.js" data-token="([^"]*)"')
 _PICK = re.compile(r'id="pick-(top|budget|premium)-title"><a href="/products/(\d+)"')
 _DECIDE_FORM = re.compile(r'<form action="/help-me-decide"')
 _DECIDE_CATEGORY = re.compile(r'name="category" value="([^"]*)"')
@@ -115,6 +116,7 @@ class SimulatedShopper:
         self.loaded_assets: set[str] = set()
         self.first_page_at: float | None = None
         self.first_beacon = True
+        self.beacon_token = ""  # the last page's: the beacon reports for the page it runs on
         self.shopping = False  # pages count towards the journey once the shopper is shopping
 
     # --- the browser's mechanics -------------------------------------------------------
@@ -128,6 +130,9 @@ class SimulatedShopper:
         if self.first_page_at is None:
             self.first_page_at = time.monotonic()
         body = response.text if response.status_code == 200 else ""
+        token = _BEACON_TOKEN.search(body)
+        if token is not None:
+            self.beacon_token = token.group(1)
         if body and self.shopping:
             self.result.pages_read += 1
             self.result.impressions_seen += len(_SPONSORED_CARD.findall(body))
@@ -141,7 +146,12 @@ class SimulatedShopper:
         return body
 
     def beacon(self, *, pointer: int, keys: int) -> None:
-        report: dict[str, object] = {"pointer": pointer, "keys": keys, "webdriver": False}
+        report: dict[str, object] = {
+            "pointer": pointer,
+            "keys": keys,
+            "webdriver": False,
+            "token": self.beacon_token,
+        }
         if self.first_beacon:
             report["first_interaction_ms"] = round(self.rng.uniform(350, 1600))
             self.first_beacon = False

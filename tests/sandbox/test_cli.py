@@ -88,6 +88,16 @@ def test_serve_migrates_seeds_and_serves(tmp_path: Path) -> None:
         )
         assert persona.status_code == 200, persona.text
         assert (tmp_path / "platform-signing-key.pem").is_file()
+        # uvicorn would believe X-Forwarded-For from loopback; SANDBOX_TRUSTED_PROXIES is empty.
+        with httpx.Client(headers={"user-agent": "GPTBot/1.1"}) as crawler:
+            for _ in range(60):
+                last = crawler.get(f"http://127.0.0.1:{port}/api/v1/categories")
+            assert last.status_code == 429
+            forwarded = crawler.get(
+                f"http://127.0.0.1:{port}/api/v1/categories",
+                headers={"x-forwarded-for": "203.0.113.9"},
+            )
+            assert forwarded.status_code == 429
     finally:
         process.terminate()
         process.wait(timeout=30)

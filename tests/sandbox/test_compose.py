@@ -35,6 +35,7 @@ def test_compose_wires_postgres_platform_and_agents() -> None:
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     platform = services["platform"]
     assert platform["environment"]["SANDBOX_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert "SANDBOX_TRUSTED_PROXIES" in platform["environment"]
     assert platform["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "--workers" in platform["command"]
     assert services["agents"]["depends_on"]["platform"]["condition"] == "service_healthy"

@@ -41,6 +41,7 @@ class CookieSigner:
 
     def __init__(self, secret_key: str, max_age_s: int) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt="session-cookie")
+        self._signer = self._serializer.make_signer()
         self._max_age_s = max_age_s
         # A visitor sends the same cookie with every request: checking its HMAC once is enough.
         # Only cookies that verified are kept, each with the moment it stops being valid.
@@ -58,6 +59,8 @@ class CookieSigner:
                 return token
             self._verified.pop(value)
             return None
+        if not self._canonical(value):
+            return None
         try:
             token, signed_at = self._serializer.loads(
                 value, max_age=self._max_age_s, return_timestamp=True
@@ -68,6 +71,19 @@ class CookieSigner:
             return None
         self._verified.put(value, (token, signed_at.timestamp() + self._max_age_s))
         return token
+
+    def _canonical(self, value: str) -> bool:
+        """True when the signature is spelled exactly as `dumps` spells it.
+
+        A base64 decoder ignores the spare low bits of the last character and characters
+        outside its alphabet, so one signed cookie would have several accepted spellings, each
+        a different session to anything that groups requests by the cookie (the gate does).
+        """
+        head, sep, signature = value.rpartition(".")
+        if not sep:
+            return False
+        expected = self._signer.get_signature(head)
+        return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
 def csrf_token(secret_key: str, session_token: str) -> str:

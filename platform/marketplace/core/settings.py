@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -78,6 +80,35 @@ class Settings(BaseSettings):
         description="Days shopper history (searches, views, cart, orders) is kept; keep it above "
         "Help Me Decide's learning window (180 days by default). 0 keeps it forever.",
     )
+
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks (e.g. `10.0.0.5,172.16.0.0/12`) of "
+        "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed; `*` trusts "
+        "every peer. Empty (the default): no forwarded header is believed, the peer address is "
+        "the client's.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{entry!r} is not an IP address or network (e.g. 10.0.0.5 or "
+                        "172.16.0.0/12)"
+                    ) from None
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -64,9 +64,9 @@ class DecisionLog:
         )
         self.dropped = 0
         self.written = 0
-        # Cookie or token -> account id, or None for one that belongs to no account (an anonymous
-        # visitor's cookie, an expired token): most logged requests are anonymous, and asking
-        # the database again for each of their rows cost more than writing the rows.
+        # Hash of the cookie or token -> account id, or None for one that belongs to no account
+        # (an anonymous visitor's cookie, an expired token): most logged requests are anonymous,
+        # and asking the database again for each of their rows cost more than writing the rows.
         self._accounts: dict[str, int | None] = {}
 
     def record(
@@ -119,7 +119,10 @@ class DecisionLog:
             log.warning("could not write %d gate decisions: %s", len(batch), exc)
 
     def _account_for(self, cookie: str | None, bearer: str | None) -> int | None:
-        key = f"c:{cookie}" if cookie else f"b:{bearer}"
+        # Keyed by the credential the resolver reads (a bearer token before the cookie, as the
+        # app reads them), hashed: an unverified bearer must not decide the cookie's entry.
+        credential = f"b:{bearer}" if bearer else f"c:{cookie}"
+        key = hashlib.sha256(credential.encode("utf-8", "replace")).hexdigest()
         if key in self._accounts:
             return self._accounts[key]
         assert self.resolve_account is not None

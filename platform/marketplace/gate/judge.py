@@ -137,6 +137,17 @@ class Judge:
         self.escalator = escalator
         self.clock = clock
 
+    def reads_shared_signals(self, facts: RequestFacts) -> bool:
+        """True when deciding `facts` may wait on the shared store for its session's signals
+        (a browser-like visitor this worker has not seen lately): decide it off the event loop."""
+        user_agent = facts.user_agent
+        return (
+            self.tracker is not None
+            and bool(user_agent)
+            and looks_like_browser(user_agent)
+            and self.tracker.signals_stale(facts)
+        )
+
     # -- identification ---------------------------------------------------------------------
 
     def _identify(

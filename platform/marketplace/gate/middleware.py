@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from marketplace.core.cookies import cookie_values
 from marketplace.core.errors import problem_response
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.decisionlog import new_row, session_hash
@@ -24,30 +25,18 @@ from marketplace.gate.judge import Verdict
 from marketplace.gate.normalize import METHOD_OVERRIDE_HEADERS, normalize_path
 from marketplace.gate.runtime import GateRuntime
 
-_COOKIE_PREFIX = SESSION_COOKIE + "="
-
-
-def _session_cookie(cookie_header: str | None) -> str | None:
-    if not cookie_header or _COOKIE_PREFIX not in cookie_header:
-        return None
-    for part in cookie_header.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == SESSION_COOKIE and value:
-            return value.strip('"')
-    return None
-
 
 def build_facts(scope: Scope, runtime: GateRuntime) -> RequestFacts:
     """RequestFacts from an ASGI scope: normalised path, route class, every header kept."""
     headers: list[tuple[str, str]] = []
-    cookie = None
+    cookie_headers: list[str] = []
     authority = ""
     for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
         headers.append((name, value))
         if name == "cookie":
-            cookie = _session_cookie(value) or cookie
+            cookie_headers.append(value)
         elif name == "host" and not authority:
             authority = value
     raw_path_bytes = scope.get("raw_path")
@@ -59,6 +48,9 @@ def build_facts(scope: Scope, runtime: GateRuntime) -> RequestFacts:
         server = scope.get("server")
         authority = f"{server[0]}:{server[1]}" if server else ""
     client = scope.get("client")
+    # Read as the app reads it; two copies are no session (DuplicateCookieGuard refuses them).
+    sessions = cookie_values(cookie_headers, SESSION_COOKIE) if cookie_headers else []
+    cookie = (sessions[0] or None) if len(sessions) == 1 else None
     return RequestFacts(
         method=str(scope.get("method", "GET")).upper(),
         path=path,
@@ -93,12 +85,6 @@ class GateMiddleware:
         self.app = app
         self.runtime = runtime
 
-    def _decide(self, scope: Scope) -> tuple[RequestFacts, Verdict, float]:
-        started = time.perf_counter()
-        facts = build_facts(scope, self.runtime)
-        decision = self.runtime.judge.decide(facts)
-        return facts, decision, time.perf_counter() - started
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -106,12 +92,17 @@ class GateMiddleware:
         runtime = self.runtime
         runtime.maybe_refresh()
         raw_headers = scope.get("headers", ())
+        started = time.perf_counter()
+        facts = build_facts(scope, runtime)
+        judge = runtime.judge
         signed = any(name in (b"signature", b"signature-input") for name, _ in raw_headers)
-        if signed:
-            # Checking a signature claims its nonce in the shared store: keep that off the loop.
-            facts, decision, seconds = await anyio.to_thread.run_sync(self._decide, scope)
+        if signed or judge.reads_shared_signals(facts):
+            # Checking a signature claims its nonce in the shared store, and a session this
+            # worker has not seen lately is read from it: keep those round-trips off the loop.
+            decision = await anyio.to_thread.run_sync(judge.decide, facts)
         else:
-            facts, decision, seconds = self._decide(scope)
+            decision = judge.decide(facts)
+        seconds = time.perf_counter() - started
         overrides = [
             n for n, _ in raw_headers if n.decode("latin-1").lower() in METHOD_OVERRIDE_HEADERS
         ]
@@ -207,8 +198,12 @@ class GateMiddleware:
             user_agent=facts.user_agent,
             latency_us=round(seconds * 1_000_000),
         )
-        bearer = None
+        cookie, bearer = facts.session_id, None
         auth = facts.header("authorization")
-        if auth and auth[:7].lower() == "bearer ":
-            bearer = auth[7:].strip() or None
-        log.record(row, cookie=facts.session_id, bearer=bearer)
+        if auth is not None:
+            # The app reads only this header then, never the cookie: an unknown token is a 401,
+            # not the cookie's owner.
+            cookie = None
+            if auth[:7].lower() == "bearer ":
+                bearer = auth[7:].strip() or None
+        log.record(row, cookie=cookie, bearer=bearer)

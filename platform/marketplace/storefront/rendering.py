@@ -22,7 +22,7 @@ from marketplace.cart.service import cart_lines
 from marketplace.core.appstate import request_state
 from marketplace.core.deps import SettingsDep
 from marketplace.core.errors import ProblemError
-from marketplace.core.security import csrf_token, csrf_valid
+from marketplace.core.security import SESSION_COOKIE, csrf_token, csrf_valid
 from marketplace.core.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -203,6 +203,24 @@ def beacon_available() -> bool:
     return (STATIC_DIR / "beacon.js").is_file()
 
 
+def beacon_token(request: Request) -> str:
+    """The token this page gives its beacon, for the session its beacon will come from."""
+    app = request_state(request)
+    # The cookie this response sets (empty when it clears it), else the one the request brought.
+    pending = getattr(request.state, "session_cookie", None)
+    cookie = pending if pending is not None else request.cookies.get(SESSION_COOKIE)
+    facts = getattr(request.state, "gate_facts", None)
+    client_ip = getattr(facts, "client_ip", None)
+    if client_ip is None and request.client is not None:
+        client_ip = request.client.host
+    return app.identity.tracker.beacon_token(
+        cookie or None,
+        client_ip,
+        request.headers.get("user-agent", ""),
+        app.clock().timestamp(),
+    )
+
+
 def base_context(
     request: Request, settings: Settings, shopper: Shopper | None, session: Session | None
 ) -> dict[str, Any]:
@@ -224,6 +242,7 @@ def base_context(
         "header_query": request.query_params.get("q", ""),
         "flashes": read_flashes(request, settings),
         "beacon": beacon_available(),
+        "beacon_token": beacon_token(request),
     }
 
 

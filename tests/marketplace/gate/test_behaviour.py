@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from marketplace.core.shared.database_store import DatabaseStore
 from marketplace.core.shared.session_signals import SessionSignals
 from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity.beacon_token import BeaconTokens
 from marketplace.gate.identity.behaviour import (
     BehaviourTracker,
     compute_score,
@@ -172,7 +174,7 @@ def test_tracker_counts_pages_assets_and_scores(gate_database: Database) -> None
     state = SharedState(
         DatabaseStore(gate_database.engine), clock=FrozenClock(NOW), background=False
     )
-    tracker = BehaviourTracker(state)
+    tracker = BehaviourTracker(state, tokens=BeaconTokens("test-secret-key"))
     tracker.observe_and_score(facts("/", "catalog"), now=T, bands=Bands(), browser_ua=True)
     tracker.observe_and_score(
         facts("/static/store.css", "assets", is_asset=True), now=T, bands=Bands(), browser_ua=True
@@ -230,21 +232,56 @@ def api(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
-def test_beacon_is_recorded_for_the_session(api: TestClient, app: FastAPI) -> None:
-    api.cookies.set(SESSION_COOKIE, "cookie-value-1")
-    body = {"pointer": 12, "keys": 3, "webdriver": False, "first_interaction_ms": 850}
+def page_token(api: TestClient, path: str = "/") -> str:
+    """The beacon token of a storefront page, as beacon.js reads it from its script tag."""
+    page = api.get(path, headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    found = re.search(r'src="/static/beacon\.js" data-token="([^"]+)"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
+def post_beacon(api: TestClient, body: dict[str, object]) -> None:
     response = api.post(
         "/api/v1/beacon", content=json.dumps(body), headers={"content-type": "text/plain"}
     )
     assert response.status_code == 204
-    response = api.post("/api/v1/beacon", content=b'{"webdriver": true}')
-    assert response.status_code == 204
+
+
+def test_beacon_is_recorded_for_the_session(api: TestClient, app: FastAPI) -> None:
+    token = page_token(api)
+    cookie = api.cookies.get(SESSION_COOKIE)
+    assert cookie
+    post_beacon(
+        api,
+        {"pointer": 12, "keys": 3, "webdriver": False, "first_interaction_ms": 850, "token": token},
+    )
+    post_beacon(api, {"webdriver": True, "token": token})
     state = state_of(app).identity.state
-    key = session_key("cookie-value-1", "testclient", CHROME)
-    signals = state.get_session_signals(key)
+    signals = state.get_session_signals(session_key(cookie, "testclient", CHROME))
     assert (signals.beacons, signals.pointer_events, signals.key_events) == (2, 12, 3)
     assert signals.webdriver_beacons == 1
     assert signals.first_interaction_ms == 850
+
+
+def test_a_beacon_without_its_pages_token_is_ignored(api: TestClient, app: FastAPI) -> None:
+    """A script cannot look human with a forged post: only a served page's token counts."""
+    forged = {"pointer": 7, "keys": 3, "first_interaction_ms": 850}
+    # Another visitor of the same app (no `with`: the app's lifespan belongs to `api`).
+    someone_elses = page_token(TestClient(app, headers={"user-agent": CHROME}))
+    token = page_token(api)
+    cookie = api.cookies.get(SESSION_COOKIE)
+    head, _, mac = token.rpartition(".")
+    for bad in ("", "garbage", someone_elses, f"{head}.{'0' * len(mac)}"):
+        post_beacon(api, {**forged, "token": bad})
+    clock = state_of(app).clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(hours=7)  # older than a page's token lives
+    post_beacon(api, {**forged, "token": token})
+    key = session_key(cookie, "testclient", CHROME)
+    assert state_of(app).identity.state.get_session_signals(key).beacons == 0
+    post_beacon(api, {**forged, "token": page_token(api)})
+    assert state_of(app).identity.state.get_session_signals(key).beacons == 1
 
 
 def test_beacon_accepts_garbage_without_complaint(api: TestClient, app: FastAPI) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,10 +20,12 @@ from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.shared import database_store as store_module
 from marketplace.core.shared import nonce_file
+from marketplace.core.shared import state as state_module
 from marketplace.core.shared.database_store import DatabaseStore
 from marketplace.core.shared.session_signals import SessionSignals
 from marketplace.core.shared.state import SharedState, create_shared_state
 from tests.marketplace.gate import _identity_db
+from tests.support.redis import find_redis_server, redis_server
 
 # Fixtures shared with the other identity tests.
 migrated_url = _identity_db.migrated_url
@@ -204,13 +205,41 @@ def test_session_signals_merge_across_instances(gate_database, clock):
         assert merged.first_checkout == t + 1
 
 
-def test_unknown_session_is_fetched_on_the_next_tick(gate_database, clock):
+def test_first_sight_of_a_session_reads_the_store(gate_database, clock):
     a, b = make_state(gate_database, clock), make_state(gate_database, clock)
     a.update_session_signals("s2", SessionSignals(pages=4, first_seen=T, last_seen=T + 1))
     a.flush()
-    assert b.get_session_signals("s2").pages == 0  # not cached yet: no store round-trip
-    b.flush()
-    assert b.get_session_signals("s2").pages == 4
+    assert b.session_signals_stale("s2")
+    assert b.get_session_signals("s2").pages == 4  # what `a` recorded, without waiting a tick
+    assert not b.session_signals_stale("s2")
+
+
+def test_a_session_back_from_other_workers_is_read_again(gate_database, clock, monkeypatch):
+    monkeypatch.setattr(state_module, "SIGNALS_FRESH_S", 0.05)
+    a, b = make_state(gate_database, clock), make_state(gate_database, clock)
+    b.add_session_signals("s4", SessionSignals(assets=1, first_seen=T, last_seen=T))
+    assert b.get_session_signals("s4").views == 0
+    b.flush()  # `b` knows the session now
+    a.update_session_signals("s4", SessionSignals(views=3, first_seen=T, last_seen=T + 1))
+    a.flush()
+    time.sleep(0.06)  # the session spent a while on `a`
+    merged = b.get_session_signals("s4")
+    assert (merged.views, merged.assets) == (3, 1)
+
+
+def test_a_failing_store_leaves_the_local_view(gate_database, clock, monkeypatch):
+    state = make_state(gate_database, clock)
+    state.add_session_signals("s5", SessionSignals(pages=1, first_seen=T, last_seen=T))
+    calls = []
+
+    def broken(ids):  # type: ignore[no-untyped-def]
+        calls.append(ids)
+        raise OSError("store down")
+
+    monkeypatch.setattr(state.store, "fetch_signals", broken)
+    assert state.get_session_signals("s5").pages == 1
+    assert state.get_session_signals("s6").pages == 0
+    assert len(calls) == 1  # no second wait on a store that just failed
 
 
 def test_policy_switch_is_seen_by_another_instance(gate_database, clock):
@@ -378,40 +407,13 @@ def test_two_worker_processes_share_policy_and_nonces(migrated_url):
 
 @pytest.fixture
 def redis_url(tmp_path: Path):  # type: ignore[no-untyped-def]
-    server = shutil.which("redis-server")
+    server = find_redis_server()
     if server is None:
         from tests.conftest import skip_or_fail
 
         skip_or_fail("redis", "redis-server is not installed: `apt-get install redis-server`")
-    from sandbox.liveserver import free_port
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(server),
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with redis_server(tmp_path, str(server)) as url:
+        yield url
 
 
 def test_redis_store_shares_state(redis_url, tmp_path, clock):

@@ -13,6 +13,11 @@ where correctness needs it:
   totals. A worker therefore sees the others' traffic up to one interval late, and a burst spread
   over several workers may overshoot a limit by what they count in that interval. That is the
   trade-off for a counter with no round-trip per request.
+- **A session's signals** are read from the store synchronously (one primary-key read) when this
+  worker has not read them within `SIGNALS_FRESH_S`: on its first sight of the session, or when
+  the session comes back after a pause spent on other workers. Otherwise a worker would score a
+  shopper who viewed products elsewhere as one who never did. Sessions in use are re-read by the
+  tick, so a busy session costs no round-trip; the gate makes such a read off the event loop.
 - **The active policy and the partner registry version** are polled by the same background tick, a
   single primary-key read, so a switch through one worker is in force in all of them well within a
   second; the worker that made the switch sees it at once.
@@ -41,6 +46,8 @@ log = logging.getLogger(__name__)
 
 MAX_CACHED_SESSIONS = 50_000
 PURGE_EVERY_S = 30.0
+# A session's cached signals older than this are read again before use (see the module doc).
+SIGNALS_FRESH_S = 1.0
 
 
 class SharedState:
@@ -66,8 +73,10 @@ class SharedState:
         self._counts_total: dict[tuple[str, int], int] = {}
         self._counts_expires: dict[tuple[str, int], float] = {}
         self._counts_last_batch: set[tuple[str, int]] = set()
-        # Session signals: stored totals (LRU), in-flight and pending deltas.
-        self._signals_total: OrderedDict[str, SessionSignals] = OrderedDict()
+        # Session signals: stored totals with the moment (monotonic) each was read (LRU),
+        # in-flight and pending deltas.
+        self._signals_total: OrderedDict[str, tuple[SessionSignals, float]] = OrderedDict()
+        self._signals_fetch_failed_at = -SIGNALS_FRESH_S
         self._signals_pending: dict[str, SessionSignals] = {}
         self._signals_flushing: dict[str, SessionSignals] = {}
         self._signals_wanted: set[str] = set()
@@ -118,16 +127,22 @@ class SharedState:
     # -- session signals ------------------------------------------------------------------
 
     def get_session_signals(self, session_id: str) -> SessionSignals:
-        """What every worker has recorded for the session, at most one flush interval late."""
+        """What every worker has recorded for the session, about a second late at most.
+
+        May wait for one read from the store (see `session_signals_stale`).
+        """
         self._ensure_started()
+        if self.session_signals_stale(session_id):
+            self.refresh_session_signals(session_id)
         with self._lock:
             # Whatever is read is re-read from the store on the next tick, so a session's view
             # of the other workers' share is never more than one tick older than its last read.
             self._signals_wanted.add(session_id)
-            total = self._signals_total.get(session_id)
-            if total is None:
+            entry = self._signals_total.get(session_id)
+            if entry is None:
                 total = EMPTY_SIGNALS
             else:
+                total = entry[0]
                 self._signals_total.move_to_end(session_id)
             flushing = self._signals_flushing.get(session_id)
             pending = self._signals_pending.get(session_id)
@@ -137,13 +152,48 @@ class SharedState:
             total = total.merged(pending)
         return total
 
+    def session_signals_stale(self, session_id: str) -> bool:
+        """True when reading the session's signals now would first wait for the store."""
+        now = time.monotonic()
+        if now - self._signals_fetch_failed_at < SIGNALS_FRESH_S:
+            return False  # the store just failed: use what is here rather than wait on it
+        entry = self._signals_total.get(session_id)
+        return entry is None or now - entry[1] > SIGNALS_FRESH_S
+
+    def refresh_session_signals(self, session_id: str) -> None:
+        """Read the session's stored signals now (one primary-key read)."""
+        started = time.monotonic()
+        with self._lock:
+            if session_id in self._signals_flushing:
+                return  # the flush under way brings back its total
+        try:
+            fetched = self.store.fetch_signals([session_id]).get(session_id, EMPTY_SIGNALS)
+        except Exception:
+            self._signals_fetch_failed_at = time.monotonic()
+            log.warning("could not read a session's signals; scoring it from this worker's view")
+            return
+        with self._lock:
+            entry = self._signals_total.get(session_id)
+            # A flush that started or finished meanwhile has (or will have) a total at least as
+            # fresh; writing this read over it could count a batch twice or drop one.
+            if session_id in self._signals_flushing or (entry is not None and entry[1] >= started):
+                return
+            self._signals_total[session_id] = (fetched, time.monotonic())
+            self._signals_total.move_to_end(session_id)
+            while len(self._signals_total) > MAX_CACHED_SESSIONS:
+                self._signals_total.popitem(last=False)
+
     def update_session_signals(self, session_id: str, delta: SessionSignals) -> SessionSignals:
         """Add `delta` to the session's signals and return the combined view."""
+        self.add_session_signals(session_id, delta)
+        return self.get_session_signals(session_id)
+
+    def add_session_signals(self, session_id: str, delta: SessionSignals) -> None:
+        """Add `delta` to the session's signals, without reading them."""
         self._ensure_started()
         with self._lock:
             current = self._signals_pending.get(session_id)
             self._signals_pending[session_id] = delta if current is None else current.merged(delta)
-        return self.get_session_signals(session_id)
 
     # -- versioned values -----------------------------------------------------------------
 
@@ -279,11 +329,12 @@ class SharedState:
                 self._signals_flushing = {}
                 self._signals_wanted.update(wanted)
             raise
+        read_at = time.monotonic()
         with self._lock:
             for sid in wanted:
-                self._signals_total[sid] = fetched.get(sid, EMPTY_SIGNALS)
+                self._signals_total[sid] = (fetched.get(sid, EMPTY_SIGNALS), read_at)
             for sid, total in totals.items():
-                self._signals_total[sid] = total
+                self._signals_total[sid] = (total, read_at)
                 self._signals_total.move_to_end(sid)
             self._signals_flushing = {}
             while len(self._signals_total) > MAX_CACHED_SESSIONS:

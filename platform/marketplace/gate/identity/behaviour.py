@@ -4,7 +4,8 @@ Each request updates its session's signals (pages, asset loads, views, first che
 storefront's beacon (`/static/beacon.js` → `POST /api/v1/beacon`) adds pointer and key counts,
 `navigator.webdriver` and the time to the first interaction. The score runs from 1 (automated) to
 99 (human) in the manner of commercial bot managers; each deduction comes with a reason that the
-decision log records. A visitor the gate has barely seen scores in the human band: one page is not
+decision log records. A beacon counts only with the token of a page served to its session
+(`beacon_token.py`). A visitor the gate has barely seen scores in the human band: one page is not
 evidence, and refusing first visits would punish every new shopper.
 
 Sessions are keyed by a hash of the session cookie (never the cookie itself, which is a login
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from marketplace.core.shared.session_signals import SessionSignals
 from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity.beacon_token import MAX_TOKEN_LENGTH, BeaconTokens
 
 BEACON_PATH = "/api/v1/beacon"
 MAX_BEACON_BYTES = 2048
@@ -108,6 +110,7 @@ class BeaconBody(BaseModel):
     keys: int = Field(default=0, ge=0, le=100_000)
     webdriver: bool = False
     first_interaction_ms: float | None = Field(default=None, ge=0, le=86_400_000)
+    token: str = Field(default="", max_length=MAX_TOKEN_LENGTH)  # the page's, see beacon_token
 
 
 def parse_beacon(raw: bytes) -> BeaconBody | None:
@@ -205,13 +208,18 @@ def compute_score(
 class BehaviourTracker:
     """Records every request's behaviour in the shared state and scores the session."""
 
-    def __init__(self, state: SharedState) -> None:
+    def __init__(self, state: SharedState, *, tokens: BeaconTokens) -> None:
         self.state = state
+        self.tokens = tokens
 
     def observe(self, facts: RequestFacts, *, now: float) -> tuple[str, SessionSignals]:
         """Record this request; returns the session key and its combined signals."""
         key = facts_session_key(facts)
         return key, self.state.update_session_signals(key, request_delta(facts, now))
+
+    def signals_stale(self, facts: RequestFacts) -> bool:
+        """True when scoring this request would first read its session from the shared store."""
+        return self.state.session_signals_stale(facts_session_key(facts))
 
     def observe_and_score(
         self, facts: RequestFacts, *, now: float, bands: Bands, browser_ua: bool
@@ -226,17 +234,26 @@ class BehaviourTracker:
         )
         return BotScore(score=score, band=bands.band(score), reasons=reasons, signals=signals)
 
+    def beacon_token(
+        self, session_id: str | None, client_ip: str | None, user_agent: str, now: float
+    ) -> str:
+        """The token a page served now to this session gives its beacon."""
+        return self.tokens.issue(session_key(session_id, client_ip, user_agent), now)
+
     def record_beacon(
         self, session_id: str | None, client_ip: str | None, user_agent: str, raw: bytes, now: float
     ) -> bool:
-        """Add a beacon's report to its session; False when the body was not a beacon."""
+        """Add a beacon's report to its session; False when it was not a beacon of a page this
+        session was served (no body, or no valid token), which is then ignored."""
         body = parse_beacon(raw)
         if body is None:
             return False
         key = session_key(session_id, client_ip, user_agent)
-        self.state.update_session_signals(key, beacon_delta(body, now))
+        if not self.tokens.valid(body.token, key, now):
+            return False
+        self.state.add_session_signals(key, beacon_delta(body, now))
         return True
 
     def flag(self, facts: RequestFacts) -> None:
         """Mark one of the session's requests as scored automated (for escalation and reports)."""
-        self.state.update_session_signals(facts_session_key(facts), SessionSignals(flagged=1))
+        self.state.add_session_signals(facts_session_key(facts), SessionSignals(flagged=1))

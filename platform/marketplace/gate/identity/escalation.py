@@ -35,7 +35,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from marketplace.core.db import Database
-from marketplace.core.security import SESSION_COOKIE, client_fingerprint
+from marketplace.core.security import client_fingerprint
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.identity.models import GateAccountStrike, GateEscalation
 
@@ -94,13 +94,8 @@ def bearer_token(facts: RequestFacts) -> str | None:
 
 
 def session_cookie(facts: RequestFacts) -> str | None:
-    """The raw session cookie from the Cookie header (the account resolver checks its signature)."""
-    for header in facts.header_values("cookie"):
-        for part in header.split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == SESSION_COOKIE and value:
-                return value.strip('"')
-    return None
+    """The raw session cookie, as the gate read it (the account resolver checks its signature)."""
+    return facts.session_id
 
 
 def warning_reason(strikes: int, reason: str) -> str:

@@ -15,6 +15,7 @@ from marketplace.core.db import Database
 from marketplace.core.settings import Settings
 from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity.beacon_token import BeaconTokens
 from marketplace.gate.identity.behaviour import BehaviourTracker
 from marketplace.gate.identity.escalation import (
     AccountResolver,
@@ -103,7 +104,7 @@ def build_identity(
         keyid=platform_keyid(key),
         state=state,
         partners=PartnerRegistry(database, state, key.public_key()),
-        tracker=BehaviourTracker(state),
+        tracker=BehaviourTracker(state, tokens=BeaconTokens(settings.secret_key)),
         escalator=escalator,
     )
 

@@ -79,7 +79,9 @@ def delete_partner(name: str, identity: IdentityDep, _admin: AdminDep) -> Respon
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Interaction beacon from the storefront's pages",
     description="Posted by /static/beacon.js: pointer and key event counts, navigator.webdriver "
-    "and the time to the first interaction. Always accepted; a malformed body is ignored.",
+    "and the time to the first interaction, with `token`, the token of the page it runs on (its "
+    "script tag's `data-token`). Always answered 204; a malformed body, or one without a token "
+    "issued to this session's pages in the last six hours, is ignored.",
     response_class=Response,
 )
 async def beacon(request: Request, tracker: TrackerDep, now: NowDep) -> Response:

@@ -3,10 +3,14 @@
  * It sends counts only (pointer and key events since the last report), the browser's own
  * navigator.webdriver flag and the delay to the first interaction. No coordinates, no keys
  * pressed, no page content. The gate turns these into a bot score (see docs/policy.md).
+ * Each report carries the page's token (the script tag's data-token): the gate counts only
+ * beacons of pages it served to the same session.
  */
 (function () {
   "use strict";
   var ENDPOINT = "/api/v1/beacon";
+  var script = document.currentScript;
+  var TOKEN = (script && script.getAttribute("data-token")) || "";
   var FIRST_REPORT_MS = 2500;
   var pointer = 0;
   var keys = 0;
@@ -41,7 +45,8 @@
       pointer: pointer,
       keys: keys,
       webdriver: navigator.webdriver === true,
-      first_interaction_ms: firstInteraction
+      first_interaction_ms: firstInteraction,
+      token: TOKEN
     };
     pointer = 0;
     keys = 0;
