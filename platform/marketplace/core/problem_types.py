@@ -37,6 +37,15 @@ _TYPES: tuple[ProblemType, ...] = (
         "Change the request as the detail says and send it again.",
     ),
     ProblemType(
+        "duplicate-cookie",
+        "Cookie sent twice",
+        400,
+        "The request carried the session cookie more than once, so it is not clear which session "
+        "it belongs to.",
+        "Send the session cookie once: clear the duplicate from the client's cookie jar (or the "
+        "Cookie header) and try again.",
+    ),
+    ProblemType(
         "invalid-request",
         "Invalid request",
         422,
