@@ -13,6 +13,11 @@ def fits(console: Console, table: Table) -> bool:
     return Measurement.get(console, unbounded, table).maximum <= console.width
 
 
-def print_fitting(console: Console, wide: Table, narrow: Table) -> None:
-    """Print `wide` when the terminal has room for it, else `narrow`."""
+def print_fitting(wide: Table, narrow: Table) -> None:
+    """Print `wide` when the terminal has room for it, else `narrow`.
+
+    The console is made here, not at import: its width is read from the terminal (or COLUMNS)
+    when it is built, and the terminal may have changed since the module was imported.
+    """
+    console = Console()
     console.print(wide if fits(console, wide) else narrow)

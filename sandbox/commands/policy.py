@@ -129,7 +129,7 @@ def show(
     policy = _load(spec)
     if policy.description:
         console.print(escape(policy.description))
-    print_fitting(console, decision_table(policy), decision_list(policy))
+    print_fitting(decision_table(policy), decision_list(policy))
     console.print(
         "Cells show the action for GET (HEAD is GET); 'GET: allow / POST: block' when methods "
         "differ; '≤N/Ss' is the class's rate limit."

@@ -96,7 +96,7 @@ def probe_command(
         return
     signed = f", signed with {sign.name}" if sign else ", unsigned"
     title = f"{user_agent}{signed}"
-    print_fitting(console, rows_table(rows, title), rows_list(rows, title))
+    print_fitting(rows_table(rows, title), rows_list(rows, title))
 
 
 def register(app: typer.Typer) -> None:

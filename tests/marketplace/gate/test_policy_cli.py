@@ -58,7 +58,7 @@ def test_show_fits_the_terminal() -> None:
     wide = runner.invoke(cli, ["policy", "show", "closed"], env={"COLUMNS": "200"})
     assert any(
         "visitor class" in line and "well-known" in line for line in wide.output.splitlines()
-    )
+    ), wide.output
 
 
 @pytest.mark.parametrize("command", ["validate", "show", "set"])
