@@ -71,6 +71,8 @@ def serve(
     """
     import uvicorn
 
+    from marketplace.core.server import PROTOCOL_PATH
+
     if policy_name:
         os.environ["SANDBOX_POLICY"] = policy_name
     from marketplace.core.settings import get_settings
@@ -88,6 +90,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        http=PROTOCOL_PATH,  # bounds the request head; the limit comes from the settings
     )
 
 

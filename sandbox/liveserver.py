@@ -10,6 +10,8 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from marketplace.core.server import BoundedHttpToolsProtocol, bounded_protocol
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago on `host`."""
@@ -20,15 +22,29 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class LiveServer:
-    """uvicorn in a thread; `with LiveServer(app) as server: httpx.get(server.url + "/healthz")`."""
+    """uvicorn in a thread; `with LiveServer(app) as server: httpx.get(server.url + "/healthz")`.
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    Served like `sandbox serve` serves it: with the protocol that bounds request heads, at the
+    app's `max_header_bytes` (default: the settings from the environment).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        max_header_bytes: int | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(
             app,
             host=self.host,
             port=self.port,
+            http=bounded_protocol(max_header_bytes)
+            if max_header_bytes
+            else BoundedHttpToolsProtocol,
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=5,

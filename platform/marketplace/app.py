@@ -23,6 +23,7 @@ from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.routes import router as catalog_router
 from marketplace.core.appstate import AppState
+from marketplace.core.bounds import Limits, RequestBounds
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
 from marketplace.core.errors import document_problems, install_error_handlers
@@ -146,8 +147,18 @@ def create_app(
         max_age_s=settings.session_max_age_s,
         secure=settings.secure_cookies,
     )
-    # Last, so the policy gate is the outermost layer and decides every request before routing.
+    # The policy gate decides every request before routing...
     app.add_middleware(GateMiddleware, runtime=state.gate)
+    # ...and only requests within bounds reach it: added last, this layer is the outermost.
+    app.add_middleware(
+        RequestBounds,
+        limits=Limits(
+            header_bytes=settings.max_header_bytes,
+            body_bytes=settings.max_body_bytes,
+            json_depth=settings.max_json_depth,
+            json_members=settings.max_json_members,
+        ),
+    )
     return app
 
 
