@@ -65,7 +65,8 @@ def _declared_length(scope: Scope) -> tuple[int | None, bool]:
 
 
 def _is_json(scope: Scope) -> bool:
-    """True when FastAPI would decode the body as JSON: no content type, or a JSON one."""
+    """True when FastAPI may decode the body as JSON: a JSON content type, or none at all
+    (read as JSON unless FastAPI's strict content-type check is on)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             media: bytes = value.split(b";", 1)[0].strip().lower()
