@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -99,6 +99,20 @@ def test_an_impossible_product_id_is_answered_without_a_tool_call(
     assert answer["reply"].startswith(f"There is no product {HUGE}")
 
 
+_NUMBER = st.one_of(
+    st.integers(-(2**80), 2**80).map(str),
+    st.from_regex(r"-?[0-9]{17,60}", fullmatch=True),
+    st.from_regex(r"[0-9]{1,3}( units| x| of them| pieces)", fullmatch=True),
+)
+_COMMAND = st.builds(
+    "{} {} {} {}".format,
+    st.sampled_from(["add", "put", "buy the", "order", "help me choose", "find", "what did i"]),
+    st.sampled_from(["product", "item", "#", "id", "", "the budget pick", "headphones"]),
+    _NUMBER,
+    st.sampled_from(["", "to my cart", "under $", "units"]).map(str) | st.text(max_size=30),
+)
+
+
 @settings(
     max_examples=60,
     derandomize=True,
@@ -106,21 +120,9 @@ def test_an_impossible_product_id_is_answered_without_a_tool_call(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(
-    text=st.one_of(
-        st.text(min_size=1, max_size=300),
-        st.builds(
-            "{} {} {}".format,
-            st.sampled_from(["add", "put", "buy the", "help me choose", "find", "what did i"]),
-            st.sampled_from(["product", "item", "#", "id", "", "the budget pick", "headphones"]),
-            st.one_of(
-                st.integers(-(2**80), 2**80).map(str),
-                st.from_regex(r"[0-9]{1,60}( units| x| of them)?", fullmatch=True),
-                st.text(max_size=40),
-            ),
-        ),
-    )
-)
+@given(text=st.one_of(_COMMAND, st.text(min_size=1, max_size=300)))
+@example(text=f"add product {HUGE} to my cart")
+@example(text=f"find tents under ${'9' * 500}")
 def test_the_assistant_answers_any_text_without_a_server_error(
     client: TestClient, shopper: str, text: str
 ) -> None:
