@@ -55,7 +55,12 @@ A mock marketplace ("Nile") with a policy gate in front of every route.
 
 Every response carries the gate's answer in `X-Policy-Decision`, `X-Policy-Rule` and
 `X-Visitor-Class`. Errors are `application/problem+json` (RFC 9457) with a `detail` sentence that
-says what to change. Lists are `{"items": [...], "total": N, "page": P, "page_size": S}`.
+says what to change; a 422 lists at most 20 problems (`errors`) and counts the rest
+(`errors_not_listed`). Lists are `{"items": [...], "total": N, "page": P, "page_size": S}`.
+
+Requests are bounded before the gate sees them: request line and headers 16 KiB (431), body 1 MiB
+(413), JSON bodies at most 32 levels deep with at most 10,000 members and items (413); the
+store's operator can change each (`SANDBOX_MAX_*`).
 """
 
 
