@@ -84,7 +84,7 @@ def serve(
         fail(f"could not prepare the database: {exc}")
     console.print(f"Serving the store at [bold]http://{host}:{port}/[/] (Ctrl+C to stop)")
     uvicorn.run(
-        "marketplace.app:create_app",
+        "marketplace.app:create_served_app",
         factory=True,
         host=host,
         port=port,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -164,6 +165,19 @@ def create_app(
             json_members=settings.max_json_members,
         ),
     )
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The app as `sandbox serve` runs it, once per worker process, from the environment.
+
+    Everything built up to here (the libraries, the app, its tables) lives as long as the
+    process, so it is moved out of the garbage collector's sight: otherwise a full collection,
+    which any request may set off, walks all of it and holds the event loop while it does.
+    """
+    app = create_app()
+    gc.collect()
+    gc.freeze()
     return app
 
 
