@@ -89,7 +89,7 @@ def json_shape_problem(body: bytes, *, max_depth: int, max_members: int) -> str 
     # Without its escaped backslashes and quotes, every string is a plain "..." span: the parts
     # of a split at the quotes alternate between outside and inside a string.
     flat = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    skeleton = b"".join(flat.split(b'"')[::2]).translate(None, _JSON_WHITESPACE)
+    skeleton = b"0".join(flat.split(b'"')[::2]).translate(None, _JSON_WHITESPACE)
     brackets = skeleton.translate(_SAME_BRACKETS, _NOT_BRACKETS)
     too_deep = b"[" * (max_depth + 1) in brackets
     empties = skeleton.count(b"[]") + skeleton.count(b"{}")
