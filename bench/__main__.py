@@ -23,6 +23,7 @@ ORDER = [
     "throughput",
     "checkout",
     "load",
+    "hostile",
 ]
 TIMEOUT_S = 1200
 

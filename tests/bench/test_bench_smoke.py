@@ -43,4 +43,4 @@ def test_report_renders_every_section(tmp_path: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
     text = (tmp_path / "b.md").read_text()
-    assert text.count("Not run yet.") == 8
+    assert text.count("Not run yet.") == 9
