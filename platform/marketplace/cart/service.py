@@ -13,7 +13,7 @@ from marketplace.cart.models import CartItem
 from marketplace.cart.schemas import MAX_LINE_QUANTITY, CartLineOut, CartOut
 from marketplace.catalog.models import Category, Product
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
-from marketplace.core.ids import is_id
+from marketplace.core.ids import MAX_ID, is_id
 from marketplace.history.service import record_event
 
 
@@ -97,15 +97,18 @@ def cart_view(session: Session, account_id: int) -> CartOut:
 
 
 def _product(session: Session, product_id: int) -> _ProductInfo:
-    row = (
-        session.execute(
-            select(Product.id, Product.title, Product.stock, Category.slug)
-            .join(Category, Category.id == Product.category_id)
-            .where(Product.id == product_id)
-        ).first()
-        if is_id(product_id)
-        else None
-    )
+    if not is_id(product_id):
+        # Not echoed: an in-process caller may pass a number of any size.
+        raise NotFound(
+            f"There is no such product: ids run from 1 to {MAX_ID}; find product ids with "
+            "GET /api/v1/products.",
+            type_slug="unknown-product",
+        )
+    row = session.execute(
+        select(Product.id, Product.title, Product.stock, Category.slug)
+        .join(Category, Category.id == Product.category_id)
+        .where(Product.id == product_id)
+    ).first()
     if row is None:
         raise NotFound(
             f"There is no product {product_id}; find product ids with GET /api/v1/products.",
@@ -145,8 +148,8 @@ def _check_quantity(quantity: int) -> None:
     """The API bounds quantities too; callers in-process (the assistant's tools) meet this one."""
     if not 1 <= quantity <= MAX_LINE_QUANTITY:
         raise Unprocessable(
-            f"Field 'quantity': must be between 1 and {MAX_LINE_QUANTITY}, not {quantity}; "
-            "remove a line with DELETE instead of setting 0.",
+            f"Field 'quantity': must be between 1 and {MAX_LINE_QUANTITY}; remove a line with "
+            "DELETE instead of setting 0.",
             type_slug="invalid-quantity",
             errors=[{"field": "quantity", "message": f"must be 1 to {MAX_LINE_QUANTITY}"}],
         )
