@@ -24,6 +24,7 @@ ORDER = [
     "checkout",
     "load",
     "design_costs",
+    "hostile",
 ]
 TIMEOUT_S = 1200
 

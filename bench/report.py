@@ -255,6 +255,27 @@ def design_costs(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def hostile(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Served as `sandbox serve` serves it; {r['products']:,} products; each attack sent "
+        "back to back for a while (the attacks column). The other client's answers are those "
+        "that overlapped an attack, beside its answers in the 0.3 s just before.",
+        "",
+        "| attack | attacks | answer | answer bytes | other client, slowest ms during | "
+        "median | n | slowest ms without |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        during, quiet = row["bystander_during_ms"], row["bystander_quiet_ms"]
+        statuses = "/".join(str(s) for s in row["statuses"])
+        lines.append(
+            f"| {row['attack']} | {row['rounds']} | {statuses} | {row['answer_bytes_max']} | "
+            f"{_s(during, 'max')} | {_s(during, 'median')} | {int(during.get('n', 0))} | "
+            f"{_s(quiet, 'max')} |"
+        )
+    return [*lines, ""]
+
+
 SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
     ("gate_overhead", "1. Gate overhead", gate_overhead),
     ("gate_latency", "1b. The gate's own decision time", gate_latency),
@@ -265,6 +286,7 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
     ("checkout", "6. Checkout under contention", checkout),
     ("load", "7. Load", load),
     ("design_costs", "8. Costs behind design choices in the code", design_costs),
+    ("hostile", "9. Hostile requests", hostile),
 ]
 
 

@@ -21,9 +21,17 @@ LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
 
 @contextmanager
 def uvicorn_server(
-    app: str, *, workers: int = 1, env: dict[str, str] | None = None, factory: bool = False
+    app: str,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    factory: bool = False,
+    http: str | None = None,
 ) -> Iterator[str]:
-    """`uvicorn APP --workers N` on 127.0.0.1; yields its base URL once /healthz answers."""
+    """`uvicorn APP --workers N` on 127.0.0.1; yields its base URL once /healthz answers.
+
+    `http` names uvicorn's HTTP protocol (a class by import path, as `sandbox serve` passes it).
+    """
     port = free_port()
     cmd = [
         sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
@@ -31,6 +39,8 @@ def uvicorn_server(
     ]  # fmt: skip
     if factory:
         cmd.append("--factory")
+    if http:
+        cmd += ["--http", http]
     child = subprocess.Popen(cmd, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:

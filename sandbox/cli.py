@@ -94,6 +94,7 @@ def serve(
     """
     import uvicorn
 
+    from marketplace.core.server import PROTOCOL_PATH
     from sandbox.liveserver import proxy_options
 
     if policy_name:
@@ -111,13 +112,14 @@ def serve(
         fail(f"could not prepare the database: {exc}")
     console.print(f"Serving the store at [bold]http://{host}:{port}/[/] (Ctrl+C to stop)")
     uvicorn.run(
-        "marketplace.app:create_app",
+        "marketplace.app:create_served_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level="warning",
         **proxy_options(trusted_proxies),
+        http=PROTOCOL_PATH,  # bounds the request head; the limit comes from the settings
     )
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from marketplace.core.server import BoundedHttpToolsProtocol, bounded_protocol
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago on `host`."""
@@ -33,7 +35,11 @@ def proxy_options(trusted_proxies: Sequence[str]) -> dict[str, Any]:
 
 
 class LiveServer:
-    """uvicorn in a thread; `with LiveServer(app) as server: httpx.get(server.url + "/healthz")`."""
+    """uvicorn in a thread; `with LiveServer(app) as server: httpx.get(server.url + "/healthz")`.
+
+    Served like `sandbox serve` serves it: with the protocol that bounds request heads, at the
+    app's `max_header_bytes` (default: the settings from the environment).
+    """
 
     def __init__(
         self,
@@ -42,6 +48,7 @@ class LiveServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         trusted_proxies: Sequence[str] = (),
+        max_header_bytes: int | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -49,6 +56,9 @@ class LiveServer:
             app,
             host=self.host,
             port=self.port,
+            http=bounded_protocol(max_header_bytes)
+            if max_header_bytes
+            else BoundedHttpToolsProtocol,
             log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=5,

@@ -208,9 +208,9 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def live_server(app: FastAPI) -> Iterator[LiveServer]:
+def live_server(app: FastAPI, settings: Settings) -> Iterator[LiveServer]:
     """The app over real HTTP on a free loopback port."""
-    with LiveServer(app) as server:
+    with LiveServer(app, max_header_bytes=settings.max_header_bytes) as server:
         yield server
 
 

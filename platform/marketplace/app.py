@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from marketplace.catalog.routes import router as catalog_router
 from marketplace.core import cookies
 from marketplace.core.apidocs import install_api_docs
 from marketplace.core.appstate import AppState
+from marketplace.core.bounds import Limits, RequestBounds
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.db import Database
 from marketplace.core.errors import document_problems, install_error_handlers
@@ -62,9 +64,14 @@ Every response carries the gate's answer in `X-Policy-Decision`, `X-Policy-Rule`
 `X-Visitor-Class`; the rules are public at `GET /api/v1/policy/public`. Visitor classes with a
 rate limit get `RateLimit-Policy` and `RateLimit` on every answer. Errors are
 `application/problem+json` (RFC 9457) with a `detail` sentence that says what to change; each
-`type` (`/problems/<slug>`) is a page that explains it. Lists are
+`type` (`/problems/<slug>`) is a page that explains it; a 422 lists at most 20 problems (`errors`)
+and counts the rest (`errors_not_listed`). Lists are
 `{"items": [...], "total": N, "page": P, "page_size": S}`. Send the session cookie (`nile_session`)
 at most once: a request carrying it twice is refused with 400.
+
+Requests are bounded before the gate sees them: request line and headers 16 KiB (431), body 1 MiB
+(413), JSON bodies at most 32 levels deep with at most 10,000 members and items (413); the
+store's operator can change each (`SANDBOX_MAX_*`).
 """
 
 
@@ -166,6 +173,29 @@ def create_app(
     app.add_middleware(cookies.DuplicateCookieGuard)
     # Last, so the policy gate is the outermost layer and decides every request before routing.
     app.add_middleware(GateMiddleware, runtime=state.gate)
+    # ...and only requests within bounds reach it: added last, this layer is the outermost.
+    app.add_middleware(
+        RequestBounds,
+        limits=Limits(
+            header_bytes=settings.max_header_bytes,
+            body_bytes=settings.max_body_bytes,
+            json_depth=settings.max_json_depth,
+            json_members=settings.max_json_members,
+        ),
+    )
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The app as `sandbox serve` runs it, once per worker process, from the environment.
+
+    Everything built up to here (the libraries, the app, its tables) lives as long as the
+    process, so it is moved out of the garbage collector's sight: otherwise a full collection,
+    which any request may set off, walks all of it and holds the event loop while it does.
+    """
+    app = create_app()
+    gc.collect()
+    gc.freeze()
     return app
 
 

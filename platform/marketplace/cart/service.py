@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from marketplace.cart.models import CartItem
 from marketplace.cart.schemas import MAX_LINE_QUANTITY, CartLineOut, CartOut
 from marketplace.catalog.models import Category, Product
-from marketplace.core.errors import Conflict, NotFound
+from marketplace.core.errors import Conflict, NotFound, Unprocessable
+from marketplace.core.ids import MAX_ID, is_id
 from marketplace.history.service import record_event
 
 
@@ -96,6 +97,13 @@ def cart_view(session: Session, account_id: int) -> CartOut:
 
 
 def _product(session: Session, product_id: int) -> _ProductInfo:
+    if not is_id(product_id):
+        # Not echoed: an in-process caller may pass a number of any size.
+        raise NotFound(
+            f"There is no such product: ids run from 1 to {MAX_ID}; find product ids with "
+            "GET /api/v1/products.",
+            type_slug="unknown-product",
+        )
     row = session.execute(
         select(Product.id, Product.title, Product.stock, Category.slug)
         .join(Category, Category.id == Product.category_id)
@@ -134,6 +142,17 @@ def _line_too_big(product: _ProductInfo, wanted: int) -> Conflict:
         type_slug="quantity-limit",
         product_id=product.id,
     )
+
+
+def _check_quantity(quantity: int) -> None:
+    """The API bounds quantities too; callers in-process (the assistant's tools) meet this one."""
+    if not 1 <= quantity <= MAX_LINE_QUANTITY:
+        raise Unprocessable(
+            f"Field 'quantity': must be between 1 and {MAX_LINE_QUANTITY}; remove a line with "
+            "DELETE instead of setting 0.",
+            type_slug="invalid-quantity",
+            errors=[{"field": "quantity", "message": f"must be 1 to {MAX_LINE_QUANTITY}"}],
+        )
 
 
 def _add_quantity(
@@ -181,6 +200,7 @@ def add_item(
 
     Raising after the upsert is safe: the request's transaction rolls the upsert back.
     """
+    _check_quantity(quantity)
     product = _product(session, product_id)
     if product.stock < quantity:
         raise _too_many(product, quantity)
@@ -222,6 +242,7 @@ def set_quantity(
     session_key: str | None = None,
 ) -> CartOut:
     """Set a line's quantity outright (idempotent, unlike adding)."""
+    _check_quantity(quantity)
     product = _product(session, product_id)
     if quantity > product.stock:
         raise _too_many(product, quantity)
@@ -256,6 +277,8 @@ def remove_item(
     session_key: str | None = None,
 ) -> CartOut:
     """Remove a line; a product not in the cart is a 404, so a typo does not pass silently."""
+    if not is_id(product_id):
+        raise _not_in_cart(product_id)
     removed = session.execute(
         delete(CartItem)
         .where(CartItem.account_id == account_id, CartItem.product_id == product_id)

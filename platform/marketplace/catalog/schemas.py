@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from marketplace.catalog.search import COUNT_CAP, SortKey
 
 MAX_PAGE_SIZE = 100
+MAX_QUERY_CHARS = 200
 
 
 class SearchParams(BaseModel):
@@ -19,7 +20,7 @@ class SearchParams(BaseModel):
 
     q: str | None = Field(
         default=None,
-        max_length=200,
+        max_length=MAX_QUERY_CHARS,
         description="Words to look for in titles, brands and descriptions; all must match. "
         "Punctuation and search-syntax characters are ignored.",
     )

@@ -28,6 +28,7 @@ from marketplace.catalog.schemas import (
 )
 from marketplace.catalog.taxonomy import CATEGORY_SLUGS, AttributeSpec, attribute_specs
 from marketplace.core.errors import NotFound, Unprocessable
+from marketplace.core.ids import is_id
 from marketplace.core.precompiled import Precompiled
 from marketplace.core.writebehind import WriteBehind
 from marketplace.history.service import record_event
@@ -177,7 +178,7 @@ def _check_price_range(params: SearchParams) -> None:
 
 def products_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Product]:
     """The products with these ids (categories loaded), by id; unknown ids are left out."""
-    wanted = set(ids)
+    wanted = {i for i in ids if is_id(i)}
     if not wanted:
         return {}
     stmt = select(Product).options(joinedload(Product.category)).where(Product.id.in_(wanted))
@@ -312,7 +313,7 @@ def record_ad_click(
     Advertisers pay the bid for a person's click only: clicks by any other class of visitor
     are kept, uncharged, as invalid traffic.
     """
-    impression = session.get(AdImpression, impression_id)
+    impression = session.get(AdImpression, impression_id) if is_id(impression_id) else None
     if impression is None or impression.product_id != product_id:
         return None
     if session.scalar(select(AdClick.id).where(AdClick.impression_id == impression_id)):
@@ -377,7 +378,7 @@ _DETAIL_READ = Precompiled(_DETAIL_QUERY)
 def read_product_detail(connection: Connection, *, product_id: int) -> ProductDetail:
     """`product_detail` read with one plain statement on `connection` (e.g. a
     `Database.reader()`, which never waits for writers); a 404 naming the id otherwise."""
-    rows = _DETAIL_READ.rows(connection, {"product_id": product_id})
+    rows = _DETAIL_READ.rows(connection, {"product_id": product_id}) if is_id(product_id) else []
     if not rows:
         raise _no_product(product_id)
     fields = dict(zip((*_DETAIL_COLUMNS, "category_slug", "category_name"), rows[0], strict=True))

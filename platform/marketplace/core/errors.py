@@ -15,6 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# An answer to an invalid request stays a few KiB, whatever the request held.
+MAX_LISTED_ERRORS = 20
+MAX_ECHO_CHARS = 200
+
+
+def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """`text`, cut to `limit` characters (with an ellipsis) when it echoes what a client sent."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ProblemError(Exception):
@@ -85,7 +93,7 @@ def problem_body(
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": instance,
+        "instance": clip(instance),
     }
     body.update(extra)
     return body
@@ -139,16 +147,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = []
-        for err in exc.errors():
-            errors.append({"field": _field_path(err.get("loc", ())), "message": err.get("msg", "")})
+        found = exc.errors()
+        errors = [
+            {
+                "field": clip(_field_path(err.get("loc", ()))),
+                "message": clip(str(err.get("msg", "")), 2 * MAX_ECHO_CHARS),
+            }
+            for err in found[:MAX_LISTED_ERRORS]
+        ]
         first = errors[0] if errors else {"field": "request", "message": "is invalid"}
         detail = f"Field '{first['field']}': {first['message']}."
-        if len(errors) > 1:
-            detail += f" ({len(errors) - 1} more problem(s) listed in 'errors'.)"
-        return problem_response(
-            request, 422, "Invalid request", detail, "invalid-request", errors=errors
-        )
+        extra: dict[str, Any] = {"errors": errors}
+        if len(found) > MAX_LISTED_ERRORS:
+            extra["errors_not_listed"] = len(found) - MAX_LISTED_ERRORS
+            detail += (
+                f" ({len(found) - 1} more problem(s): the first {MAX_LISTED_ERRORS} are listed "
+                "in 'errors', 'errors_not_listed' counts the rest.)"
+            )
+        elif len(found) > 1:
+            detail += f" ({len(found) - 1} more problem(s) listed in 'errors'.)"
+        return problem_response(request, 422, "Invalid request", detail, "invalid-request", **extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -158,9 +176,9 @@ def install_error_handlers(app: FastAPI) -> None:
                 "There is no such page in the store. Search for what you need, or go back home."
             )
         elif exc.status_code == 404 and detail == "Not Found":
-            detail = f"There is nothing at {request.url.path}. The API lives under /api/v1."
+            detail = f"There is nothing at {clip(request.url.path)}. The API lives under /api/v1."
         elif exc.status_code == 405:
-            detail = f"{request.method} is not supported on {request.url.path}."
+            detail = f"{clip(request.method, 16)} is not supported on {clip(request.url.path)}."
         headers = dict(exc.headers) if exc.headers else None
         return problem_response(
             request, exc.status_code, _title_for(exc.status_code), detail, "http-error", headers

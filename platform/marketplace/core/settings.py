@@ -110,6 +110,26 @@ class Settings(BaseSettings):
                     ) from None
         return value
 
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=4096,
+        description="Largest request line plus headers, in bytes; larger requests get 431.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body, in bytes; larger bodies get 413 before they are read.",
+    )
+    max_json_depth: int = Field(
+        default=32, ge=2, description="Deepest nesting of a JSON body; deeper bodies get 413."
+    )
+    max_json_members: int = Field(
+        default=10_000,
+        ge=100,
+        description="Most object members and array items in one JSON body, all levels together; "
+        "more get 413.",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

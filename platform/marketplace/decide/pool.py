@@ -13,6 +13,9 @@ from marketplace.decide.domain import AttrSpec, ProductFacts
 from marketplace.decide.profile import CategoryStats, category_stats, tokens
 
 T = TypeVar("T")
+# Search terms come from shoppers: a pool remembers the rows of at most this many (terms that
+# match nothing cost a few dozen bytes each, and matches are bounded by the catalog's words).
+REMEMBERED_TERMS = 4096
 
 
 def product_text_tokens(product: ProductFacts, specs: Sequence[AttrSpec]) -> set[str]:
@@ -149,6 +152,8 @@ class CategoryPool:
         if found is None:
             every = range(len(self.products))
             found = frozenset(compress(every, map(contains, self.tokens(every), repeat(term))))
+            if len(self._term_rows) >= REMEMBERED_TERMS:
+                self._term_rows.clear()
             self._term_rows[term] = found
         return found
 

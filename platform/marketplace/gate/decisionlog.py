@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from marketplace.core.db import Database
+from marketplace.core.lru import LRU
 from marketplace.core.tick import BackgroundTick
 from marketplace.gate.identity.escalation import AccountResolver
 from marketplace.gate.models import GateDecision
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 MAX_QUEUE = 200_000  # beyond this (a database down for long) rows are dropped, and counted
+# Credentials whose account is remembered: keyed by a digest, so about 150 bytes each.
+REMEMBERED_CREDENTIALS = 10_000
 
 
 def session_hash(session_id: str | None) -> str | None:
@@ -64,10 +67,12 @@ class DecisionLog:
         )
         self.dropped = 0
         self.written = 0
-        # Hash of the cookie or token -> account id, or None for one that belongs to no account
-        # (an anonymous visitor's cookie, an expired token): most logged requests are anonymous,
-        # and asking the database again for each of their rows cost more than writing the rows.
-        self._accounts: dict[str, int | None] = {}
+        # Digest of the cookie and token -> account id, or 0 for credentials that belong to no
+        # account (an anonymous visitor's cookie, an expired token): most logged requests are
+        # anonymous, and asking the database again for each of their rows cost more than
+        # writing the rows. Keyed by a digest, so a client's credentials of any size cost the
+        # same few bytes.
+        self._accounts: LRU[bytes, int] = LRU(REMEMBERED_CREDENTIALS)
 
     def record(
         self, row: dict[str, Any], *, cookie: str | None = None, bearer: str | None = None
@@ -119,27 +124,29 @@ class DecisionLog:
             log.warning("could not write %d gate decisions: %s", len(batch), exc)
 
     def _account_for(self, cookie: str | None, bearer: str | None) -> int | None:
-        # Keyed by the credential the resolver reads (a bearer token before the cookie, as the
-        # app reads them), hashed: an unverified bearer must not decide the cookie's entry.
-        credential = f"b:{bearer}" if bearer else f"c:{cookie}"
-        key = hashlib.sha256(credential.encode("utf-8", "replace")).hexdigest()
-        if key in self._accounts:
-            return self._accounts[key]
+        key = _credentials_digest(cookie, bearer)
+        known = self._accounts.get(key)
+        if known is not None:
+            return known or None
         assert self.resolve_account is not None
         try:
             account_id = self.resolve_account(cookie, bearer)
         except Exception:
             log.exception("could not resolve the account of a logged decision")
             return None
-        if len(self._accounts) > 10_000:
-            self._accounts.clear()
-        self._accounts[key] = account_id
+        self._accounts.put(key, account_id or 0)
         return account_id
 
     def close(self) -> None:
         """Stop the writer and write what is left (the app's shutdown hook)."""
         self._ticker.close()
         self.flush()
+
+
+def _credentials_digest(cookie: str | None, bearer: str | None) -> bytes:
+    """One key for the pair the account was resolved from (both credentials count)."""
+    raw = f"{len(cookie or '')}:{cookie or ''}|{bearer or ''}"
+    return hashlib.blake2b(raw.encode("utf-8", "replace"), digest_size=16).digest()
 
 
 def new_row(**fields: Any) -> dict[str, Any]:

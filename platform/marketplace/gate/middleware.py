@@ -1,4 +1,4 @@
-"""The gate as pure ASGI middleware, outermost, so every request is decided before routing.
+"""The gate as pure ASGI middleware, outermost but for the request bounds (core/bounds.py).
 
 404s, static files and unknown paths are decided, answered with the gate's headers and logged like
 any route. Refusals never reach the app; allowed requests carry the decision in `request.state`

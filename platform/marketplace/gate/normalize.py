@@ -16,6 +16,10 @@ from urllib.parse import unquote
 # is treated as its last decoded form, which is what a too-eager decoder downstream would see.
 MAX_DECODE_ROUNDS = 6
 MAX_PATH_CHARS = 4096
+# Paths up to this long are remembered (at most CACHED_PATHS of them, a few MiB); longer ones,
+# which no page links to, are worked out each time, so no request can fill memory with its path.
+CACHED_PATH_CHARS = 256
+CACHED_PATHS = 8192
 
 # Headers and parameters some frameworks honour to change the method. The gate decides on the
 # method on the wire and removes the headers, so nothing behind it can change its mind.
@@ -37,9 +41,14 @@ def normalize_method(method: str) -> str:
     return upper if upper in _KNOWN_METHODS else "OTHER"
 
 
-@lru_cache(maxsize=8192)
 def normalize_path(raw: str) -> str:
     """The canonical form of a request path (see the module docstring)."""
+    if len(raw) <= CACHED_PATH_CHARS:
+        return _normalize_cached(raw)
+    return _normalize(raw)
+
+
+def _normalize(raw: str) -> str:
     if _SIMPLE.fullmatch(raw):
         return raw
     path = raw[:MAX_PATH_CHARS]
@@ -72,6 +81,9 @@ def normalize_path(raw: str) -> str:
         if segment:
             segments.append(segment)
     return "/" + "/".join(segments)
+
+
+_normalize_cached = lru_cache(maxsize=CACHED_PATHS)(_normalize)
 
 
 def has_query_param(query: str, name: str) -> bool:

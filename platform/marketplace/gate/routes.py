@@ -14,6 +14,7 @@ from sqlalchemy import column, func, or_, select, table
 from marketplace.core.admin import AdminDep
 from marketplace.core.deps import SessionDep
 from marketplace.core.errors import Unprocessable
+from marketplace.core.ids import MAX_ID
 from marketplace.gate.deps import GateRuntimeDep
 from marketplace.gate.identity.keys import DIRECTORY_PATH
 from marketplace.gate.models import GateDecision
@@ -199,7 +200,7 @@ def list_decisions(
     action: Annotated[str | None, Query(max_length=16)] = None,
     route_class: Annotated[str | None, Query(max_length=32)] = None,
     rule: Annotated[str | None, Query(max_length=64)] = None,
-    account_id: Annotated[int | None, Query(ge=1)] = None,
+    account_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     team: Annotated[str | None, Query(max_length=64)] = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601 time, inclusive")] = None,

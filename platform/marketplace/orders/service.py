@@ -17,6 +17,7 @@ from marketplace.accounts.models import Account
 from marketplace.cart.service import CartLine, cart_lines, take_ordered_lines
 from marketplace.catalog.models import Product
 from marketplace.core.errors import Conflict, NotFound, ProblemError, Unprocessable
+from marketplace.core.ids import is_id
 from marketplace.history.service import record_event
 from marketplace.orders.models import Order, OrderItem, StockHold
 from marketplace.orders.schemas import (
@@ -328,10 +329,14 @@ def list_orders(session: Session, *, account_id: int, page: int, page_size: int)
 
 def get_order(session: Session, *, account_id: int, order_id: int) -> Order:
     """One of the account's orders; another account's order is "not found", never "forbidden"."""
-    order = session.scalar(
-        select(Order)
-        .where(Order.id == order_id, Order.account_id == account_id)
-        .options(selectinload(Order.items))
+    order = (
+        session.scalar(
+            select(Order)
+            .where(Order.id == order_id, Order.account_id == account_id)
+            .options(selectinload(Order.items))
+        )
+        if is_id(order_id)
+        else None
     )
     if order is None:
         raise NotFound(

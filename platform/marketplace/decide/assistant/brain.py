@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 
+from marketplace.core.ids import is_id
 from marketplace.decide.assistant.intents import Intent, read, search_words
 
 HELP = (
@@ -157,6 +158,12 @@ class ScriptedChatModel(BaseChatModel):
                 f"now holds {result['cart_items']} item(s), {_money(result['cart_total'])} in all."
             )
         if intent.product_id is not None:
+            if not is_id(intent.product_id):
+                # Not even a possible id (and too large to pass to a tool or keep in memory).
+                return AIMessage(
+                    content=f"There is no product {intent.product_id}; ask me to find what you "
+                    'want first ("find wireless earbuds") and add it by its product number.'
+                )
             return call("add_to_cart", product_id=intent.product_id, quantity=intent.quantity)
         decision = _last_decision(messages)
         if decision is None:

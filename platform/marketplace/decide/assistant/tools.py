@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from langchain_core.tools import BaseTool, tool
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from marketplace.cart import service as cart_service
 from marketplace.cart.schemas import CartOut
 from marketplace.catalog import service as catalog_service
-from marketplace.catalog.schemas import SearchParams
+from marketplace.catalog.schemas import MAX_QUERY_CHARS, SearchParams
 from marketplace.core.errors import ProblemError
 from marketplace.decide import service as decide_service
 from marketplace.decide.config import DecideConfig
@@ -71,6 +72,12 @@ def _error(exc: ProblemError) -> str:
     return _dump({"error": exc.detail, "status": exc.status})
 
 
+def _first_problem(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err.get("loc", ())) or "input"
+    return f"Field '{field}': {err.get('msg', 'is invalid')}."
+
+
 def build_tools(ctx: AssistantContext) -> list[BaseTool]:
     """The four tools, bound to this shopper and this request's database session."""
 
@@ -81,7 +88,16 @@ def build_tools(ctx: AssistantContext) -> list[BaseTool]:
         """Search the store's catalog. `category` is a slug such as `headphones`; returns the
         five best matches with id, title, price, rating and review count."""
         ctx.calls.append("search_catalog")
-        params = SearchParams(q=query or None, category=category, max_price=max_price, page_size=5)
+        try:
+            # A model may pass anything: a long request is searched by its first words.
+            params = SearchParams(
+                q=query[:MAX_QUERY_CHARS] or None,
+                category=category,
+                max_price=max_price,
+                page_size=5,
+            )
+        except ValidationError as exc:
+            return _dump({"error": _first_problem(exc), "status": 422})
         try:
             page = catalog_service.search_products(
                 ctx.session,

@@ -20,6 +20,10 @@ from marketplace.gate.policy.model import (
 )
 
 AnyRule = Rule | DefaultRule
+# Route classes of paths up to this long are remembered, at most CACHED_ROUTES of them (a few
+# MiB); product ids make the set of paths unbounded, and a longer path is simply walked again.
+CACHED_PATH_CHARS = 256
+CACHED_ROUTES = 16_384
 
 
 @dataclass
@@ -63,12 +67,14 @@ class RouteMatcher:
             if query and self.query_params
             else frozenset()
         )
+        if len(path) > CACHED_PATH_CHARS:
+            return self._walk(path, present)
         key = (path, present)
         cached = self._cache.get(key)
         if cached is None:
             cached = self._walk(path, present)
-            if len(self._cache) >= 16_384:
-                self._cache.clear()  # product ids are unbounded; a full reset is cheap and rare
+            if len(self._cache) >= CACHED_ROUTES:
+                self._cache.clear()  # a full reset is cheap and rare
             self._cache[key] = cached
         return cached
 

@@ -11,6 +11,7 @@ from marketplace.accounts.deps import ShopperDep
 from marketplace.cart import service as cart
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.core.errors import ProblemError
+from marketplace.core.ids import MAX_ID
 from marketplace.storefront import views
 from marketplace.storefront.pages.params import ProductIdPath
 from marketplace.storefront.rendering import (
@@ -52,7 +53,7 @@ def add_to_cart(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    product_id: Annotated[int, Form(ge=1)],
+    product_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     quantity: Quantity = 1,
 ) -> Response:
     product_url = f"/products/{product_id}"
