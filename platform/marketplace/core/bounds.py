@@ -131,7 +131,7 @@ class RequestBounds:
                 431,
                 HEADERS_TOO_LARGE,
                 headers_too_large_detail(limits.header_bytes),
-                "headers-too-large",
+                type_slug="headers-too-large",
             )
             return
         length, may_have_body = _declared_length(scope)
@@ -143,13 +143,25 @@ class RequestBounds:
         )
         if length is not None and length > limits.body_bytes:
             await _refuse(
-                scope, receive, send, 413, "Request too large", too_large, "body-too-large"
+                scope,
+                receive,
+                send,
+                413,
+                "Request too large",
+                too_large,
+                type_slug="body-too-large",
             )
             return
         body = await _read_body(receive, limits.body_bytes)
         if body is None:
             await _refuse(
-                scope, receive, send, 413, "Request too large", too_large, "body-too-large"
+                scope,
+                receive,
+                send,
+                413,
+                "Request too large",
+                too_large,
+                type_slug="body-too-large",
             )
             return
         if body and _is_json(scope):
@@ -158,7 +170,13 @@ class RequestBounds:
             )
             if problem is not None:
                 await _refuse(
-                    scope, receive, send, 413, "Request too large", problem, "json-too-large"
+                    scope,
+                    receive,
+                    send,
+                    413,
+                    "Request too large",
+                    problem,
+                    type_slug="json-too-large",
                 )
                 return
         await self.app(scope, _replay(body, receive), send)

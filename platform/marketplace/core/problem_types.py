@@ -37,6 +37,32 @@ _TYPES: tuple[ProblemType, ...] = (
         "Change the request as the detail says and send it again.",
     ),
     ProblemType(
+        "headers-too-large",
+        "Request headers too large",
+        431,
+        "The request line and headers together are larger than the store accepts "
+        "(SANDBOX_MAX_HEADER_BYTES, 16 KiB by default). Honest clients send a few KiB at most.",
+        "Send shorter headers: drop unneeded cookies and long custom headers, and keep the URL "
+        "short.",
+    ),
+    ProblemType(
+        "body-too-large",
+        "Request body too large",
+        413,
+        "The body is larger than the store accepts (SANDBOX_MAX_BODY_BYTES, 1 MiB by default); "
+        "it was refused before it was read.",
+        "Send a smaller body; no endpoint of the store needs more than a few KiB.",
+    ),
+    ProblemType(
+        "json-too-large",
+        "JSON body too large",
+        413,
+        "The JSON body is nested deeper, or has more members and items, than the store accepts "
+        "(SANDBOX_MAX_JSON_DEPTH, 32; SANDBOX_MAX_JSON_MEMBERS, 10,000).",
+        "Send the body the endpoint describes in /openapi.json; none is anywhere near these "
+        "bounds.",
+    ),
+    ProblemType(
         "duplicate-cookie",
         "Cookie sent twice",
         400,
@@ -348,6 +374,14 @@ _TYPES: tuple[ProblemType, ...] = (
         409,
         "An order was placed from an empty cart; nothing was bought.",
         "Add products with POST /api/v1/cart/items, then place the order.",
+    ),
+    ProblemType(
+        "invalid-quantity",
+        "Invalid quantity",
+        422,
+        "A cart line's quantity is outside 1 to 99.",
+        "Send a quantity from 1 to 99; to take a line out of the cart, DELETE it instead of "
+        "setting 0.",
     ),
     ProblemType(
         "out-of-stock",

@@ -93,8 +93,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             431,
             HEADERS_TOO_LARGE,
             headers_too_large_detail(self._limit),
-            "headers-too-large",
-            instance,
+            type_slug="headers-too-large",
+            instance=instance,
         )
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         self.transport.write(
