@@ -14,9 +14,13 @@ from http_message_signatures.exceptions import HTTPMessageSignaturesException
 TAG = "web-bot-auth"
 ALGORITHM = "ed25519"
 SIGNATURE_LABEL = "sig1"
-# Real Web Bot Auth headers are a few hundred bytes; the cap stops parser abuse, not honest agents.
+# Real Web Bot Auth headers are a few hundred bytes; the caps stop parser abuse, not honest agents.
 MAX_SIGNATURE_HEADER_BYTES = 4096
 MAX_SIGNATURE_AGENT_BYTES = 1024
+# Signatures of one request validated independently (one per signer on the path is plenty).
+MAX_SIGNATURES = 4
+# Random bytes in a nonce, as the Web Bot Auth drafts recommend (sent in base64url).
+NONCE_BYTES = 64
 # Components an honest agent signs; @authority binds the signature to this host.
 DEFAULT_COVERED = ("@authority", "@method", "@path")
 
