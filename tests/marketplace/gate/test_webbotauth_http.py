@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN_TOKEN, CHROME_UA, TEST_NOW
+from tests.conftest import ADMIN_TOKEN, TEST_NOW
 from tests.marketplace.gate import _signing
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
