@@ -493,7 +493,11 @@ def replay_key(keyid: str, nonce: object, signature: bytes) -> str:
     Keyed on the signer's nonce when there is one (so the same nonce is refused on any other
     request too), else on the signature's bytes. A digest keeps every nonce length storable.
     """
-    source = f"n:{keyid}:{nonce}" if isinstance(nonce, str) and nonce else f"s:{signature.hex()}"
+    # The digest of the key stored before migration 0009, which rewrote those rows the same way.
+    if isinstance(nonce, str) and nonce:
+        source = f"n:{keyid}:{nonce}"
+    else:
+        source = f"s:{hashlib.sha256(signature).hexdigest()}"
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
