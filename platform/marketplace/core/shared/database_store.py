@@ -293,9 +293,8 @@ def digest_legacy_nonce_keys(engine: Engine) -> None:
     never see, is rewritten here, so a signature used just before an upgrade stays used.
     A digest is hex and has no ':', so a second run (or a second worker) finds nothing to do.
     """
-    table = GateNonce.__table__
     with engine.begin() as conn:
-        legacy = conn.execute(select(table.c.key).where(table.c.key.like("%:%"))).scalars().all()
-        for key in legacy:
+        legacy = conn.execute(select(GateNonce.key).where(GateNonce.key.like("%:%"))).scalars()
+        for key in legacy.all():
             digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-            conn.execute(update(table).where(table.c.key == key).values(key=digest))
+            conn.execute(update(GateNonce).where(GateNonce.key == key).values(key=digest))
