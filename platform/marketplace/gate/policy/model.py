@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from marketplace.core.yamlfile import FieldProblem, YamlModelError, line_of, load_yaml_text
+from marketplace.gate.published_keys import published_test_key, refusal
 
 # The visitor classes, most trusted first. Documented in docs/policy.md; the decision table's rows.
 VISITOR_CLASSES: tuple[str, ...] = (
@@ -242,6 +243,9 @@ class PartnerKey(_Strict):
                 )
             if "d" in key:
                 raise ValueError("this JWK contains a private key ('d'); give the public key only")
+            where = published_test_key(key.get("x"))
+            if where is not None:
+                raise ValueError(refusal(where))
         return self
 
     def keys(self) -> list[dict[str, Any]]:
