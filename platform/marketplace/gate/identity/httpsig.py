@@ -3,7 +3,9 @@ view `http-message-signatures` reads components from, and the one key it is hand
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -98,6 +100,11 @@ class OneKey(HTTPSignatureKeyResolver):
         if self.private_key is None or key_id != self.keyid:
             raise HTTPMessageSignaturesException("no private key for this keyid")
         return self.private_key
+
+
+def new_nonce() -> str:
+    """A fresh nonce: NONCE_BYTES random bytes in unpadded base64url."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(NONCE_BYTES)).rstrip(b"=").decode("ascii")
 
 
 def timestamp(now: dt.datetime | float) -> float:

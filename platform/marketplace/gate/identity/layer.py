@@ -67,10 +67,12 @@ class Identity:
             profiles=tuple(getattr(bounds, "profiles", DEFAULT_PROFILES)),
         )
 
-    def sign_directory(self, url: str, *, now: dt.datetime, nonce: str) -> dict[str, str]:
-        """Signature headers for the key directory response (directory draft, section 5)."""
+    def sign_directory(
+        self, url: str, body: bytes, *, now: dt.datetime, nonce: str
+    ) -> dict[str, str]:
+        """Content-Digest and signature headers for the key directory response."""
         return sign_directory_response(
-            url, private_key=self.signing_key, keyid=self.keyid, now=now, nonce=nonce
+            url, body, private_key=self.signing_key, keyid=self.keyid, now=now, nonce=nonce
         )
 
 

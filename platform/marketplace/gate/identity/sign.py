@@ -135,9 +135,20 @@ class RequestSigner(httpx.Auth):
 
 
 def sign_directory_response(
-    url: str, *, private_key: Ed25519PrivateKey, keyid: str, now: dt.datetime, nonce: str
+    url: str,
+    body: bytes,
+    *,
+    private_key: Ed25519PrivateKey,
+    keyid: str,
+    now: dt.datetime,
+    nonce: str,
 ) -> dict[str, str]:
-    """Signature headers for the key directory's response (directory draft, section 5)."""
+    """Content-Digest and signature headers for the key directory's response.
+
+    The signature covers `@authority` of the request and the `Content-Digest` (RFC 9530, sha-256)
+    of `body`, the bytes the response carries, as the protocol draft's domain binding requires:
+    the key set cannot be re-served under another authority, nor altered.
+    """
     response = ResponseMessage(200, Message("GET", url))
     _sign(
         response,
@@ -147,7 +158,8 @@ def sign_directory_response(
         nonce=nonce,
         label="binding0",
         tag=DIRECTORY_TAG,
-        components=('"@authority";req',),
+        components=('"@authority";req', "content-digest"),
+        body=body,  # the library adds Content-Digest (sha-256) of exactly these bytes
     )
     return dict(response.headers.items())
 
@@ -162,6 +174,7 @@ def _sign(
     label: str,
     tag: str,
     components: Iterable[str],
+    body: bytes | None = None,
 ) -> None:
     """Add Signature-Input and Signature to `message`, Ed25519 over `components`."""
     signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=key)
@@ -174,4 +187,5 @@ def _sign(
         label=label,
         tag=tag,
         covered_component_ids=list(components),
+        body=body,
     )
