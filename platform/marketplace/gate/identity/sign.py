@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from marketplace.gate.identity.httpsig import (
     Message,
     OneKey,
     ResponseMessage,
+    new_nonce,
     timestamp,
 )
 from marketplace.gate.identity.keys import load_or_create_platform_key, platform_keyid
@@ -45,7 +45,8 @@ def sign_request(
     """Web Bot Auth headers for one request: Signature, Signature-Input (and Signature-Agent).
 
     `url` must be the absolute URL the client sends. `signature_agent` is the URL of the signer's
-    key directory host; it is sent in the dictionary form of the Web Bot Auth draft and signed.
+    key directory; it is sent in the dictionary form of the IETF draft
+    (`Signature-Agent: sig1="https://..."`) and covered as `"signature-agent";key="sig1"`.
     """
     created = int(timestamp(now))
     parts = urlsplit(url)
@@ -82,12 +83,17 @@ def _sf_string(value: str) -> str:
 
 
 class RequestSigner(httpx.Auth):
-    """Signs every outgoing request with one Ed25519 key (Web Bot Auth), with a fresh nonce.
+    """Signs outgoing requests with one Ed25519 key (Web Bot Auth), each with a fresh nonce.
 
-    The harness's first-party client uses the platform's key:
-    `httpx.Client(auth=RequestSigner.for_platform(settings.resolved_signing_key_file))`.
-    Any other agent passes its own key and keyid. `clock` must agree with the server's clock
-    within the policy's allowed skew.
+    Register it as an httpx request hook, which httpx calls for every request it sends,
+    redirects it follows included, so each hop carries a signature of its own:
+    `httpx.Client(event_hooks={"request": [signer]}, follow_redirects=True)`. As `auth=` it
+    signs only the request it is handed: httpx copies those headers onto a redirect it follows,
+    and the second hop is refused as a replay, so `auth=` suits clients that never follow one.
+    The harness's first-party client (`sandbox.firstparty_client`) uses the platform's key;
+    any other agent passes its own key and keyid. `clock` must agree with the server's clock
+    within the policy's allowed skew. `signature_agent` is the URL of the signer's key
+    directory, sent in the dictionary form of the IETF draft and signed.
     """
 
     def __init__(
@@ -116,7 +122,7 @@ class RequestSigner(httpx.Auth):
     def headers(
         self, method: str, url: str, headers: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        """Signature, Signature-Input (and Signature-Agent) for one request."""
+        """Signature, Signature-Input (and Signature-Agent) for one request, with a new nonce."""
         return sign_request(
             method,
             url,
@@ -124,13 +130,21 @@ class RequestSigner(httpx.Auth):
             private_key=self.private_key,
             keyid=self.keyid,
             now=self.clock(),
-            nonce=secrets.token_urlsafe(16),
+            nonce=new_nonce(),
             expires_in_s=self.expires_in_s,
             signature_agent=self.signature_agent,
         )
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def sign(self, request: httpx.Request) -> None:
+        """Sign `request` as it leaves, replacing any signature an earlier hop carried."""
         request.headers.update(self.headers(request.method, str(request.url)))
+
+    def __call__(self, request: httpx.Request) -> None:
+        """The request hook: httpx calls it once per request sent, each redirect included."""
+        self.sign(request)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self.sign(request)
         yield request
 
 
