@@ -14,6 +14,7 @@ import httpx
 
 from marketplace.core.clock import Clock, system_clock
 from marketplace.core.settings import Settings, get_settings
+from marketplace.gate.identity.keys import DIRECTORY_PATH
 from marketplace.gate.identity.sign import RequestSigner
 
 FIRST_PARTY_UA = "NileAssistant/1.0 (+https://nile.test/assistant; first-party)"
@@ -34,12 +35,22 @@ def platform_client(
     clock: Clock = system_clock,
     **kwargs: Any,
 ) -> httpx.Client:
-    """An httpx client that signs every request it sends with the platform's key."""
+    """An httpx client that signs every request it sends with the platform's key.
+
+    The signer is a request hook, so a redirect the client follows is signed afresh (a new
+    nonce) rather than resent with the first hop's signature. `Signature-Agent` names the
+    platform's key directory on `base_url`.
+    """
     headers = {"user-agent": FIRST_PARTY_UA, "accept": "application/json"}
     headers.update(kwargs.pop("headers", {}) or {})
+    signer = platform_signer(settings, clock=clock)
+    signer.signature_agent = f"{base_url.rstrip('/')}{DIRECTORY_PATH}"
+    hooks = dict(kwargs.pop("event_hooks", {}) or {})
+    # Last, so the signature covers what the other hooks set.
+    hooks["request"] = [*hooks.get("request", []), signer]
     return httpx.Client(
         base_url=base_url,
-        auth=platform_signer(settings, clock=clock),
+        event_hooks=hooks,
         headers=headers,
         timeout=kwargs.pop("timeout", 30.0),
         **kwargs,

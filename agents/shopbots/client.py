@@ -14,10 +14,17 @@ from shopbots.identity import Identity
 from shopbots.signing import WebBotAuthSigner
 from shopbots.timing import TimingPolicy
 
+# Redirects followed for one request, as browsers and httpx allow.
+MAX_REDIRECTS = 20
+
 
 @dataclass(frozen=True)
 class Step:
-    """One request the agent made and the gate's answer to it."""
+    """One request the agent made and the gate's answer to it.
+
+    `answered_path` is where the answer came from: the last hop when redirects were followed
+    (each hop signed afresh), else `path`.
+    """
 
     index: int
     method: str
@@ -27,6 +34,8 @@ class Step:
     signed: bool
     note: str = ""
     elapsed_ms: float = 0.0
+    answered_path: str = ""
+    redirects: int = 0
 
 
 @dataclass
@@ -75,7 +84,8 @@ class AgentClient:
             headers={"user-agent": self.identity.user_agent, **self.identity.headers},
             transport=self.transport,
             timeout=self.timeout_s,
-            follow_redirects=True,
+            # Redirects are followed by request(), hop by hop, each hop signed afresh.
+            follow_redirects=False,
         )
 
     def close(self) -> None:
@@ -116,6 +126,8 @@ class AgentClient:
         auth = self.signer.auth() if signed and self.signer else None
         started = time.perf_counter()
         response: httpx.Response | None
+        displayed = _display_path(path, params)
+        answered, hops = displayed, 0
         try:
             response = self.http.request(
                 method,
@@ -125,7 +137,10 @@ class AgentClient:
                 data=data,
                 headers=merged,
                 auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+                follow_redirects=False,
             )
+            response, hops = self._follow(response, auth)
+            answered = _path_of(response.request.url)
             answer = parse_answer(response)
         except httpx.HTTPError as exc:
             response = None
@@ -139,23 +154,53 @@ class AgentClient:
         step = Step(
             index=len(self.steps) + 1,
             method=method,
-            path=_display_path(path, params),
+            path=displayed,
             answer=answer,
             user_agent=user_agent,
             signed=signed,
             note=note,
             elapsed_ms=(time.perf_counter() - started) * 1000,
+            answered_path=answered,
+            redirects=hops,
         )
         self.steps.append(step)
         if self.on_step:
             self.on_step(step)
         return Exchange(response, answer)
 
+    def _follow(
+        self, response: httpx.Response, auth: httpx.Auth | None
+    ) -> tuple[httpx.Response, int]:
+        """Follow redirects one hop at a time, so each hop is signed as it leaves.
+
+        httpx, following them itself, would resend the first hop's signature (and its nonce),
+        which the gate refuses as a replay.
+        """
+        history: list[httpx.Response] = []
+        while response.next_request is not None:
+            if len(history) >= MAX_REDIRECTS:
+                raise httpx.TooManyRedirects(
+                    f"more than {MAX_REDIRECTS} redirects", request=response.request
+                )
+            history.append(response)
+            response = self.http.send(
+                response.next_request,
+                auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+                follow_redirects=False,
+            )
+        response.history = history
+        return response, len(history)
+
     def get(self, path: str, **kwargs: Any) -> Exchange:
         return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> Exchange:
         return self.request("POST", path, **kwargs)
+
+
+def _path_of(url: httpx.URL) -> str:
+    query = url.query.decode("ascii", "replace")
+    return url.path + (f"?{query}" if query else "")
 
 
 def _display_path(path: str, params: Mapping[str, Any] | None) -> str:

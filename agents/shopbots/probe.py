@@ -32,10 +32,13 @@ PROBES: tuple[tuple[str, str, str], ...] = (
 
 @dataclass(frozen=True)
 class ProbeRow:
+    """The gate's answer to one probe; `answered_path` is where it answered (after redirects)."""
+
     route_class: str
     method: str
     path: str
     answer: GateAnswer
+    answered_path: str = ""
 
 
 def probe(
@@ -58,5 +61,6 @@ def probe(
     with client:
         for route_class, method, path in PROBES:
             exchange = client.request(method, path, note=route_class)
-            rows.append(ProbeRow(route_class, method, path, exchange.answer))
+            answered = client.steps[-1].answered_path or path
+            rows.append(ProbeRow(route_class, method, path, exchange.answer, answered))
     return rows

@@ -1,9 +1,16 @@
 """Web Bot Auth: RFC 9421 HTTP Message Signatures with Ed25519, as outside agents send them.
 
-Each signature covers `@authority` (and `signature-agent` and any pay-per-crawl header that is
-sent), carries `created`, `expires`, a fresh `nonce`, `keyid` = the RFC 7638 JWK thumbprint and
-`tag="web-bot-auth"`. Signing is done by the `http-message-signatures` library, so the platform's
-verifier is checked against code it does not share.
+Each signature covers `@authority` (and the `Signature-Agent` member and any pay-per-crawl header
+that is sent), carries `created`, `expires`, a fresh 64-byte `nonce`, `keyid` = the RFC 7638 JWK
+thumbprint and `tag="web-bot-auth"`. `Signature-Agent` is sent in the dictionary form of the IETF
+draft (`sig1="https://..."`). Signing is done by the `http-message-signatures` library, so the
+platform's verifier is checked against code it does not share.
+
+Sign each request as it leaves, redirects included: `signer.sign` is an httpx request hook
+(`httpx.Client(event_hooks={"request": [signer.sign]}, follow_redirects=True)`), which httpx calls
+for every hop. As `auth=` (`signer.auth()`) it signs only the request it is handed, and httpx would
+resend that signature on a redirect it follows; `shopbots.client.AgentClient` therefore follows
+redirects itself, one signed hop at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algor
 
 TAG = "web-bot-auth"
 LABEL = "sig1"
+# Random bytes per nonce, as the Web Bot Auth drafts recommend.
+NONCE_BYTES = 64
 KEY_DIRECTORY_PATH = "/.well-known/http-message-signatures-directory"
 KEY_DIRECTORY_MEDIA_TYPE = "application/http-message-signatures-directory+json"
 # Headers that, when a request carries them, must be signed too: a price the agent accepts is only
@@ -113,7 +122,10 @@ class WebBotAuthSigner:
     # --- signing -----------------------------------------------------------------------------
 
     def sign(self, request: httpx.Request, *, now: dt.datetime | None = None) -> None:
-        """Add `Signature-Agent` (when set), `Signature-Input` and `Signature` to `request`."""
+        """Add `Signature-Agent` (when set), `Signature-Input` and `Signature` to `request`.
+
+        A signature an earlier hop carried is replaced, with a new nonce.
+        """
         if self.signature_agent and "signature-agent" not in request.headers:
             # The current draft's dictionary form: the member named by the label is signed.
             request.headers["signature-agent"] = f'{LABEL}="{self.signature_agent}"'
@@ -131,19 +143,23 @@ class WebBotAuthSigner:
             key_id=self.keyid,
             created=created,
             expires=created + dt.timedelta(seconds=self.validity_s),
-            nonce=b64url(secrets.token_bytes(32)),
+            nonce=b64url(secrets.token_bytes(NONCE_BYTES)),
             label=LABEL,
             tag=TAG,
             covered_component_ids=covered,
         )
 
     def auth(self) -> WebBotAuth:
-        """An httpx auth hook that signs every request, redirects included."""
+        """An httpx auth that signs the request it is handed (see the module docstring)."""
         return WebBotAuth(self)
 
 
 class WebBotAuth(httpx.Auth):
-    """Signs each request as it leaves, after httpx has merged every header into it."""
+    """Signs a request as it leaves, after httpx has merged every header into it.
+
+    httpx runs an auth once per request it is asked to send, not once per redirect it follows:
+    send each hop yourself (as AgentClient does) or use `signer.sign` as a request hook.
+    """
 
     def __init__(self, signer: WebBotAuthSigner) -> None:
         self.signer = signer

@@ -31,9 +31,12 @@ def rows_table(rows: list[ProbeRow], title: str) -> Table:
     table.add_column("reason")
     for row in rows:
         answer = row.answer
+        request = f"{row.method} {row.path}"
+        if row.answered_path and row.answered_path != row.path:
+            request += f" -> {row.answered_path}"  # redirected: the answer is from there
         table.add_row(
             row.route_class,
-            escape(f"{row.method} {row.path}"),
+            escape(request),
             str(answer.status),
             answer.decision or "-",
             escape(answer.rule or "-"),
@@ -72,6 +75,9 @@ def probe_command(
 ) -> None:
     """Show, for each route class, what the gate answers to this identity.
 
+    Redirects are followed, each hop signed afresh with --sign; a row whose answer came from
+    another page says so ("GET /checkout -> /login?next=...").
+
     Example: sandbox probe --target http://127.0.0.1:8000 --user-agent "GPTBot/1.1"
     """
     if sign is not None and not sign.is_file():
@@ -87,7 +93,13 @@ def probe_command(
         raise typer.Exit(1)
     if as_json:
         data = [
-            {"route_class": r.route_class, "method": r.method, "path": r.path, **r.answer.as_dict()}
+            {
+                "route_class": r.route_class,
+                "method": r.method,
+                "path": r.path,
+                "answered_path": r.answered_path or r.path,
+                **r.answer.as_dict(),
+            }
             for r in rows
         ]
         for item in data:

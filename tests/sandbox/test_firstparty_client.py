@@ -36,3 +36,26 @@ def test_signed_requests_are_the_first_party_agent_even_on_a_closed_platform(
         reply = agent.say("add the top pick to my cart")
         assert [a["tool"] for a in reply["actions"]] == ["help_me_decide", "add_to_cart"]
         assert reply["actions"][1]["args"]["product_id"] == picks["top_pick"]["product"]["id"]
+
+
+def nonce_of(request: object) -> str:
+    headers = request.headers  # type: ignore[attr-defined]
+    return str(headers["signature-input"]).split('nonce="', 1)[1].split('"', 1)[0]
+
+
+def test_a_redirect_the_client_follows_is_signed_afresh(
+    live_server: LiveServer, settings: Settings, clock: FrozenClock
+) -> None:
+    with platform_client(
+        live_server.url, settings=settings, clock=clock, follow_redirects=True
+    ) as client:
+        answer = client.get("/api/v1/products/", params={"category": "tents"})
+    assert [hop.status_code for hop in answer.history] == [307]
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-visitor-class"] == "first-party-agent"
+    first, second = answer.history[0].request, answer.request
+    assert nonce_of(first) != nonce_of(second)
+    assert len(nonce_of(second)) == 86  # 64 random bytes in unpadded base64url
+    agent = f'sig1="{live_server.url}/.well-known/http-message-signatures-directory"'
+    assert second.headers["signature-agent"] == agent
+    assert '"signature-agent";key="sig1"' in second.headers["signature-input"]

@@ -105,3 +105,31 @@ def test_probe_says_when_nothing_answers() -> None:
     result = run_probe("--target", "http://127.0.0.1:9", "--user-agent", "x")
     assert result.exit_code == 1
     assert "is it running" in result.output
+
+
+@pytest.mark.parametrize("policy", ["open"])
+def test_probe_signs_each_redirect_and_reports_where_it_was_answered(
+    live_server: LiveServer, tmp_path: Path, policy: str
+) -> None:
+    key_file = tmp_path / "partner.pem"
+    signer = WebBotAuthSigner.load_or_create(key_file)
+    registered = httpx.post(
+        f"{live_server.url}/api/v1/partners",
+        headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+        json={"name": "probe-partner", "jwk": signer.jwk},
+    )
+    assert registered.status_code == 201, registered.text
+
+    rows = probe_json(live_server.url, "--user-agent", PARTNER_UA, "--sign", str(key_file))
+    # Signed in as nobody, the checkout page sends the agent to log in: a second, signed hop.
+    checkout = rows["checkout"]
+    assert checkout["path"] == "/checkout"
+    assert checkout["answered_path"] == "/login?next=%2Fcheckout"
+    assert (checkout["status"], checkout["visitor_class"]) == (200, "verified-agent")
+    assert {row["visitor_class"] for row in rows.values()} == {"verified-agent"}
+    assert rows["catalog"]["answered_path"] == "/api/v1/products"
+
+    table = run_probe(
+        "--target", live_server.url, "--user-agent", PARTNER_UA, "--sign", str(key_file)
+    )
+    assert "GET /checkout -> /login?next=%2Fcheckout" in table.output

@@ -120,6 +120,36 @@ def test_sign_only_when_asked() -> None:
     assert client.steps[1].signed
 
 
+def test_every_redirect_hop_is_signed_afresh_and_the_answer_says_where_from() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/checkout":
+            return httpx.Response(303, headers={"location": "/login?next=%2Fcheckout"})
+        if request.url.path == "/old":
+            return httpx.Response(307, headers={"location": "/checkout"})
+        return httpx.Response(200, headers={"x-policy-decision": "allow"})
+
+    signer = WebBotAuthSigner(signature_agent="https://agent.example/keys")
+    client = AgentClient(
+        "http://shop.test",
+        Identity("c", GPTBOT_UA),
+        signer=signer,
+        transport=httpx.MockTransport(handler),
+    )
+    exchange = client.post("/old", json={"x": 1})
+    assert exchange.answer.status == 200
+    assert [r.url.path for r in seen] == ["/old", "/checkout", "/login"]
+    assert [r.method for r in seen] == ["POST", "POST", "GET"]
+    nonces = [r.headers["signature-input"].split('nonce="')[1].split('"')[0] for r in seen]
+    assert len(set(nonces)) == 3
+    assert all(len(n) == 86 for n in nonces)  # 64 random bytes, unpadded base64url
+    assert all(r.headers["signature-agent"] == 'sig1="https://agent.example/keys"' for r in seen)
+    step = client.steps[-1]
+    assert (step.path, step.answered_path, step.redirects) == ("/old", "/login?next=%2Fcheckout", 2)
+
+
 def test_timing_policies_are_seeded_and_capped() -> None:
     slept: list[float] = []
     polite = TimingPolicy("polite", delay_s=2.0, sleep=slept.append)

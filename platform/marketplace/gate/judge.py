@@ -161,11 +161,19 @@ class Judge:
             check = self.identity.verify(facts, policy=policy, now=now)
             signals["signature"] = {
                 "status": check.status,
+                "code": check.code,
                 "keyid": check.keyid,
                 "owner": check.owner,
                 "agent": check.agent,
                 "reason": check.reason or None,
             }
+            if not check.attributable:
+                # Unverifiable (an unknown key, headers that do not parse, no accepted tag): it
+                # says nothing about the sender, so the request goes on exactly as if unsigned
+                # (the Web Bot Auth draft's "unverified" outcome). Only a failure of a registered
+                # key tells that a known agent is broken, and that is refused below.
+                signals["signature"]["ignored"] = True
+                check = None
         user_agent = facts.user_agent
         known = self.known_agents.match(user_agent) if user_agent else None
         if known is not None:
@@ -198,7 +206,8 @@ class Judge:
                 "reasons": list(score.reasons),
             }
         if check is not None and check.status == "invalid":
-            # Browsers do not sign; a broken signature behind a browser user agent is a tool.
+            # Browsers do not sign; a registered key's broken signature behind a browser user
+            # agent is a tool.
             signals["suspected"] = "invalid signature with a browser user agent"
             return "suspected-agent", None, check, score
         if score is not None and score.score < policy.bot_score.likely_automated_below:

@@ -46,22 +46,35 @@ def sign(
     alg: str | None = "ed25519",
     components: Sequence[str] = ("@authority", "@method", "@path"),
     agent: str | None = None,
+    agent_header: str | None = None,
     label: str = "sig1",
     fields: dict[str, str] | None = None,
+    scheme: str = "http",
+    query: str = "",
 ) -> dict[str, str]:
     """Signature headers built by hand: the signature base of RFC 9421 §2.5, Ed25519 over it.
 
     `fields` are header values that `components` may name (e.g. "crawler-exact-price").
+    `signature-agent` covers the whole header: `agent_header` as given, else the bare string
+    `"{agent}"` (the legacy form); `signature-agent;key=K` covers member K of the dictionary
+    `agent_header` (RFC 9421 §2.1.2: the member's serialized value, parameters included).
     """
     headers: dict[str, str] = {}
-    values = {"@authority": authority, "@method": method, "@path": path}
+    target = f"{scheme}://{authority}{path}" + (f"?{query}" if query else "")
+    values = {"@authority": authority, "@method": method, "@path": path, "@target-uri": target}
     values.update({k.lower(): v for k, v in (fields or {}).items()})
     lines = []
     ids = []
     for name in components:
-        if name == "signature-agent":
-            headers["Signature-Agent"] = f'"{agent}"'
-            values[name] = headers["Signature-Agent"]
+        if name.startswith("signature-agent"):
+            header = agent_header if agent_header is not None else f'"{agent}"'
+            headers["Signature-Agent"] = header
+            if ";key=" in name:
+                member_key = name.split(";key=", 1)[1]
+                ids.append(f'"signature-agent";key="{member_key}"')
+                lines.append(f"{ids[-1]}: {member(header, member_key)}")
+                continue
+            values[name] = header
         ids.append(f'"{name}"')
         lines.append(f'"{name}": {values[name]}')
     params = f"({' '.join(ids)})"
@@ -81,3 +94,12 @@ def sign(
     headers["Signature-Input"] = f"{label}={params}"
     headers["Signature"] = f"{label}=:{signature}:"
     return headers
+
+
+def member(dictionary: str, key: str) -> str:
+    """One member's serialized value from a simple structured-field dictionary (no commas in it)."""
+    for part in dictionary.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == key:
+            return value
+    raise KeyError(key)

@@ -26,6 +26,12 @@ class Check:
     agent: str | None = None
     reason: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    code: str = "verified"
+    registered: bool = True
+
+    @property
+    def attributable(self) -> bool:
+        return self.status == "valid" or (self.status == "invalid" and self.registered)
 
 
 class Identity:
@@ -165,3 +171,40 @@ def test_price_headers(text: str | None, parsed: tuple[str, str | None] | None) 
     else:
         assert result is not None
         assert (str(result[0]), result[1]) == parsed
+
+
+def test_an_unverifiable_signature_leaves_a_browser_on_its_ordinary_path() -> None:
+    """An unknown key says nothing about the sender: classed exactly as the request unsigned."""
+    unknown = Check("invalid", keyid="stranger", code="unknown-key", registered=False)
+    signed = engine(identity=Identity(unknown), tracker=Tracker(score=70))
+    decision = signed.decide(facts("cart", signed=True, method="POST"))
+    unsigned = engine(tracker=Tracker(score=70)).decide(facts("cart", method="POST"))
+    assert (decision.visitor_class, decision.action, decision.rule_id) == (
+        unsigned.visitor_class,
+        unsigned.action,
+        unsigned.rule_id,
+    )
+    assert decision.visitor_class == "human"
+    assert decision.signals["signature"]["code"] == "unknown-key"
+    assert decision.signals["signature"]["ignored"] is True
+
+
+def test_a_registered_keys_failure_behind_a_browser_is_still_refused() -> None:
+    broken = Check("invalid", keyid="acme-key", owner="acme", code="expired", registered=True)
+    gate = engine(identity=Identity(broken), tracker=Tracker(score=70))
+    decision = gate.decide(facts("cart", signed=True, method="POST"))
+    assert (decision.visitor_class, decision.action) == ("suspected-agent", "challenge")
+    assert "ignored" not in decision.signals["signature"]
+
+
+def test_an_unverifiable_keyid_opens_no_rate_limit_bucket_of_its_own() -> None:
+    policy = load_policy_text(
+        "extends: open\nname: rl\nrate_limits:\n  automation: {requests: 2, per_seconds: 60}\n"
+    )
+    state = State()
+    answers = []
+    for n in range(3):
+        stranger = Check("invalid", keyid=f"fresh-{n}", code="unknown-key", registered=False)
+        gate = Judge(CompiledPolicy(policy), identity=Identity(stranger), state=state)
+        answers.append(gate.decide(facts("catalog", user_agent="curl/8", signed=True)).action)
+    assert answers == ["allow", "allow", "throttle"]

@@ -73,12 +73,23 @@ def test_refusals_say_what_would_let_the_visitor_in(client: TestClient) -> None:
     tool = client.post("/api/v1/cart/items", json={}, headers={"user-agent": "curl/8.5.0"})
     assert tool.status_code == 403
     assert "browser" in tool.json()["detail"] or "human" in tool.json()["detail"]
-    # A browser user agent with a broken signature is a tool posing as a browser: challenged.
-    posing = client.post(
-        "/api/v1/cart/items",
-        json={},
-        headers={"signature-input": 'sig1=("@authority");tag="web-bot-auth"', "signature": "x"},
+    # A browser user agent with a registered key's broken signature is a tool posing as a
+    # browser: challenged. (Unverifiable signatures: test_webbotauth_http.py.)
+    key = Ed25519PrivateKey.generate()
+    registered = client.post(
+        "/api/v1/partners", json={"name": "poser", "jwk": _signing.jwk(key)}, headers=ADMIN
     )
+    assert registered.status_code == 201, registered.text
+    created = int(TEST_NOW.timestamp()) - 600
+    stale = _signing.sign(
+        key,
+        method="POST",
+        authority="testserver",
+        path="/api/v1/cart/items",
+        created=created,
+        expires=created + 60,
+    )
+    posing = client.post("/api/v1/cart/items", json={}, headers=stale)
     assert posing.status_code == 403
     assert_gate_headers(posing, "challenge", "suspected-agent")
     assert "ordinary browser with JavaScript" in posing.json()["detail"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import stat
 from collections.abc import Iterator
@@ -199,6 +200,37 @@ def test_duplicate_name_and_shared_key_conflict(api: TestClient) -> None:
     assert shared.status_code == 409
 
 
+@pytest.mark.parametrize(
+    ("x", "where"),
+    [
+        ("JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs", "RFC 9421"),
+        ("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "RFC 8037"),
+    ],
+)
+def test_published_test_keys_are_refused(api: TestClient, x: str, where: str) -> None:
+    key = {"kty": "OKP", "crv": "Ed25519", "x": x}
+    response = api.post("/api/v1/partners", json={"name": "tester", "jwk": key}, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert where in response.json()["detail"]
+    assert "anyone can sign" in response.json()["detail"]
+    in_a_set = api.post(
+        "/api/v1/partners",
+        json={"name": "tester", "jwks": {"keys": [jwk(Ed25519PrivateKey.generate()), key]}},
+        headers=AUTH,
+    )
+    assert in_a_set.status_code == 422
+    assert "jwks.keys[1]" in in_a_set.json()["detail"]
+    assert api.get("/api/v1/partners", headers=AUTH).json() == []
+    policy = (
+        "extends: open\nname: with-test-key\npartners:\n"
+        f"  - name: tester\n    jwk: {{kty: OKP, crv: Ed25519, x: '{x}'}}\n"
+    )
+    refused = api.put("/api/v1/policy", json={"yaml": policy}, headers=AUTH)
+    assert refused.status_code == 422, refused.text
+    assert where in refused.text
+    assert "partners" in refused.text
+
+
 def test_platform_key_cannot_be_registered_as_a_partner(api: TestClient, app: FastAPI) -> None:
     platform = state_of(app).identity.signing_key.public_key()
     response = api.post(
@@ -277,13 +309,21 @@ def test_key_directory_serves_only_the_public_key(api: TestClient, app: FastAPI)
     assert d not in json.dumps(dict(response.headers))
 
 
-def test_key_directory_response_is_signed(api: TestClient, app: FastAPI) -> None:
+def test_key_directory_response_is_signed_over_its_content_digest(
+    api: TestClient, app: FastAPI
+) -> None:
     response = api.get("/.well-known/http-message-signatures-directory")
+    # RFC 9530: the sha-256 digest of the bytes sent, as a structured-field byte sequence.
+    digest = base64.b64encode(hashlib.sha256(response.content).digest()).decode()
+    assert response.headers["content-digest"] == f"sha-256=:{digest}:"
     sig_input = response.headers["signature-input"]
     assert 'tag="http-message-signatures-directory"' in sig_input
-    assert '("@authority";req)' in sig_input
+    assert '("@authority";req "content-digest")' in sig_input
     params = sig_input.split("=", 1)[1]
-    base = f'"@authority";req: testserver\n"@signature-params": {params}'.encode()
+    base = (
+        f'"@authority";req: testserver\n"content-digest": sha-256=:{digest}:\n'
+        f'"@signature-params": {params}'
+    ).encode()
     signature = base64.b64decode(response.headers["signature"].split(":")[1])
     state_of(app).identity.signing_key.public_key().verify(signature, base)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from marketplace.gate.policy.compiled import CompiledPolicy
 from marketplace.gate.policy.doctable import main as doctable_main
 from marketplace.gate.policy.doctable import preset_table
 from marketplace.gate.policy.model import PRESET_NAMES, PolicyError, load_policy, load_policy_text
+from marketplace.gate.published_keys import published_test_key
 
 GOLDEN = Path(__file__).parent / "golden"
 DOC = Path(__file__).resolve().parents[3] / "docs" / "policy.md"
@@ -28,6 +30,18 @@ def test_docs_show_the_generated_tables() -> None:
     text = DOC.read_text(encoding="utf-8")
     for name in PRESET_NAMES:
         assert preset_table(name) in text
+
+
+def test_the_example_policy_in_the_docs_is_valid_and_names_a_key_of_its_own() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    example = re.search(r"## Writing a policy.*?```yaml\n(.*?)```", text, re.DOTALL)
+    assert example, "no example policy under 'Writing a policy'"
+    policy = load_policy_text(example.group(1), "docs/policy.md")
+    assert policy.partners, "the example shows a partner key"
+    keys = [jwk for partner in policy.partners for jwk in partner.keys()]  # noqa: SIM118
+    assert keys
+    assert all(published_test_key(jwk["x"]) is None for jwk in keys)
+    assert policy.signatures.profiles == ("ietf", "legacy")
 
 
 def action(name: str, visitor: str, route: str, method: str = "GET") -> str:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, select
+from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from marketplace.core.db import create_sqlite_reader
 from marketplace.core.precompiled import Precompiled
-from marketplace.core.shared.models import GateCounter, GateKV, GateNonce, GateSessionSignal
+from marketplace.core.shared.models import (
+    NONCE_KEY_LENGTH,
+    GateCounter,
+    GateKV,
+    GateNonce,
+    GateSessionSignal,
+)
 from marketplace.core.shared.nonce_file import (
     NONCE_CHECKPOINT_EVERY,
     NONCE_FILE_SUFFIX,
@@ -51,6 +58,7 @@ class DatabaseStore:
             # waits for another claim. Every worker opens the same file, so replays are still
             # refused across workers.
             self.nonce_engine = nonce_engine(f"{database}{NONCE_FILE_SUFFIX}")
+            digest_legacy_nonce_keys(self.nonce_engine)
         table = GateNonce.__table__
         claim = self._insert(table).values(key=bindparam("key"), expires_at=bindparam("expires_at"))
         # Built once: building the upsert per request cost more than running it.
@@ -89,7 +97,7 @@ class DatabaseStore:
     def claim_nonce(self, key: str, now: float, ttl_s: float) -> bool:
         # An expired row may be reused; a live one makes this a replay. RETURNING yields a row
         # only when this call inserted or revived the nonce.
-        values = {"key": key, "expires_at": now + ttl_s, "now": now}
+        values = {"key": stored_nonce_key(key), "expires_at": now + ttl_s, "now": now}
         if self._claim_precompiled is not None:
             return self._claim_in_nonce_file(self._claim_precompiled, values)
         with self.nonce_engine.begin() as conn:
@@ -265,3 +273,28 @@ class DatabaseStore:
             if checkpointer is not None:
                 checkpointer.stop()
             self.nonce_engine.dispose()
+
+
+def stored_nonce_key(key: str) -> str:
+    """The key as stored: as given when it fits the column, else its SHA-256 digest in hex.
+
+    The gate already hands over a digest (verify.replay_key); this keeps any other caller's key,
+    of any length, storable on PostgreSQL, whose VARCHAR refuses what does not fit.
+    """
+    if len(key) <= NONCE_KEY_LENGTH:
+        return key
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def digest_legacy_nonce_keys(engine: Engine) -> None:
+    """Rewrite nonce keys stored before migration 0009 (`n:keyid:nonce`) as the gate's digests.
+
+    The platform database is rewritten by the migration; SQLite's nonce file, which migrations
+    never see, is rewritten here, so a signature used just before an upgrade stays used.
+    A digest is hex and has no ':', so a second run (or a second worker) finds nothing to do.
+    """
+    with engine.begin() as conn:
+        legacy = conn.execute(select(GateNonce.key).where(GateNonce.key.like("%:%"))).scalars()
+        for key in legacy.all():
+            digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+            conn.execute(update(GateNonce).where(GateNonce.key == key).values(key=digest))

@@ -13,6 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.core.db import Base, UTCDateTime
 
+# A used signature is remembered by the SHA-256 digest of its replay key, in hex (migration 0009):
+# nonces may be of any length, the stored key never is.
+NONCE_KEY_LENGTH = 64
+
 
 class GateNonce(Base):
     """A Web Bot Auth nonce already used; kept until its signature would have expired anyway."""
@@ -20,7 +24,7 @@ class GateNonce(Base):
     __tablename__ = "gate_nonces"
     __table_args__ = (Index("ix_gate_nonces_expires", "expires_at"),)
 
-    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    key: Mapped[str] = mapped_column(String(NONCE_KEY_LENGTH), primary_key=True)
     expires_at: Mapped[float] = mapped_column(Float)
 
 

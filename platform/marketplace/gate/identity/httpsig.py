@@ -3,7 +3,9 @@ view `http-message-signatures` reads components from, and the one key it is hand
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,9 +16,13 @@ from http_message_signatures.exceptions import HTTPMessageSignaturesException
 TAG = "web-bot-auth"
 ALGORITHM = "ed25519"
 SIGNATURE_LABEL = "sig1"
-# Real Web Bot Auth headers are a few hundred bytes; the cap stops parser abuse, not honest agents.
+# Real Web Bot Auth headers are a few hundred bytes; the caps stop parser abuse, not honest agents.
 MAX_SIGNATURE_HEADER_BYTES = 4096
 MAX_SIGNATURE_AGENT_BYTES = 1024
+# Signatures of one request validated independently (one per signer on the path is plenty).
+MAX_SIGNATURES = 4
+# Random bytes in a nonce, as the Web Bot Auth drafts recommend (sent in base64url).
+NONCE_BYTES = 64
 # Components an honest agent signs; @authority binds the signature to this host.
 DEFAULT_COVERED = ("@authority", "@method", "@path")
 
@@ -94,6 +100,11 @@ class OneKey(HTTPSignatureKeyResolver):
         if self.private_key is None or key_id != self.keyid:
             raise HTTPMessageSignaturesException("no private key for this keyid")
         return self.private_key
+
+
+def new_nonce() -> str:
+    """A fresh nonce: NONCE_BYTES random bytes in unpadded base64url."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(NONCE_BYTES)).rstrip(b"=").decode("ascii")
 
 
 def timestamp(now: dt.datetime | float) -> float:

@@ -22,6 +22,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from marketplace.gate.published_keys import published_test_key, refusal
+
 log = logging.getLogger(__name__)
 
 PLATFORM_OWNER = "platform"
@@ -31,6 +33,10 @@ DIRECTORY_MEDIA_TYPE = "application/http-message-signatures-directory+json"
 
 class JWKError(ValueError):
     """A JWK that is not a usable Ed25519 public key; the message says what to change."""
+
+
+class PublishedKeyError(JWKError):
+    """A key printed in a specification (RFC 9421, RFC 8037): never a partner's proof."""
 
 
 def b64url_encode(data: bytes) -> str:
@@ -157,6 +163,9 @@ def parse_public_jwk(jwk: Any) -> Ed25519PublicKey:
         raise JWKError("x must be the 32-byte Ed25519 public key in unpadded base64url.")
     if "use" in jwk and jwk["use"] != "sig":
         raise JWKError("use must be 'sig' (or left out) for a signing key.")
+    where = published_test_key(x)
+    if where is not None:
+        raise PublishedKeyError(refusal(where))
     return Ed25519PublicKey.from_public_bytes(raw)
 
 

@@ -31,6 +31,7 @@ from marketplace.gate.identity.keys import (
     public_jwks,
 )
 from marketplace.gate.identity.partners import PartnerRegistry
+from marketplace.gate.identity.profiles import DEFAULT_PROFILES
 from marketplace.gate.identity.sign import sign_directory_response
 from marketplace.gate.identity.verify import SignatureCheck, verify_signature
 
@@ -61,7 +62,7 @@ class Identity:
     def verify(
         self, facts: RequestFacts, *, policy: Any, now: dt.datetime | float
     ) -> SignatureCheck:
-        """Web Bot Auth for one request, with the policy's partners and signature bounds."""
+        """Web Bot Auth for one request, with the policy's partners, bounds and profiles."""
         bounds = getattr(policy, "signatures", None)
         return verify_signature(
             facts,
@@ -70,12 +71,15 @@ class Identity:
             now=now,
             max_skew_s=float(getattr(bounds, "max_clock_skew_s", 60)),
             max_validity_s=float(getattr(bounds, "max_validity_s", 3600)),
+            profiles=tuple(getattr(bounds, "profiles", DEFAULT_PROFILES)),
         )
 
-    def sign_directory(self, url: str, *, now: dt.datetime, nonce: str) -> dict[str, str]:
-        """Signature headers for the key directory response (directory draft, section 5)."""
+    def sign_directory(
+        self, url: str, body: bytes, *, now: dt.datetime, nonce: str
+    ) -> dict[str, str]:
+        """Content-Digest and signature headers for the key directory response."""
         return sign_directory_response(
-            url, private_key=self.signing_key, keyid=self.keyid, now=now, nonce=nonce
+            url, body, private_key=self.signing_key, keyid=self.keyid, now=now, nonce=nonce
         )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 
 from fastapi import APIRouter, Request, Response, status
 
@@ -12,6 +11,7 @@ from marketplace.core.deps import NowDep
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.identity.behaviour import BEACON_PATH, MAX_BEACON_BYTES
 from marketplace.gate.identity.deps import IdentityDep, TrackerDep
+from marketplace.gate.identity.httpsig import new_nonce
 from marketplace.gate.identity.keys import DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH
 from marketplace.gate.identity.partners import PartnerCreate, PartnerOut
 
@@ -24,14 +24,15 @@ router = APIRouter()
     summary="The platform's public signing keys (Web Bot Auth key directory)",
     description="A JWK set of the platform's Ed25519 public key(s). The platform's own agent "
     "signs its requests with the matching private key; `keyid` is each key's JWK thumbprint. "
-    "The response is itself signed (tag `http-message-signatures-directory`).",
+    "The response carries its `Content-Digest` (RFC 9530, sha-256) and is itself signed (tag "
+    "`http-message-signatures-directory`, covering `@authority` of the request and the digest).",
     response_class=Response,
     responses={200: {"content": {DIRECTORY_MEDIA_TYPE: {}}}},
 )
 def key_directory(request: Request, identity: IdentityDep, now: NowDep) -> Response:
-    body = json.dumps(identity.directory(), separators=(",", ":"))
+    body = json.dumps(identity.directory(), separators=(",", ":")).encode("utf-8")
     headers = {"Cache-Control": "public, max-age=300"}
-    headers.update(identity.sign_directory(str(request.url), now=now, nonce=secrets.token_hex(16)))
+    headers.update(identity.sign_directory(str(request.url), body, now=now, nonce=new_nonce()))
     return Response(content=body, media_type=DIRECTORY_MEDIA_TYPE, headers=headers)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from marketplace.gate.identity.httpsig import (
     Message,
     OneKey,
     ResponseMessage,
+    new_nonce,
     timestamp,
 )
 from marketplace.gate.identity.keys import load_or_create_platform_key, platform_keyid
@@ -45,7 +45,8 @@ def sign_request(
     """Web Bot Auth headers for one request: Signature, Signature-Input (and Signature-Agent).
 
     `url` must be the absolute URL the client sends. `signature_agent` is the URL of the signer's
-    key directory host; it is sent in the dictionary form of the Web Bot Auth draft and signed.
+    key directory; it is sent in the dictionary form of the IETF draft
+    (`Signature-Agent: sig1="https://..."`) and covered as `"signature-agent";key="sig1"`.
     """
     created = int(timestamp(now))
     parts = urlsplit(url)
@@ -82,12 +83,17 @@ def _sf_string(value: str) -> str:
 
 
 class RequestSigner(httpx.Auth):
-    """Signs every outgoing request with one Ed25519 key (Web Bot Auth), with a fresh nonce.
+    """Signs outgoing requests with one Ed25519 key (Web Bot Auth), each with a fresh nonce.
 
-    The harness's first-party client uses the platform's key:
-    `httpx.Client(auth=RequestSigner.for_platform(settings.resolved_signing_key_file))`.
-    Any other agent passes its own key and keyid. `clock` must agree with the server's clock
-    within the policy's allowed skew.
+    Register it as an httpx request hook, which httpx calls for every request it sends,
+    redirects it follows included, so each hop carries a signature of its own:
+    `httpx.Client(event_hooks={"request": [signer]}, follow_redirects=True)`. As `auth=` it
+    signs only the request it is handed: httpx copies those headers onto a redirect it follows,
+    and the second hop is refused as a replay, so `auth=` suits clients that never follow one.
+    The harness's first-party client (`sandbox.firstparty_client`) uses the platform's key;
+    any other agent passes its own key and keyid. `clock` must agree with the server's clock
+    within the policy's allowed skew. `signature_agent` is the URL of the signer's key
+    directory, sent in the dictionary form of the IETF draft and signed.
     """
 
     def __init__(
@@ -116,7 +122,7 @@ class RequestSigner(httpx.Auth):
     def headers(
         self, method: str, url: str, headers: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        """Signature, Signature-Input (and Signature-Agent) for one request."""
+        """Signature, Signature-Input (and Signature-Agent) for one request, with a new nonce."""
         return sign_request(
             method,
             url,
@@ -124,20 +130,39 @@ class RequestSigner(httpx.Auth):
             private_key=self.private_key,
             keyid=self.keyid,
             now=self.clock(),
-            nonce=secrets.token_urlsafe(16),
+            nonce=new_nonce(),
             expires_in_s=self.expires_in_s,
             signature_agent=self.signature_agent,
         )
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def sign(self, request: httpx.Request) -> None:
+        """Sign `request` as it leaves, replacing any signature an earlier hop carried."""
         request.headers.update(self.headers(request.method, str(request.url)))
+
+    def __call__(self, request: httpx.Request) -> None:
+        """The request hook: httpx calls it once per request sent, each redirect included."""
+        self.sign(request)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self.sign(request)
         yield request
 
 
 def sign_directory_response(
-    url: str, *, private_key: Ed25519PrivateKey, keyid: str, now: dt.datetime, nonce: str
+    url: str,
+    body: bytes,
+    *,
+    private_key: Ed25519PrivateKey,
+    keyid: str,
+    now: dt.datetime,
+    nonce: str,
 ) -> dict[str, str]:
-    """Signature headers for the key directory's response (directory draft, section 5)."""
+    """Content-Digest and signature headers for the key directory's response.
+
+    The signature covers `@authority` of the request and the `Content-Digest` (RFC 9530, sha-256)
+    of `body`, the bytes the response carries, as the protocol draft's domain binding requires:
+    the key set cannot be re-served under another authority, nor altered.
+    """
     response = ResponseMessage(200, Message("GET", url))
     _sign(
         response,
@@ -147,7 +172,8 @@ def sign_directory_response(
         nonce=nonce,
         label="binding0",
         tag=DIRECTORY_TAG,
-        components=('"@authority";req',),
+        components=('"@authority";req', "content-digest"),
+        body=body,  # the library adds Content-Digest (sha-256) of exactly these bytes
     )
     return dict(response.headers.items())
 
@@ -162,6 +188,7 @@ def _sign(
     label: str,
     tag: str,
     components: Iterable[str],
+    body: bytes | None = None,
 ) -> None:
     """Add Signature-Input and Signature to `message`, Ed25519 over `components`."""
     signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=key)
@@ -174,4 +201,5 @@ def _sign(
         label=label,
         tag=tag,
         covered_component_ids=list(components),
+        body=body,
     )

@@ -29,6 +29,7 @@ from marketplace.core.yamlfile import (
     load_yaml_text,
     problem_message,
 )
+from marketplace.gate.published_keys import published_test_key, refusal
 
 # The visitor classes, most trusted first. Documented in docs/policy.md; the decision table's rows.
 VISITOR_CLASSES: tuple[str, ...] = (
@@ -84,6 +85,8 @@ RouteClass = Literal[
     "other",
 ]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"]
+# Web Bot Auth profiles a policy may accept (gate/identity/profiles.py says what each requires).
+SignatureProfile = Literal["ietf", "legacy", "visa-tap"]
 # The same vocabularies with "*" for "every one"; one Literal each, so errors list the choices once.
 VisitorPattern = Literal[
     "*",
@@ -195,10 +198,22 @@ class BotScoreThresholds(_Strict):
 
 
 class SignatureSettings(_Strict):
-    """Bounds on Web Bot Auth signatures."""
+    """Bounds on Web Bot Auth signatures, and the signature profiles accepted."""
 
     max_clock_skew_s: int = Field(default=60, ge=0, le=3600)
     max_validity_s: int = Field(default=3600, ge=1, le=7 * 86_400)
+    # ietf: the IETF draft (Signature-Agent a dictionary); legacy: Signature-Agent a bare string;
+    # visa-tap: Visa's Trusted Agent Protocol tags, a nonce, at most 8 minutes. docs/policy.md.
+    profiles: tuple[SignatureProfile, ...] = Field(
+        default=("ietf", "legacy"), min_length=1, max_length=len(get_args(SignatureProfile))
+    )
+
+    @field_validator("profiles")
+    @classmethod
+    def _distinct(cls, profiles: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(profiles)) != len(profiles):
+            raise ValueError("list each signature profile once")
+        return profiles
 
 
 class EscalationSettings(_Strict):
@@ -234,6 +249,9 @@ class PartnerKey(_Strict):
                 )
             if "d" in key:
                 raise ValueError("this JWK contains a private key ('d'); give the public key only")
+            where = published_test_key(key.get("x"))
+            if where is not None:
+                raise ValueError(refusal(where))
         return self
 
     def keys(self) -> list[dict[str, Any]]:
