@@ -24,7 +24,7 @@ from marketplace.gate.policy.tables import cell
 from sandbox.terminal import print_fitting
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # a path in an error never breaks
 
 policy_app = typer.Typer(
     name="policy",

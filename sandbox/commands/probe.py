@@ -15,13 +15,20 @@ from sandbox.terminal import print_fitting
 from shopbots.probe import ProbeRow, probe
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # a path in an error never breaks
 
 
 def first_sentence(text: str) -> str:
     """The table shows the gate's first sentence; `--json` carries the whole explanation."""
     head, dot, _ = text.partition(". ")
     return head + "." if dot else text
+
+
+def _request(row: ProbeRow) -> str:
+    request = f"{row.method} {row.path}"
+    if row.answered_path and row.answered_path != row.path:
+        request += f" -> {row.answered_path}"  # redirected: the answer is from there
+    return request
 
 
 def rows_table(rows: list[ProbeRow], title: str) -> Table:
@@ -31,12 +38,9 @@ def rows_table(rows: list[ProbeRow], title: str) -> Table:
     table.add_column("reason")
     for row in rows:
         answer = row.answer
-        request = f"{row.method} {row.path}"
-        if row.answered_path and row.answered_path != row.path:
-            request += f" -> {row.answered_path}"  # redirected: the answer is from there
         table.add_row(
             row.route_class,
-            escape(request),
+            escape(_request(row)),
             str(answer.status),
             answer.decision or "-",
             escape(answer.rule or "-"),
@@ -56,7 +60,7 @@ def rows_list(rows: list[ProbeRow], title: str) -> Table:
         table.add_row(
             row.route_class,
             escape(
-                f"{row.method} {row.path}: {answer.status} {answer.decision or '-'} "
+                f"{_request(row)}: {answer.status} {answer.decision or '-'} "
                 f"by {answer.rule or '-'} ({answer.visitor_class or '-'})\n"
                 f"{first_sentence(answer.reason or '')}"
             ),
