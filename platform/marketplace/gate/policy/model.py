@@ -7,6 +7,7 @@ ends with a default rule. `extends: PRESET` starts from a preset and replaces it
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -29,6 +30,8 @@ from marketplace.core.yamlfile import (
     load_yaml_text,
     problem_message,
 )
+from marketplace.gate.policy.folding import fold
+from marketplace.gate.policy.known_agents import CATEGORIES, default_known_agents
 from marketplace.gate.published_keys import published_test_key, refusal
 
 # The visitor classes, most trusted first. Documented in docs/policy.md; the decision table's rows.
@@ -116,6 +119,16 @@ RoutePattern = Literal[
 ]
 MethodPattern = Literal["*", "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"]
 Action = Literal["allow", "block", "challenge", "throttle", "pay"]
+
+AgentCategory = Literal[
+    "training-crawler",
+    "ai-search-crawler",
+    "ai-assistant",
+    "ai-agent",
+    "search-engine",
+    "automation",
+]
+assert get_args(AgentCategory) == CATEGORIES  # one vocabulary with the shipped registry
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -264,6 +277,56 @@ class PartnerKey(_Strict):
         return list(found)
 
 
+# A product token as user agents write them ("MyShoppingAgent", "Brightbot 1.0"): 3 to 64
+# letters, digits, spaces, '.', '_' or '-', starting and ending with a letter or digit.
+AGENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{1,62}[A-Za-z0-9]$"
+# Words every browser's user agent carries: an agent named so would class every shopper.
+_BROWSER_WORDS = frozenset(
+    fold(w) for w in ("Mozilla", "AppleWebKit", "KHTML", "like Gecko", "Gecko", "Chrome", "Safari")
+)
+
+
+class DeclaredAgent(_Strict):
+    """An agent the policy adds to the shipped registry (gate/policy/data/known_agents.yaml):
+    a visitor whose user agent names it is classed by `category`, as registry agents are."""
+
+    name: str = Field(pattern=AGENT_NAME_PATTERN)
+    operator: str = Field(min_length=1, max_length=100)
+    category: AgentCategory = "ai-agent"
+    aliases: list[str] = Field(default_factory=list, max_length=10)
+
+    @field_validator("aliases")
+    @classmethod
+    def _token_aliases(cls, aliases: list[str]) -> list[str]:
+        for alias in aliases:
+            if not re.match(AGENT_NAME_PATTERN, alias):
+                raise ValueError(
+                    f"alias {alias!r} must be 3 to 64 letters, digits, spaces, '.', '_' or '-', "
+                    "starting and ending with a letter or digit"
+                )
+        return aliases
+
+    @model_validator(mode="after")
+    def _new_names(self) -> DeclaredAgent:
+        shipped = default_known_agents()
+        for token in self.tokens():
+            folded = fold(token)
+            if folded in _BROWSER_WORDS:
+                raise ValueError(
+                    f"{token!r} is in every browser's user agent; name the agent by its own token"
+                )
+            known = shipped.by_folded(folded)
+            if known is not None:
+                raise ValueError(
+                    f"{token!r} is in the shipped registry already ({known.name}, "
+                    f"{known.operator}, {known.category}); a policy adds new names only"
+                )
+        return self
+
+    def tokens(self) -> list[str]:
+        return [self.name, *self.aliases]
+
+
 def _default_routes() -> dict[RouteClass, list[str]]:
     # `*` matches one path segment; a pattern also covers every path below it; `?q` needs a
     # non-empty query parameter `q`; "/" alone matches only the home page. The longest match wins.
@@ -323,6 +386,8 @@ class Policy(_Strict):
     bot_score: BotScoreThresholds = Field(default_factory=BotScoreThresholds)
     crawl_price: CrawlPrice | None = None
     partners: list[PartnerKey] = Field(default_factory=list, max_length=1000)
+    # Agents added to the shipped registry for this policy (classed like registry agents).
+    agents: list[DeclaredAgent] = Field(default_factory=list, max_length=100)
     signatures: SignatureSettings = Field(default_factory=SignatureSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     on_error: dict[RouteClass, Literal["allow", "block"]] = Field(default_factory=_default_on_error)
@@ -347,6 +412,22 @@ class Policy(_Strict):
                     )
                 seen[key] = route_class
         return routes
+
+    @field_validator("agents")
+    @classmethod
+    def _distinct_agents(cls, agents: list[DeclaredAgent]) -> list[DeclaredAgent]:
+        seen: dict[str, str] = {}
+        for agent in agents:
+            for token in agent.tokens():
+                folded = fold(token)
+                if folded in seen:
+                    other = seen[folded]
+                    raise ValueError(
+                        f"{token!r} of {agent.name!r} reads the same as a token of {other!r} "
+                        "(case and look-alike characters are folded); list each name once"
+                    )
+                seen[folded] = agent.name
+        return agents
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
