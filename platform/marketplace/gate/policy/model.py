@@ -277,6 +277,18 @@ class PartnerKey(_Strict):
         return list(found)
 
 
+class PartnerSettings(_Strict):
+    """The partners whose keys the policy trusts, and whether agents may register their own.
+
+    Written either as this mapping or, as before, as the bare list of `registered` partners.
+    """
+
+    # Test mode: an agent registers and rotates its own keys by signing with them
+    # (POST /api/v1/partners, .../keys), without the admin token.
+    self_service: bool = False
+    registered: list[PartnerKey] = Field(default_factory=list, max_length=1000)
+
+
 # A product token as user agents write them ("MyShoppingAgent", "Brightbot 1.0"): 3 to 64
 # letters, digits, spaces, '.', '_' or '-', starting and ending with a letter or digit.
 AGENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{1,62}[A-Za-z0-9]$"
@@ -333,7 +345,9 @@ def _default_routes() -> dict[RouteClass, list[str]]:
     return {
         # The rules themselves: robots.txt, the public policy and the problem type pages.
         "robots": ["/robots.txt", "/api/v1/policy/public", "/problems"],
-        "well-known": ["/.well-known"],
+        # Key directories, and partner keys: an agent registering its own key (self-service,
+        # in test-mode policies) is not verified yet, whatever class it falls in.
+        "well-known": ["/.well-known", "/api/v1/partners"],
         "assets": ["/static", "/favicon.ico"],
         "catalog": ["/", "/products", "/categories", "/api/v1/products", "/api/v1/categories"],
         "search": ["/search", "/api/v1/products?q", "/api/v1/search"],
@@ -361,7 +375,6 @@ def _default_routes() -> dict[RouteClass, list[str]]:
             "/api/v1/admin",
             "/api/v1/policy",
             "/api/v1/decisions",
-            "/api/v1/partners",
         ],
     }
 
@@ -385,7 +398,7 @@ class Policy(_Strict):
     rate_limits: dict[VisitorClass, RateLimit] = Field(default_factory=dict)
     bot_score: BotScoreThresholds = Field(default_factory=BotScoreThresholds)
     crawl_price: CrawlPrice | None = None
-    partners: list[PartnerKey] = Field(default_factory=list, max_length=1000)
+    partners: PartnerSettings = Field(default_factory=PartnerSettings)
     # Agents added to the shipped registry for this policy (classed like registry agents).
     agents: list[DeclaredAgent] = Field(default_factory=list, max_length=100)
     signatures: SignatureSettings = Field(default_factory=SignatureSettings)
@@ -413,6 +426,12 @@ class Policy(_Strict):
                 seen[key] = route_class
         return routes
 
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _partner_list(cls, value: Any) -> Any:
+        # The bare list form: the registered partners, no self-service.
+        return {"registered": value} if isinstance(value, list) else value
+
     @field_validator("agents")
     @classmethod
     def _distinct_agents(cls, agents: list[DeclaredAgent]) -> list[DeclaredAgent]:
@@ -438,7 +457,7 @@ class Policy(_Strict):
         pays = any(r.action == "pay" for r in self.rules) or self.default.action == "pay"
         if pays and self.crawl_price is None:
             raise ValueError("a rule uses action 'pay', so crawl_price must be set")
-        names = [p.name for p in self.partners]
+        names = [p.name for p in self.partners.registered]
         if len(set(names)) != len(names):
             raise ValueError("partner names must be unique")
         return self
@@ -508,12 +527,17 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
         base = yaml.safe_load(preset_text(base_name))
         base.pop("extends", None)  # presets extend at most one level
         merged = {**base, **data}
+        if isinstance(data.get("partners"), list) and isinstance(base.get("partners"), dict):
+            # A list of partner keys keeps the preset's other partner settings (self_service).
+            merged["partners"] = {**base["partners"], "registered": data["partners"]}
     try:
         return Policy.model_validate(merged)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
+            if loc[:2] == ("partners", "registered") and isinstance(data.get("partners"), list):
+                loc = ("partners", *loc[2:])  # the file wrote the bare list form
             field = ".".join(str(p) for p in loc) or "(policy)"
             line = line_of(root, loc) if loc and loc[0] in data else None
             problems.append(FieldProblem(field, line, problem_message(err)))
