@@ -41,6 +41,7 @@ from marketplace.decide.routes import router as decide_router
 from marketplace.gate.identity.layer import build_identity
 from marketplace.gate.identity.routes import router as identity_router
 from marketplace.gate.middleware import GateMiddleware
+from marketplace.gate.partner_routes import router as partner_router
 from marketplace.gate.routes import router as gate_router
 from marketplace.gate.runtime import build_gate_runtime
 from marketplace.history.routes import router as history_router
@@ -150,6 +151,7 @@ def create_app(
         history_router,
         decide_router,
         gate_router,
+        partner_router,
         problems_router,
         admin_router,
         dashboard_router,

@@ -315,8 +315,8 @@ _TYPES: tuple[ProblemType, ...] = (
         "Conflict",
         409,
         "A partner of this name is registered already (or was registered at the same moment).",
-        "List the partners with GET /api/v1/partners; delete the old one first to replace its "
-        "keys.",
+        "Pick another name, or change the partner's keys: POST /api/v1/partners/{name}/keys adds "
+        "one, DELETE /api/v1/partners/{name}/keys/{keyid} removes one.",
     ),
     ProblemType(
         "partner-key-taken",
@@ -331,6 +331,47 @@ _TYPES: tuple[ProblemType, ...] = (
         404,
         "No partner of this name is registered.",
         "GET /api/v1/partners lists the registered partners.",
+    ),
+    ProblemType(
+        "partner-key-not-found",
+        "Not found",
+        404,
+        "The partner has no key with this keyid (JWK thumbprint).",
+        "GET /api/v1/partners/{name} lists the partner's keys and their keyids.",
+    ),
+    ProblemType(
+        "partner-key-last",
+        "Conflict",
+        409,
+        "The key is the partner's last one; a partner keeps at least one key.",
+        "Add the new key first (POST /api/v1/partners/{name}/keys), then remove the old one; or "
+        "remove the partner (DELETE /api/v1/partners/{name}).",
+    ),
+    ProblemType(
+        "partner-key-limit",
+        "Conflict",
+        409,
+        "The partner would hold more than 10 keys.",
+        "Remove keys it no longer signs with (DELETE /api/v1/partners/{name}/keys/{keyid}).",
+    ),
+    ProblemType(
+        "self-service-off",
+        "Forbidden",
+        403,
+        "A signed request tried to register or change a partner's keys without the admin token, "
+        "and the active policy does not allow self-service (`partners: {self_service: true}`).",
+        "Ask the store's admin to register the key with the admin token, or run a policy that "
+        "allows self-service, such as the open or observe preset.",
+    ),
+    ProblemType(
+        "self-service-proof",
+        "Forbidden",
+        403,
+        "A self-service partner request was not signed by the right key: registration needs a "
+        "signature by the key in the body, changing a partner needs one by a key registered to it. "
+        "The detail gives the signature status and reason.",
+        "Sign the request (Web Bot Auth) with that key, its JWK thumbprint as `keyid`, with a "
+        "fresh nonce and a clock within the policy's skew.",
     ),
     # --- Catalog, cart, orders -------------------------------------------------------------
     ProblemType(

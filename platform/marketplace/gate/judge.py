@@ -23,7 +23,6 @@ from marketplace.gate.normalize import normalize_method
 from marketplace.gate.policy.compiled import AnyRule, CompiledPolicy, format_price
 from marketplace.gate.policy.known_agents import (
     KnownAgents,
-    default_known_agents,
     looks_like_browser,
 )
 from marketplace.gate.policy.model import VISITOR_CLASSES, Policy, RateLimit
@@ -130,12 +129,17 @@ class Judge:
         clock: Clock = system_clock,
     ) -> None:
         self.compiled = compiled
-        self.known_agents = known_agents or default_known_agents()
+        # None: the active policy's registry (the shipped one plus the policy's own agents).
+        self._known_agents = known_agents
         self.identity = identity
         self.tracker = tracker
         self.state = state
         self.escalator = escalator
         self.clock = clock
+
+    @property
+    def known_agents(self) -> KnownAgents:
+        return self._known_agents if self._known_agents is not None else self.compiled.known_agents
 
     def reads_shared_signals(self, facts: RequestFacts) -> bool:
         """True when deciding `facts` may wait on the shared store for its session's signals

@@ -38,7 +38,7 @@ _ACCOUNTS = table("accounts", column("id"), column("team"))
     response_class=PlainTextResponse,
 )
 def robots_txt(runtime: GateRuntimeDep) -> PlainTextResponse:
-    text = render_robots(runtime.compiled, runtime.judge.known_agents)
+    text = render_robots(runtime.compiled)
     return PlainTextResponse(text, headers={"Cache-Control": "public, max-age=60"})
 
 

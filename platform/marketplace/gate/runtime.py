@@ -28,7 +28,6 @@ from marketplace.gate.identity.layer import Identity
 from marketplace.gate.judge import Judge
 from marketplace.gate.metrics import GateMetrics
 from marketplace.gate.policy.compiled import CompiledPolicy
-from marketplace.gate.policy.known_agents import default_known_agents
 from marketplace.gate.policy.model import (
     PRESET_NAMES,
     Policy,
@@ -171,7 +170,6 @@ def build_gate_runtime(
     baseline = stored_policy_version(identity.state)
     judge = Judge(
         CompiledPolicy(compiled.policy, version=baseline, source=source),
-        known_agents=default_known_agents(),
         identity=identity,
         tracker=identity.tracker,
         state=identity.state,

@@ -25,8 +25,10 @@ from marketplace.gate.identity.escalation import (
     SuspensionGuard,
 )
 from marketplace.gate.identity.keys import (
+    KeyEntry,
     Keyring,
     load_or_create_platform_key,
+    parse_public_jwk,
     platform_keyid,
     public_jwks,
 )
@@ -63,10 +65,30 @@ class Identity:
         self, facts: RequestFacts, *, policy: Any, now: dt.datetime | float
     ) -> SignatureCheck:
         """Web Bot Auth for one request, with the policy's partners, bounds and profiles."""
+        return self._verify(facts, self.keyring(policy), policy=policy, now=now)
+
+    def verify_holder(
+        self,
+        facts: RequestFacts,
+        keys: list[tuple[str, dict[str, Any]]],
+        owner: str,
+        *,
+        policy: Any,
+        now: dt.datetime | float,
+    ) -> SignatureCheck:
+        """The request's signature checked against `keys` alone, (keyid, public JWK) pairs not
+        registered yet: valid proves the sender holds one of them (self-service registration).
+        The nonce is claimed as for any valid signature."""
+        ring = Keyring(KeyEntry(keyid, parse_public_jwk(jwk), owner) for keyid, jwk in keys)
+        return self._verify(facts, ring, policy=policy, now=now)
+
+    def _verify(
+        self, facts: RequestFacts, keyring: Keyring, *, policy: Any, now: dt.datetime | float
+    ) -> SignatureCheck:
         bounds = getattr(policy, "signatures", None)
         return verify_signature(
             facts,
-            keyring=self.keyring(policy),
+            keyring=keyring,
             state=self.state,
             now=now,
             max_skew_s=float(getattr(bounds, "max_clock_skew_s", 60)),

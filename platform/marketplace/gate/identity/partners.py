@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from marketplace.core.db import Database
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
@@ -42,23 +43,16 @@ _PUBLIC_MEMBERS = ("kty", "crv", "x", "kid", "use", "alg", "nbf", "exp")
 # --- Bodies -------------------------------------------------------------------------------
 
 
-class PartnerCreate(BaseModel):
-    """`{"name": ..., "jwk": {...}}` for one key, or `{"name": ..., "jwks": {"keys": [...]}}`."""
+class PartnerKeysAdd(BaseModel):
+    """`{"jwk": {...}}` for one key, or `{"jwks": {"keys": [...]}}`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
-        min_length=1,
-        max_length=64,
-        pattern=NAME_RE.pattern,
-        description="Letters, digits, '.', '_' or '-'; starts with a letter or digit.",
-        examples=["acme-shopper"],
-    )
     jwk: dict[str, Any] | None = Field(default=None, description="One Ed25519 public JWK.")
     jwks: dict[str, Any] | None = Field(default=None, description='A JWK set: {"keys": [...]}.')
 
     @model_validator(mode="after")
-    def _one_form(self) -> PartnerCreate:
+    def _one_form(self) -> PartnerKeysAdd:
         if (self.jwk is None) == (self.jwks is None):
             raise ValueError(
                 "send exactly one of 'jwk' (one public key) or 'jwks' ({\"keys\": [...]})"
@@ -75,6 +69,18 @@ class PartnerCreate(BaseModel):
                 type_slug="invalid-jwk",
             )
         return keys
+
+
+class PartnerCreate(PartnerKeysAdd):
+    """`{"name": ..., "jwk": {...}}` for one key, or `{"name": ..., "jwks": {"keys": [...]}}`."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=NAME_RE.pattern,
+        description="Letters, digits, '.', '_' or '-'; starts with a letter or digit.",
+        examples=["acme-shopper"],
+    )
 
 
 class PartnerKeyOut(BaseModel):
@@ -154,32 +160,30 @@ class PartnerRegistry:
             partners = session.scalars(select(GatePartner).order_by(GatePartner.name)).all()
             return [_to_out(p) for p in partners]
 
-    def register(self, body: PartnerCreate, *, now: datetime) -> PartnerOut:
-        keys = validate_jwks(body.key_list())
-        if self.platform_keyid and any(keyid == self.platform_keyid for keyid, _ in keys):
-            raise Conflict(
-                "That is the platform's own public key; a partner must register its own key.",
-                type_slug="partner-key-taken",
-            )
+    def get(self, name: str) -> PartnerOut:
+        with self.database.session() as session:
+            return _to_out(self._find(session, name))
+
+    def register(
+        self,
+        body: PartnerCreate,
+        *,
+        now: datetime,
+        keys: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> PartnerOut:
+        """Register a partner; `keys` are the body's keys when the caller validated them."""
+        keys = keys if keys is not None else validate_jwks(body.key_list())
+        self._not_platform(keys)
         try:
             with self.database.session() as session:
                 if session.scalar(select(GatePartner.id).where(GatePartner.name == body.name)):
                     raise Conflict(
-                        f"A partner named {body.name!r} is registered already; DELETE "
-                        f"/api/v1/partners/{body.name} first to replace its keys.",
+                        f"A partner named {body.name!r} is registered already; pick another "
+                        f"name, add keys with POST /api/v1/partners/{body.name}/keys, or DELETE "
+                        f"/api/v1/partners/{body.name} first to replace it.",
                         type_slug="partner-exists",
                     )
-                taken = session.execute(
-                    select(GatePartnerKey.keyid, GatePartner.name)
-                    .join(GatePartner, GatePartner.id == GatePartnerKey.partner_id)
-                    .where(GatePartnerKey.keyid.in_([k for k, _ in keys]))
-                ).first()
-                if taken is not None:
-                    raise Conflict(
-                        f"Key {taken[0]} is registered to partner {taken[1]!r} already; one key "
-                        "belongs to one partner.",
-                        type_slug="partner-key-taken",
-                    )
+                self._not_taken(session, keys)
                 partner = GatePartner(name=body.name, created_at=now)
                 partner.keys = [GatePartnerKey(keyid=k, jwk=jwk) for k, jwk in keys]
                 session.add(partner)
@@ -194,16 +198,89 @@ class PartnerRegistry:
         self.state.bump_partners_version()
         return out
 
+    def add_keys(self, name: str, body: PartnerKeysAdd) -> PartnerOut:
+        """Add keys to a partner (a rotation's first step); keys it holds already are kept."""
+        keys = validate_jwks(body.key_list())
+        self._not_platform(keys)
+        try:
+            with self.database.session() as session:
+                partner = self._find(session, name)
+                have = {k.keyid for k in partner.keys}
+                new = [(k, jwk) for k, jwk in keys if k not in have]
+                if len(have) + len(new) > MAX_KEYS_PER_PARTNER:
+                    raise Conflict(
+                        f"Partner {name!r} would hold more than {MAX_KEYS_PER_PARTNER} keys; "
+                        f"DELETE /api/v1/partners/{name}/keys/KEYID an old one first.",
+                        type_slug="partner-key-limit",
+                    )
+                self._not_taken(session, new)
+                partner.keys.extend(GatePartnerKey(keyid=k, jwk=jwk) for k, jwk in new)
+                session.flush()
+                out = _to_out(partner)
+        except IntegrityError as exc:
+            raise Conflict(
+                "One of these keys was registered at the same moment; list the partner's keys "
+                "and try again.",
+                type_slug="partner-key-taken",
+            ) from exc
+        self.state.bump_partners_version()
+        return out
+
+    def delete_key(self, name: str, keyid: str) -> None:
+        """Remove one key of a partner (a rotation's last step); its last key stays."""
+        with self.database.session() as session:
+            partner = self._find(session, name)
+            key = next((k for k in partner.keys if k.keyid == keyid), None)
+            if key is None:
+                raise NotFound(
+                    f"Partner {name!r} has no key {keyid!r}; GET /api/v1/partners/{name} lists "
+                    "its keys.",
+                    type_slug="partner-key-not-found",
+                )
+            if len(partner.keys) == 1:
+                raise Conflict(
+                    f"That is the last key of partner {name!r}; add its new key first (POST "
+                    f"/api/v1/partners/{name}/keys), or remove the partner.",
+                    type_slug="partner-key-last",
+                )
+            partner.keys.remove(key)
+        self.state.bump_partners_version()
+
     def delete(self, name: str) -> None:
         with self.database.session() as session:
-            partner = session.scalar(select(GatePartner).where(GatePartner.name == name))
-            if partner is None:
-                raise NotFound(
-                    f"No partner named {name!r}; GET /api/v1/partners lists the registered ones.",
-                    type_slug="partner-not-found",
-                )
-            session.delete(partner)
+            session.delete(self._find(session, name))
         self.state.bump_partners_version()
+
+    def _find(self, session: Session, name: str) -> GatePartner:
+        partner = session.scalar(select(GatePartner).where(GatePartner.name == name))
+        if partner is None:
+            raise NotFound(
+                f"No partner named {name!r}; GET /api/v1/partners lists the registered ones.",
+                type_slug="partner-not-found",
+            )
+        return partner
+
+    def _not_platform(self, keys: list[tuple[str, dict[str, Any]]]) -> None:
+        if self.platform_keyid and any(keyid == self.platform_keyid for keyid, _ in keys):
+            raise Conflict(
+                "That is the platform's own public key; a partner must register its own key.",
+                type_slug="partner-key-taken",
+            )
+
+    def _not_taken(self, session: Session, keys: list[tuple[str, dict[str, Any]]]) -> None:
+        if not keys:
+            return
+        taken = session.execute(
+            select(GatePartnerKey.keyid, GatePartner.name)
+            .join(GatePartner, GatePartner.id == GatePartnerKey.partner_id)
+            .where(GatePartnerKey.keyid.in_([k for k, _ in keys]))
+        ).first()
+        if taken is not None:
+            raise Conflict(
+                f"Key {taken[0]} is registered to partner {taken[1]!r} already; one key "
+                "belongs to one partner.",
+                type_slug="partner-key-taken",
+            )
 
     # -- the keyring ------------------------------------------------------------------------
 
@@ -230,12 +307,14 @@ class PartnerRegistry:
             return ring
 
     def keyring_for_policy(self, policy: Any) -> Keyring:
-        """The keyring for a policy object with a `partners` list; cached per policy object."""
+        """The keyring for a policy object whose `partners` lists keys (or holds them as
+        `partners.registered`); cached per policy object."""
         version = self.state.partners_version()
         cached = self._policy_cache
         if cached is not None and cached[0] is policy and cached[1] == version:
             return cached[2]
-        ring = self.keyring(policy_partner_keys(getattr(policy, "partners", None) or ()))
+        partners = getattr(policy, "partners", None)
+        ring = self.keyring(policy_partner_keys(getattr(partners, "registered", partners) or ()))
         self._policy_cache = (policy, version, ring)
         return ring
 
@@ -272,6 +351,7 @@ def policy_partner_keys(partners: Iterable[Any]) -> list[tuple[str, Mapping[str,
 __all__ = [
     "PLATFORM_OWNER",
     "PartnerCreate",
+    "PartnerKeysAdd",
     "PartnerOut",
     "PartnerRegistry",
     "policy_partner_keys",

@@ -1,4 +1,5 @@
-"""The identity layer over HTTP: the key directory, the partner registry, the beacon."""
+"""The identity layer over HTTP: the key directory and the beacon (partner keys are served by
+gate/partner_routes.py, which reads the active policy)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ import json
 
 from fastapi import APIRouter, Request, Response, status
 
-from marketplace.core.admin import AdminDep
 from marketplace.core.deps import NowDep
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.identity.behaviour import BEACON_PATH, MAX_BEACON_BYTES
 from marketplace.gate.identity.deps import IdentityDep, TrackerDep
 from marketplace.gate.identity.httpsig import new_nonce
 from marketplace.gate.identity.keys import DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH
-from marketplace.gate.identity.partners import PartnerCreate, PartnerOut
 
 router = APIRouter()
 
@@ -34,44 +33,6 @@ def key_directory(request: Request, identity: IdentityDep, now: NowDep) -> Respo
     headers = {"Cache-Control": "public, max-age=300"}
     headers.update(identity.sign_directory(str(request.url), body, now=now, nonce=new_nonce()))
     return Response(content=body, media_type=DIRECTORY_MEDIA_TYPE, headers=headers)
-
-
-@router.get(
-    "/api/v1/partners",
-    tags=["admin"],
-    summary="List registered partner agents and their key thumbprints",
-    response_model=list[PartnerOut],
-)
-def list_partners(identity: IdentityDep, _admin: AdminDep) -> list[PartnerOut]:
-    return identity.partners.list_partners()
-
-
-@router.post(
-    "/api/v1/partners",
-    tags=["admin"],
-    status_code=status.HTTP_201_CREATED,
-    summary="Register an outside agent's public key",
-    description="A request signed (Web Bot Auth) with a registered key is classed "
-    "`verified-agent` under every preset. Send only the public key: a JWK with `d` is refused.",
-    response_model=PartnerOut,
-    responses={409: {"description": "The name or a key is registered already."}},
-)
-def register_partner(
-    body: PartnerCreate, identity: IdentityDep, now: NowDep, _admin: AdminDep
-) -> PartnerOut:
-    return identity.partners.register(body, now=now)
-
-
-@router.delete(
-    "/api/v1/partners/{name}",
-    tags=["admin"],
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Remove a partner and its keys",
-    response_class=Response,
-)
-def delete_partner(name: str, identity: IdentityDep, _admin: AdminDep) -> Response:
-    identity.partners.delete(name)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

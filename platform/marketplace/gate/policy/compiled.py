@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from marketplace.gate.normalize import has_query_param
+from marketplace.gate.policy.known_agents import KnownAgent, KnownAgents, default_known_agents
 from marketplace.gate.policy.model import (
     METHODS,
     ROUTE_CLASSES,
@@ -112,6 +113,10 @@ class CompiledPolicy:
         self.routes = RouteMatcher({str(k): v for k, v in policy.routes.items()})
         self.observe = policy.mode == "observe"
         self.rate_limits: dict[str, RateLimit] = {str(k): v for k, v in policy.rate_limits.items()}
+        # The shipped registry plus the policy's own agents, compiled once per policy.
+        self.known_agents: KnownAgents = default_known_agents().with_extra(
+            [KnownAgent(a.name, a.operator, a.category, tuple(a.aliases)) for a in policy.agents]
+        )
         self.rules_by_id: dict[str, AnyRule] = {r.id: r for r in policy.rules}
         self.rules_by_id[policy.default.id] = policy.default
         # Refusal sentences by (action, visitor, route, method, rule id), filled on first use.

@@ -136,6 +136,14 @@ class KnownAgents:
                 best = text
         return self._by_folded[best] if best is not None else None
 
+    def by_folded(self, folded: str) -> KnownAgent | None:
+        """The agent one of whose tokens folds to `folded` (see `folding.fold`)."""
+        return self._by_folded.get(folded)
+
+    def with_extra(self, extra: list[KnownAgent]) -> KnownAgents:
+        """These agents plus `extra` (a policy's own), compiled into one matcher."""
+        return KnownAgents([*self.agents, *extra]) if extra else self
+
     def by_name(self, name: str) -> KnownAgent | None:
         return self._by_token.get(name.lower())
 

@@ -7,6 +7,7 @@ ends with a default rule. `extends: PRESET` starts from a preset and replaces it
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -29,6 +30,8 @@ from marketplace.core.yamlfile import (
     load_yaml_text,
     problem_message,
 )
+from marketplace.gate.policy.folding import fold
+from marketplace.gate.policy.known_agents import CATEGORIES, default_known_agents
 from marketplace.gate.published_keys import published_test_key, refusal
 
 # The visitor classes, most trusted first. Documented in docs/policy.md; the decision table's rows.
@@ -116,6 +119,16 @@ RoutePattern = Literal[
 ]
 MethodPattern = Literal["*", "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"]
 Action = Literal["allow", "block", "challenge", "throttle", "pay"]
+
+AgentCategory = Literal[
+    "training-crawler",
+    "ai-search-crawler",
+    "ai-assistant",
+    "ai-agent",
+    "search-engine",
+    "automation",
+]
+assert get_args(AgentCategory) == CATEGORIES  # one vocabulary with the shipped registry
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -264,13 +277,77 @@ class PartnerKey(_Strict):
         return list(found)
 
 
+class PartnerSettings(_Strict):
+    """The partners whose keys the policy trusts, and whether agents may register their own.
+
+    Written either as this mapping or, as before, as the bare list of `registered` partners.
+    """
+
+    # Test mode: an agent registers and rotates its own keys by signing with them
+    # (POST /api/v1/partners, .../keys), without the admin token.
+    self_service: bool = False
+    registered: list[PartnerKey] = Field(default_factory=list, max_length=1000)
+
+
+# A product token as user agents write them ("MyShoppingAgent", "Brightbot 1.0"): 3 to 64
+# letters, digits, spaces, '.', '_' or '-', starting and ending with a letter or digit.
+AGENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{1,62}[A-Za-z0-9]$"
+# Words every browser's user agent carries: an agent named so would class every shopper.
+_BROWSER_WORDS = frozenset(
+    fold(w) for w in ("Mozilla", "AppleWebKit", "KHTML", "like Gecko", "Gecko", "Chrome", "Safari")
+)
+
+
+class DeclaredAgent(_Strict):
+    """An agent the policy adds to the shipped registry (gate/policy/data/known_agents.yaml):
+    a visitor whose user agent names it is classed by `category`, as registry agents are."""
+
+    name: str = Field(pattern=AGENT_NAME_PATTERN)
+    operator: str = Field(min_length=1, max_length=100)
+    category: AgentCategory = "ai-agent"
+    aliases: list[str] = Field(default_factory=list, max_length=10)
+
+    @field_validator("aliases")
+    @classmethod
+    def _token_aliases(cls, aliases: list[str]) -> list[str]:
+        for alias in aliases:
+            if not re.match(AGENT_NAME_PATTERN, alias):
+                raise ValueError(
+                    f"alias {alias!r} must be 3 to 64 letters, digits, spaces, '.', '_' or '-', "
+                    "starting and ending with a letter or digit"
+                )
+        return aliases
+
+    @model_validator(mode="after")
+    def _new_names(self) -> DeclaredAgent:
+        shipped = default_known_agents()
+        for token in self.tokens():
+            folded = fold(token)
+            if folded in _BROWSER_WORDS:
+                raise ValueError(
+                    f"{token!r} is in every browser's user agent; name the agent by its own token"
+                )
+            known = shipped.by_folded(folded)
+            if known is not None:
+                raise ValueError(
+                    f"{token!r} is in the shipped registry already ({known.name}, "
+                    f"{known.operator}, {known.category}); a policy adds new names only"
+                )
+        return self
+
+    def tokens(self) -> list[str]:
+        return [self.name, *self.aliases]
+
+
 def _default_routes() -> dict[RouteClass, list[str]]:
     # `*` matches one path segment; a pattern also covers every path below it; `?q` needs a
     # non-empty query parameter `q`; "/" alone matches only the home page. The longest match wins.
     return {
         # The rules themselves: robots.txt, the public policy and the problem type pages.
         "robots": ["/robots.txt", "/api/v1/policy/public", "/problems"],
-        "well-known": ["/.well-known"],
+        # Key directories, and partner keys: an agent registering its own key (self-service,
+        # in test-mode policies) is not verified yet, whatever class it falls in.
+        "well-known": ["/.well-known", "/api/v1/partners"],
         "assets": ["/static", "/favicon.ico"],
         "catalog": ["/", "/products", "/categories", "/api/v1/products", "/api/v1/categories"],
         "search": ["/search", "/api/v1/products?q", "/api/v1/search"],
@@ -298,7 +375,6 @@ def _default_routes() -> dict[RouteClass, list[str]]:
             "/api/v1/admin",
             "/api/v1/policy",
             "/api/v1/decisions",
-            "/api/v1/partners",
         ],
     }
 
@@ -322,7 +398,9 @@ class Policy(_Strict):
     rate_limits: dict[VisitorClass, RateLimit] = Field(default_factory=dict)
     bot_score: BotScoreThresholds = Field(default_factory=BotScoreThresholds)
     crawl_price: CrawlPrice | None = None
-    partners: list[PartnerKey] = Field(default_factory=list, max_length=1000)
+    partners: PartnerSettings = Field(default_factory=PartnerSettings)
+    # Agents added to the shipped registry for this policy (classed like registry agents).
+    agents: list[DeclaredAgent] = Field(default_factory=list, max_length=100)
     signatures: SignatureSettings = Field(default_factory=SignatureSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     on_error: dict[RouteClass, Literal["allow", "block"]] = Field(default_factory=_default_on_error)
@@ -348,6 +426,28 @@ class Policy(_Strict):
                 seen[key] = route_class
         return routes
 
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _partner_list(cls, value: Any) -> Any:
+        # The bare list form: the registered partners, no self-service.
+        return {"registered": value} if isinstance(value, list) else value
+
+    @field_validator("agents")
+    @classmethod
+    def _distinct_agents(cls, agents: list[DeclaredAgent]) -> list[DeclaredAgent]:
+        seen: dict[str, str] = {}
+        for agent in agents:
+            for token in agent.tokens():
+                folded = fold(token)
+                if folded in seen:
+                    other = seen[folded]
+                    raise ValueError(
+                        f"{token!r} of {agent.name!r} reads the same as a token of {other!r} "
+                        "(case and look-alike characters are folded); list each name once"
+                    )
+                seen[folded] = agent.name
+        return agents
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         ids = [rule.id for rule in self.rules] + [self.default.id]
@@ -357,7 +457,7 @@ class Policy(_Strict):
         pays = any(r.action == "pay" for r in self.rules) or self.default.action == "pay"
         if pays and self.crawl_price is None:
             raise ValueError("a rule uses action 'pay', so crawl_price must be set")
-        names = [p.name for p in self.partners]
+        names = [p.name for p in self.partners.registered]
         if len(set(names)) != len(names):
             raise ValueError("partner names must be unique")
         return self
@@ -427,12 +527,17 @@ def load_policy_text(text: str, source: str = "<policy>") -> Policy:
         base = yaml.safe_load(preset_text(base_name))
         base.pop("extends", None)  # presets extend at most one level
         merged = {**base, **data}
+        if isinstance(data.get("partners"), list) and isinstance(base.get("partners"), dict):
+            # A list of partner keys keeps the preset's other partner settings (self_service).
+            merged["partners"] = {**base["partners"], "registered": data["partners"]}
     try:
         return Policy.model_validate(merged)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
+            if loc[:2] == ("partners", "registered") and isinstance(data.get("partners"), list):
+                loc = ("partners", *loc[2:])  # the file wrote the bare list form
             field = ".".join(str(p) for p in loc) or "(policy)"
             line = line_of(root, loc) if loc and loc[0] in data else None
             problems.append(FieldProblem(field, line, problem_message(err)))

@@ -1,10 +1,10 @@
 """robots.txt (RFC 9309) generated from the active policy, so it says what the gate does.
 
-Every registry agent is listed under the group of its visitor class; a group allows exactly the
-route classes where the policy would let an unsigned request of that class fetch a page with GET
-(`allow`, or `pay`: a priced page is on offer, not forbidden). Patterns are written so that they
-match what the gate's route matcher matches: `/cart` becomes `/cart$` and `/cart/`, so `/cartoon`
-is not caught by accident.
+Every registry agent, and every agent the policy declares (`agents`), is listed under the group of
+its visitor class; a group allows exactly the route classes where the policy would let an unsigned
+request of that class fetch a page with GET (`allow`, or `pay`: a priced page is on offer, not
+forbidden). Patterns are written so that they match what the gate's route matcher matches: `/cart`
+becomes `/cart$` and `/cart/`, so `/cartoon` is not caught by accident.
 """
 
 from __future__ import annotations
@@ -69,8 +69,12 @@ def _group_rules(compiled: CompiledPolicy, visitor_class: str) -> list[str]:
     return lines
 
 
-def render_robots(compiled: CompiledPolicy, registry: KnownAgents, *, base_url: str = "") -> str:
-    """The robots.txt text for a compiled policy."""
+def render_robots(
+    compiled: CompiledPolicy, registry: KnownAgents | None = None, *, base_url: str = ""
+) -> str:
+    """The robots.txt text for a compiled policy; `registry` defaults to the policy's own (the
+    shipped agents plus those the policy declares)."""
+    registry = registry or compiled.known_agents
     policy = compiled.policy
     out = [
         f"# robots.txt of this store, generated from its policy {policy.name!r} "
