@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -28,6 +29,8 @@ PROBES: tuple[tuple[str, str, str], ...] = (
     ("assistant", "POST", "/api/v1/help-me-decide"),
     ("admin", "GET", "/api/v1/policy"),
 )
+# The signature debugger: explains the signature of the request it is sent with.
+EXPLAIN_PATH = "/api/v1/signature/explain"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,41 @@ class ProbeRow:
     answered_path: str = ""
 
 
+def _client(
+    target: str, user_agent: str, sign_key: Path | None, transport: httpx.BaseTransport | None
+) -> AgentClient:
+    signer = WebBotAuthSigner.from_pem(sign_key.read_bytes()) if sign_key else None
+    return AgentClient(
+        target,
+        Identity("probe", user_agent, {"accept": "application/json, text/html;q=0.9"}),
+        signer=signer,
+        timing=TimingPolicy("none"),
+        transport=transport,
+    )
+
+
+def explain(
+    target: str,
+    user_agent: str,
+    *,
+    sign_key: Path | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, Any]:
+    """What the gate makes of this identity's signature: the debugger's answer, as JSON.
+
+    Raises ValueError when the platform does not answer with an explanation.
+    """
+    with _client(target, user_agent, sign_key, transport) as client:
+        exchange = client.post(EXPLAIN_PATH, note="explain")
+    body = exchange.json()
+    if exchange.response is None or not isinstance(body, dict):
+        raise ValueError(f"nothing explained at {target}{EXPLAIN_PATH}; is it running?")
+    if exchange.response.status_code != 200:
+        detail = body.get("detail") or exchange.response.reason_phrase
+        raise ValueError(f"{EXPLAIN_PATH} answered {exchange.response.status_code}: {detail}")
+    return body
+
+
 def probe(
     target: str,
     user_agent: str,
@@ -49,14 +87,7 @@ def probe(
     transport: httpx.BaseTransport | None = None,
 ) -> list[ProbeRow]:
     """The gate's answer to `user_agent` (signed with the key in `sign_key`) per route class."""
-    signer = WebBotAuthSigner.from_pem(sign_key.read_bytes()) if sign_key else None
-    client = AgentClient(
-        target,
-        Identity("probe", user_agent, {"accept": "application/json, text/html;q=0.9"}),
-        signer=signer,
-        timing=TimingPolicy("none"),
-        transport=transport,
-    )
+    client = _client(target, user_agent, sign_key, transport)
     rows: list[ProbeRow] = []
     with client:
         for route_class, method, path in PROBES:

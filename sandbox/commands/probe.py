@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sandbox.terminal import print_fitting
-from shopbots.probe import ProbeRow, probe
+from shopbots.probe import ProbeRow, explain, probe
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # a path in an error never breaks
@@ -76,6 +76,14 @@ def probe_command(
         typer.Option(help="Sign every request with this Ed25519 private key (PEM)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    explain_signature: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Instead of the table, explain the signature: status, reason, key, covered "
+            "components and the signature base the gate rebuilt (POST /api/v1/signature/explain).",
+        ),
+    ] = False,
 ) -> None:
     """Show, for each route class, what the gate answers to this identity.
 
@@ -83,10 +91,16 @@ def probe_command(
     another page says so ("GET /checkout -> /login?next=...").
 
     Example: sandbox probe --target http://127.0.0.1:8000 --user-agent "GPTBot/1.1"
+
+    Debug a refused signature: sandbox probe --target http://127.0.0.1:8000
+    --user-agent "MyAgent/0.1" --sign agent.pem --explain
     """
     if sign is not None and not sign.is_file():
         err_console.print(f"[bold red]error:[/] no key file at {sign}")
         raise typer.Exit(2)
+    if explain_signature:
+        print_explanation(target, user_agent, sign, as_json)
+        return
     try:
         rows = probe(target, user_agent, sign_key=sign)
     except ValueError as exc:
@@ -113,6 +127,32 @@ def probe_command(
     signed = f", signed with {sign.name}" if sign else ", unsigned"
     title = f"{user_agent}{signed}"
     print_fitting(rows_table(rows, title), rows_list(rows, title))
+
+
+def print_explanation(target: str, user_agent: str, sign: Path | None, as_json: bool) -> None:
+    """The debugger's answer for this identity's signed request, as text or JSON."""
+    try:
+        answer = explain(target, user_agent, sign_key=sign)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    if as_json:
+        console.print_json(json.dumps(answer))
+        return
+    key = answer.get("key") or {}
+    owner = key.get("owner") or key.get("why_not") or "-"
+    lines = [
+        f"[bold]{escape(str(answer.get('status')))}[/]: {escape(str(answer.get('reason')))}",
+        f"request: {escape(str(answer.get('method')))} {escape(str(answer.get('url')))}",
+        f"key: {escape(str(key.get('keyid') or '-'))} ({escape(str(owner))})",
+        "covered: " + escape(" ".join(answer.get("covered") or []) or "-"),
+        escape(str(answer.get("nonce"))),
+        "signature base:",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True)
+    base = answer.get("signature_base") or answer.get("signature_base_error") or "-"
+    console.print(escape(str(base)), soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -133,3 +133,24 @@ def test_probe_signs_each_redirect_and_reports_where_it_was_answered(
         "--target", live_server.url, "--user-agent", PARTNER_UA, "--sign", str(key_file)
     )
     assert "GET /checkout -> /login?next=%2Fcheckout" in table.output
+
+
+def test_probe_explain_prints_the_signature_the_gate_rebuilt(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "stranger.pem"
+    WebBotAuthSigner.load_or_create(key_file)  # never registered
+    args = ("--target", live_server.url, "--user-agent", PARTNER_UA, "--sign", str(key_file))
+    result = run_probe(*args, "--explain")
+    assert result.exit_code == 0, result.output
+    assert "unknown-key" in result.output
+    assert "POST /api/v1/partners" in result.output
+    assert "request: POST " in result.output
+    host = live_server.url.removeprefix("http://")
+    assert f'"@authority": {host}' in result.output  # the signature base, line by line
+    assert '"@signature-params": ("@authority")' in result.output
+
+    answer = json.loads(run_probe(*args, "--explain", "--json").output)
+    assert answer["status"] == "unknown-key"
+    assert answer["explained"] == "this-request"
+    assert answer["key"]["registered"] is False

@@ -149,8 +149,9 @@ _TYPES: tuple[ProblemType, ...] = (
         "of route (`route_class`); `rule` names the rule and `detail` its reason and what "
         "would let the visitor in.",
         "Read the rules at /api/v1/policy/public and /robots.txt. An agent that should be let "
-        "in signs its requests with Web Bot Auth using a registered key; do not retry the "
-        "same request unchanged.",
+        "in signs its requests with Web Bot Auth using a registered key (`Accept-Signature` "
+        "names the signature wanted); a signed request's refusal has a `signature` member that "
+        "says what became of its signature. Do not retry the same request unchanged.",
     ),
     ProblemType(
         "policy-challenge",
@@ -179,6 +180,17 @@ _TYPES: tuple[ProblemType, ...] = (
         "Sign the request with Web Bot Auth using a registered key and send "
         "'crawler-exact-price' equal to the price (or a 'crawler-max-price' at least the price) "
         "as a covered component of the signature.",
+    ),
+    ProblemType(
+        "signature-unparsable",
+        "A signature header does not parse",
+        400,
+        "The request carries `Signature-Input` (RFC 9421), but `Signature-Input`, `Signature` "
+        "or `Signature-Agent` is missing, too large or not a structured-field dictionary, or the "
+        "two name different labels. The title names the header; `detail` and the `signature` "
+        "member give the parser's error.",
+        "Fix the header your signer writes (POST /api/v1/signature/explain shows what the store "
+        "reads from it) and send the request again with a fresh nonce.",
     ),
     # --- Accounts and the admin ------------------------------------------------------------
     ProblemType(

@@ -18,7 +18,9 @@ from typing import Any, Protocol
 
 from marketplace.core.clock import Clock, system_clock
 from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity.httpsig import ALGORITHM, DEFAULT_COVERED, SIGNATURE_LABEL
 from marketplace.gate.identity.keys import PLATFORM_OWNER
+from marketplace.gate.identity.profiles import accepted_tags
 from marketplace.gate.normalize import normalize_method
 from marketplace.gate.policy.compiled import AnyRule, CompiledPolicy, format_price
 from marketplace.gate.policy.known_agents import (
@@ -30,6 +32,8 @@ from marketplace.gate.policy.model import VISITOR_CLASSES, Policy, RateLimit
 log = logging.getLogger(__name__)
 
 UNIDENTIFIED = "unidentified"
+# The rule that answers 400 to signature headers that do not parse (not a rule of any policy).
+UNPARSABLE_SIGNATURE_RULE = "signature-unparsable"
 STATUS_OF_ACTION = {"allow": 200, "block": 403, "challenge": 403, "throttle": 429, "pay": 402}
 TITLE_OF_ACTION = {
     "block": "Refused by the store's policy",
@@ -41,6 +45,14 @@ SIGN_HOW = (
     "sign your requests with Web Bot Auth (RFC 9421 HTTP Message Signatures, Ed25519, "
     'tag="web-bot-auth", covering @authority) using a key registered through POST /api/v1/partners'
 )
+
+
+def accept_signature(policy: Policy, *, pay: bool = False) -> str:
+    """`Accept-Signature` (RFC 9421 section 5.1): the signature that would be accepted here."""
+    components = DEFAULT_COVERED + (("crawler-exact-price",) if pay else ())
+    covered = " ".join(f'"{name}"' for name in components)
+    tag = accepted_tags(tuple(policy.signatures.profiles))[0]
+    return f'{SIGNATURE_LABEL}=({covered});created;expires;nonce;alg="{ALGORITHM}";tag="{tag}"'
 
 
 class IdentityLike(Protocol):
@@ -67,10 +79,31 @@ class Verdict:
     extra_headers: tuple[tuple[str, str], ...] = ()
     policy_name: str = ""
     policy_version: int = 0
+    # The Web Bot Auth status of a request that carried a signature (X-Signature-Status).
+    signature_code: str | None = None
+    # Set when the answer is not the policy's (a signature header that does not parse: 400).
+    problem_status: int | None = None
+    type_slug: str | None = None
+    problem_title: str | None = None
 
     @property
     def status(self) -> int:
+        if self.problem_status is not None and self.refused:
+            return self.problem_status
         return STATUS_OF_ACTION[self.effective]
+
+    @property
+    def signature_problem(self) -> dict[str, Any] | None:
+        """The problem+json member `signature`: what the gate made of the request's signature."""
+        seen = self.signals.get("signature")
+        if not isinstance(seen, dict):
+            return None
+        return {
+            "status": seen.get("code"),
+            "keyid": seen.get("keyid"),
+            "reason": seen.get("reason"),
+            "covered": list(seen.get("covered") or ()),
+        }
 
     @property
     def refused(self) -> bool:
@@ -78,7 +111,7 @@ class Verdict:
 
     @property
     def title(self) -> str:
-        return TITLE_OF_ACTION.get(self.effective, "Refused")
+        return self.problem_title or TITLE_OF_ACTION.get(self.effective, "Refused")
 
 
 def parse_price(value: str | None) -> tuple[Decimal, str | None] | None:
@@ -170,7 +203,10 @@ class Judge:
                 "owner": check.owner,
                 "agent": check.agent,
                 "reason": check.reason or None,
+                "covered": list(check.covered),
             }
+            if check.header is not None:
+                signals["signature"]["header"] = check.header
             if not check.attributable:
                 # Unverifiable (an unknown key, headers that do not parse, no accepted tag): it
                 # says nothing about the sender, so the request goes on exactly as if unsigned
@@ -232,6 +268,12 @@ class Judge:
         except Exception as exc:
             log.exception("gate identification failed on %s %s", facts.method, facts.path)
             return self._on_error(facts, compiled, method, exc)
+        seen = signals.get("signature")
+        code = seen["code"] if seen is not None else None
+        if seen is not None and "header" in seen and facts.header("signature-input") is not None:
+            # RFC 9421 headers that do not parse are the sender's bug, told as such; a lone
+            # `Signature` of some other scheme stays on the ordinary path.
+            return self._unparsable(facts, compiled, method, visitor, agent, signals, seen)
         rule = compiled.rule_for(visitor, facts.route_class, method)
         action: str = rule.action
         rule_id, reason = rule.id, rule.reason
@@ -262,6 +304,9 @@ class Judge:
                 # Depends only on the policy and the key, so it is worked out once per policy.
                 detail = self._detail(action, visitor, facts.route_class, method, rule, reason)
                 compiled.details[key] = detail
+        route = facts.route_class
+        if action != "allow" and self._signature_would_admit(visitor, route, method, action):
+            extra.append(("Accept-Signature", accept_signature(policy, pay=action == "pay")))
         if visitor in ("suspected-agent", "automation") and not compiled.observe:
             # Observe mode refuses nothing, and a warning or a suspension would be a refusal.
             self._escalate(facts, visitor, score, signals, policy, now)
@@ -281,6 +326,46 @@ class Judge:
             extra_headers=tuple(extra),
             policy_name=compiled.name,
             policy_version=compiled.version,
+            signature_code=code,
+        )
+
+    def _signature_would_admit(self, visitor: str, route: str, method: str, action: str) -> bool:
+        """Whether a valid signature from a registered key would turn this refusal around."""
+        if action == "pay":
+            return True  # only signed requests can pay
+        if action == "throttle" or visitor in ("verified-agent", "first-party-agent"):
+            return False
+        return self.compiled.rule_for("verified-agent", route, method).action in ("allow", "pay")
+
+    def _unparsable(
+        self,
+        facts: RequestFacts,
+        compiled: CompiledPolicy,
+        method: str,
+        visitor: str,
+        agent: str | None,
+        signals: dict[str, Any],
+        seen: dict[str, Any],
+    ) -> Verdict:
+        header = seen["header"]
+        return Verdict(
+            action="block",
+            effective="allow" if compiled.observe else "block",
+            rule_id=UNPARSABLE_SIGNATURE_RULE,
+            reason=f"The {header} header does not parse.",
+            detail=f"{seen['reason']} Fix the {header} header and send the request again; "
+            "POST /api/v1/signature/explain shows what the gate reads.",
+            visitor_class=visitor,
+            route_class=facts.route_class,
+            method=method,
+            signals=signals,
+            agent=agent,
+            policy_name=compiled.name,
+            policy_version=compiled.version,
+            signature_code=seen["code"],
+            problem_status=400,
+            type_slug="signature-unparsable",
+            problem_title=f"The {header} header does not parse",
         )
 
     def _hit(

@@ -74,6 +74,9 @@ def gate_headers(decision: Verdict, observe: bool) -> list[tuple[str, str]]:
     ]
     if observe:
         headers.append(("X-Policy-Observed-Action", decision.action))
+    if decision.signature_code is not None:
+        # On every answer, allowed ones too: a signer learns what became of its signature.
+        headers.append(("X-Signature-Status", decision.signature_code))
     headers.extend(decision.extra_headers)
     return headers
 
@@ -144,18 +147,20 @@ class GateMiddleware:
 
         try:
             if decision.refused:
+                signature = decision.signature_problem
                 response = problem_response(
                     Request(scope),
                     decision.status,
                     decision.title,
                     decision.detail,
-                    f"policy-{decision.effective}",
+                    decision.type_slug if decision.type_slug else f"policy-{decision.effective}",
                     None,
                     rule=decision.rule_id,
                     visitor_class=decision.visitor_class,
                     decision=decision.effective,
                     route_class=decision.route_class,
                     policy=decision.policy_name,
+                    **({"signature": signature} if signature is not None else {}),
                 )
                 await response(scope, receive, send_with_headers)
             else:

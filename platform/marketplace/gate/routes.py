@@ -6,17 +6,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import column, func, or_, select, table
 
 from marketplace.core.admin import AdminDep
-from marketplace.core.deps import SessionDep
+from marketplace.core.deps import NowDep, SessionDep
 from marketplace.core.errors import Unprocessable
 from marketplace.core.ids import MAX_ID
 from marketplace.gate.deps import GateRuntimeDep
+from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity.deps import IdentityDep
+from marketplace.gate.identity.explain import (
+    DescribedRequest,
+    SignatureExplanation,
+    described_facts,
+)
 from marketplace.gate.identity.keys import DIRECTORY_PATH
+from marketplace.gate.judge import Verdict
 from marketplace.gate.models import GateDecision
 from marketplace.gate.policy.model import PRESET_NAMES, PolicyError
 from marketplace.gate.policy.public import PublicPolicy, public_policy
@@ -152,6 +160,48 @@ def put_policy(body: PolicySwitch, runtime: GateRuntimeDep, _admin: AdminDep) ->
             errors=[{"field": p.field, "line": p.line, "message": p.message} for p in exc.problems],
         ) from exc
     return _policy_out(runtime)
+
+
+# --- The signature debugger ---------------------------------------------------------------
+
+EXPLAIN_PATH = "/api/v1/signature/explain"
+
+
+@router.post(
+    EXPLAIN_PATH,
+    tags=["gate"],
+    summary="Explain a Web Bot Auth signature: the signature base, the key, the verdict",
+    description="Send the request your agent sent as `{method, url, headers}`, or send nothing "
+    "and sign this request itself: the answer is what the gate makes of the signature under "
+    "the active policy, its status (as in `X-Signature-Status`) and reason, the covered "
+    "components, the key it resolved (or why not), and the RFC 9421 signature base the "
+    "verifier rebuilt, which your signer must have signed byte for byte. Explaining is not a "
+    "use: a described request's nonce is not claimed, so it can still be sent once. Open to "
+    "every visitor under every preset (route class `robots`), with the public routes' rate "
+    "limits.",
+    response_model=SignatureExplanation,
+)
+def explain_signature(
+    request: Request,
+    runtime: GateRuntimeDep,
+    identity: IdentityDep,
+    now: NowDep,
+    described: Annotated[DescribedRequest | None, Body()] = None,
+) -> SignatureExplanation:
+    policy = runtime.compiled.policy
+    if described is not None:
+        facts = described_facts(described)
+        return identity.explain(facts, explained="described", policy=policy, now=now)
+    own: RequestFacts = request.state.gate_facts
+    answer = identity.explain(own, explained="this-request", policy=policy, now=now)
+    decision: Verdict = request.state.gate_decision
+    answer.gate_status = decision.signature_code
+    if answer.verified:
+        answer.nonce = (
+            "The gate claimed this request's nonce as it passed, as for any signed request; "
+            "the explanation itself claimed nothing."
+        )
+    return answer
 
 
 # --- The decision log ---------------------------------------------------------------------

@@ -28,6 +28,8 @@ class Check:
     params: dict[str, Any] = field(default_factory=dict)
     code: str = "verified"
     registered: bool = True
+    covered: tuple[str, ...] = ("@authority",)
+    header: str | None = None
 
     @property
     def attributable(self) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -24,6 +24,7 @@ from marketplace.gate.identity.escalation import (
     StatusSetter,
     SuspensionGuard,
 )
+from marketplace.gate.identity.explain import SignatureExplanation, explain
 from marketplace.gate.identity.keys import (
     KeyEntry,
     Keyring,
@@ -85,15 +86,21 @@ class Identity:
     def _verify(
         self, facts: RequestFacts, keyring: Keyring, *, policy: Any, now: dt.datetime | float
     ) -> SignatureCheck:
-        bounds = getattr(policy, "signatures", None)
         return verify_signature(
-            facts,
-            keyring=keyring,
-            state=self.state,
-            now=now,
-            max_skew_s=float(getattr(bounds, "max_clock_skew_s", 60)),
-            max_validity_s=float(getattr(bounds, "max_validity_s", 3600)),
-            profiles=tuple(getattr(bounds, "profiles", DEFAULT_PROFILES)),
+            facts, keyring=keyring, state=self.state, now=now, **_bounds(policy)
+        )
+
+    def explain(
+        self,
+        facts: RequestFacts,
+        *,
+        explained: Literal["described", "this-request"],
+        policy: Any,
+        now: dt.datetime | float,
+    ) -> SignatureExplanation:
+        """The signature debugger: verified as `verify` does, without claiming the nonce."""
+        return explain(
+            facts, explained=explained, keyring=self.keyring(policy), now=now, **_bounds(policy)
         )
 
     def sign_directory(
@@ -103,6 +110,16 @@ class Identity:
         return sign_directory_response(
             url, body, private_key=self.signing_key, keyid=self.keyid, now=now, nonce=nonce
         )
+
+
+def _bounds(policy: Any) -> dict[str, Any]:
+    """The policy's signature bounds and profiles (the identity layer never imports the policy)."""
+    bounds = getattr(policy, "signatures", None)
+    return {
+        "max_skew_s": float(getattr(bounds, "max_clock_skew_s", 60)),
+        "max_validity_s": float(getattr(bounds, "max_validity_s", 3600)),
+        "profiles": tuple(getattr(bounds, "profiles", DEFAULT_PROFILES)),
+    }
 
 
 def build_identity(

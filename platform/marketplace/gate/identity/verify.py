@@ -90,6 +90,8 @@ class SignatureCheck:
     label: str | None = None
     profile: ProfileName | None = None
     signatures: int = 0  # signatures with an accepted tag that the request carried
+    # The signature header that does not parse (or is missing, or too large), when that is why.
+    header: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -123,18 +125,18 @@ class _Verifier(HTTPMessageVerifier):
         return None
 
 
-def _parse_signature_field(value: str) -> Dictionary | None:
-    """Signature or Signature-Input parsed once, by the library's own parser; None if malformed.
+def _parse_signature_field(value: str) -> Dictionary | str:
+    """Signature or Signature-Input parsed once, by the library's own parser; else the error.
 
     The library's parser refuses a label that appears twice (RFC 8941 would keep the last), so
     a second header line cannot quietly replace the signature that was checked.
     """
     if not value.isascii():
-        return None
+        return "it holds a character that is not ASCII"
     try:
         parsed: Dictionary = _Verifier._parse_signature_dictionary(value)
-    except (HTTPMessageSignaturesException, ValueError, TypeError):
-        return None
+    except (HTTPMessageSignaturesException, ValueError, TypeError) as exc:
+        return _short(exc)
     return parsed
 
 
@@ -226,7 +228,9 @@ def _parse(facts: RequestFacts, profiles: tuple[ProfileName, ...]) -> _Request |
     if sig_header is None or input_header is None:
         missing = "Signature" if sig_header is None else "Signature-Input"
         return _invalid(
-            "malformed", f"The {missing} header is missing; send Signature and Signature-Input."
+            "malformed",
+            f"The {missing} header is missing; send Signature and Signature-Input.",
+            header=missing,
         )
     for name, value in (("Signature", sig_header), ("Signature-Input", input_header)):
         if len(value) > MAX_SIGNATURE_HEADER_BYTES:
@@ -234,27 +238,31 @@ def _parse(facts: RequestFacts, profiles: tuple[ProfileName, ...]) -> _Request |
                 "malformed",
                 f"{name} is too large ({len(value)} bytes; the limit is "
                 f"{MAX_SIGNATURE_HEADER_BYTES} bytes); send fewer signatures or parameters.",
+                header=name,
             )
     if agent_header is not None and len(agent_header) > MAX_SIGNATURE_AGENT_BYTES:
         return _invalid(
             "malformed",
             f"Signature-Agent is too large ({len(agent_header)} bytes; the limit is "
             f"{MAX_SIGNATURE_AGENT_BYTES} bytes); name a shorter key directory URL.",
+            header="Signature-Agent",
         )
 
     inputs = _parse_signature_field(input_header)
-    if inputs is None:
+    if isinstance(inputs, str):
         return _invalid(
             "malformed",
-            "Signature-Input is not a valid structured-field dictionary (RFC 8941) with one "
-            "member per label.",
+            "Signature-Input is not a structured-field dictionary (RFC 8941) with one member "
+            f"per label: {inputs}.",
+            header="Signature-Input",
         )
     signatures = _parse_signature_field(sig_header)
-    if signatures is None:
+    if isinstance(signatures, str):
         return _invalid(
             "malformed",
-            "Signature is not a valid structured-field dictionary (RFC 8941) with one member "
-            "per label.",
+            "Signature is not a structured-field dictionary (RFC 8941) with one member per "
+            f"label: {signatures}.",
+            header="Signature",
         )
     # `.data` is the plain dict under the parser's UserDict: its views compare and iterate in C.
     members, signed = inputs.data, signatures.data
@@ -263,6 +271,7 @@ def _parse(facts: RequestFacts, profiles: tuple[ProfileName, ...]) -> _Request |
             "malformed",
             "Signature and Signature-Input must name the same labels; send both for every "
             "signature.",
+            header="Signature",
         )
     agent = parse_signature_agent(agent_header)
     candidates: list[_Candidate] = []
@@ -282,6 +291,7 @@ def _parse(facts: RequestFacts, profiles: tuple[ProfileName, ...]) -> _Request |
                 "malformed",
                 f'Signature member "{label}" must be a byte sequence (:base64:).',
                 label=label,
+                header="Signature",
             )
         covered = tuple(n for n in (_component_name(i) for i in member) if n is not None)
         candidates.append(
@@ -362,7 +372,8 @@ def _check_one(
     if failure is not None:
         return _invalid(
             "bad-signature",
-            f"The signature does not match this request ({failure}); sign exactly what you send.",
+            f"The signature does not match this request{failure}; sign exactly what you send "
+            "(POST /api/v1/signature/explain shows the signature base rebuilt here).",
             **base,
         )
     return SignatureCheck(
@@ -462,12 +473,7 @@ def _check_signature(facts: RequestFacts, candidate: _Candidate, entry: KeyEntry
     # The library checks parameter types and names, builds the signature base from the covered
     # components (@authority and @target-uri from this request as it arrived, so a signature
     # made for another host cannot match) and checks Ed25519.
-    query = f"?{facts.query}" if facts.query else ""
-    url = f"{facts.scheme}://{facts.authority}{facts.raw_path or '/'}{query}"
-    # Only covered fields can enter the signature base, so the message carries only those.
-    covered = candidate.covered
-    fields = [(name, value) for name, value in facts.headers if name in covered]
-    message = Message(facts.method.upper(), url, fields)
+    message = _message(facts, candidate)
     try:
         _Verifier._validate_signature_param_types(candidate.params)  # type: ignore[no-untyped-call]
         verifier = _Verifier(
@@ -483,8 +489,41 @@ def _check_signature(facts: RequestFacts, candidate: _Candidate, entry: KeyEntry
             max_age=None,
         )
     except HTTPMessageSignaturesException as exc:
-        return _short(exc)
+        text = _short(exc)
+        # A bare exception name says nothing more than "does not match".
+        return "" if text.isidentifier() else f" ({text})"
     return None
+
+
+def _message(facts: RequestFacts, candidate: _Candidate) -> Message:
+    """The request as the library reads components from it."""
+    query = f"?{facts.query}" if facts.query else ""
+    url = f"{facts.scheme}://{facts.authority}{facts.raw_path or '/'}{query}"
+    # Only covered fields can enter the signature base, so the message carries only those.
+    fields = [(name, value) for name, value in facts.headers if name in candidate.covered]
+    return Message(facts.method.upper(), url, fields)
+
+
+def signature_base(
+    facts: RequestFacts, label: str | None, profiles: tuple[ProfileName, ...] = DEFAULT_PROFILES
+) -> tuple[str | None, str]:
+    """(base, "") for signature `label` of the request: the RFC 9421 section 2.5 signature base
+    exactly as the verifier rebuilds it, by the library's builder; (None, why) when it cannot be."""
+    request = _parse(facts, profiles)
+    if isinstance(request, SignatureCheck):
+        return None, request.reason
+    chosen = [c for c in request.candidates if c.label == label] or list(request.candidates)
+    candidate = chosen[0]
+    builder = _Verifier(signature_algorithm=algorithms.ED25519, key_resolver=None)
+    try:
+        base, _, _ = builder._build_signature_base(
+            _message(facts, candidate),
+            covered_component_ids=list(candidate.sig_input),
+            signature_params=candidate.sig_input.params,
+        )
+    except Exception as exc:  # the library says which component it could not resolve
+        return None, f"The signature base cannot be built: {_short(exc)}."
+    return str(base), ""
 
 
 def replay_key(keyid: str, nonce: object, signature: bytes) -> str:

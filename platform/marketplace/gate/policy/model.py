@@ -343,8 +343,9 @@ def _default_routes() -> dict[RouteClass, list[str]]:
     # `*` matches one path segment; a pattern also covers every path below it; `?q` needs a
     # non-empty query parameter `q`; "/" alone matches only the home page. The longest match wins.
     return {
-        # The rules themselves: robots.txt, the public policy and the problem type pages.
-        "robots": ["/robots.txt", "/api/v1/policy/public", "/problems"],
+        # The rules themselves: robots.txt, the public policy, the problem type pages, and the
+        # signature debugger, which every agent must reach to learn why it is refused.
+        "robots": ["/robots.txt", "/api/v1/policy/public", "/problems", "/api/v1/signature"],
         # Key directories, and partner keys: an agent registering its own key (self-service,
         # in test-mode policies) is not verified yet, whatever class it falls in.
         "well-known": ["/.well-known", "/api/v1/partners"],
