@@ -166,6 +166,8 @@ class Judge:
                 "owner": check.owner,
                 "agent": check.agent,
                 "reason": check.reason or None,
+                "registered": check.registered,
+                "attributable": check.attributable,
             }
             if not check.attributable:
                 # Unverifiable (an unknown key, headers that do not parse, no accepted tag): it
@@ -258,11 +260,8 @@ class Judge:
                 # Depends only on the policy and the key, so it is worked out once per policy.
                 detail = self._detail(action, visitor, facts.route_class, method, rule, reason)
                 compiled.details[key] = detail
-        if visitor in ("suspected-agent", "automation") and not compiled.observe:
-            # Observe mode refuses nothing, and a warning or a suspension would be a refusal.
-            self._escalate(facts, visitor, score, signals, policy, now)
         effective = "allow" if compiled.observe else action
-        return Verdict(
+        verdict = Verdict(
             action=action,
             effective=effective,
             rule_id=rule_id,
@@ -278,6 +277,10 @@ class Judge:
             policy_name=compiled.name,
             policy_version=compiled.version,
         )
+        if visitor in ("suspected-agent", "automation") and not compiled.observe:
+            # Observe mode refuses nothing, and a warning or a suspension would be a refusal.
+            self._escalate(facts, verdict, score, policy, now)
+        return verdict
 
     def _hit(
         self, visitor: str, agent: str | None, check: Any, facts: RequestFacts, window_s: int
@@ -381,14 +384,9 @@ class Judge:
         return f"{reason} {remedy}."
 
     def _escalate(
-        self,
-        facts: RequestFacts,
-        visitor: str,
-        score: Any,
-        signals: dict[str, Any],
-        policy: Policy,
-        now: datetime,
+        self, facts: RequestFacts, verdict: Verdict, score: Any, policy: Policy, now: datetime
     ) -> None:
+        visitor, signals = verdict.visitor_class, verdict.signals
         if visitor == "suspected-agent" and self.tracker is not None:
             try:
                 self.tracker.flag(facts)
@@ -397,7 +395,15 @@ class Judge:
         if self.escalator is None:
             return
         reasons = list(score.reasons) if score is not None else []
-        reason = "; ".join(reasons) or str(signals.get("user_agent") or visitor)
+        user_agent = signals.get("user_agent")
+        if reasons:
+            reason = "; ".join(reasons)
+        elif user_agent == "missing":
+            reason = "no User-Agent header"
+        elif user_agent == "not a browser":
+            reason = f"User-Agent {facts.user_agent[:60]!r}, which names no registered agent"
+        else:
+            reason = "behaviour scored as automated"
         try:
             self.escalator.record(
                 facts,
@@ -405,9 +411,21 @@ class Judge:
                 reason=reason,
                 thresholds=policy.escalation,
                 now=now,
+                signals=signals,
+                policy=verdict.policy_name,
+                ordering=self._ordering(),
             )
         except Exception:
             log.exception("could not record an escalation strike")
+
+    def _ordering(self) -> tuple[str, ...]:
+        """The visitor classes the active policy lets place an order (POST on checkout)."""
+        compiled = self.compiled
+        return tuple(
+            c
+            for c in VISITOR_CLASSES
+            if compiled.rule_for(c, "checkout", "POST").action in ("allow", "pay")
+        )
 
     def _on_error(
         self, facts: RequestFacts, compiled: CompiledPolicy, method: str, exc: Exception
