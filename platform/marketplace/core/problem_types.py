@@ -242,6 +242,15 @@ _TYPES: tuple[ProblemType, ...] = (
         "Use a team name from the workshop's handout or scoreboard, e.g. team-03.",
     ),
     ProblemType(
+        "signature-required",
+        "Sign with a registered key",
+        401,
+        "The endpoint answers only requests whose Web Bot Auth signature verified with a "
+        "registered key (an agent's own decision log lists that key's requests).",
+        "Sign the request (RFC 9421, Ed25519, tag web-bot-auth, covering @authority) with a key "
+        "registered through POST /api/v1/partners; docs/agent-developers.md shows how.",
+    ),
+    ProblemType(
         "unknown-account",
         "No such account",
         404,
