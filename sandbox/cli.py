@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sandbox.commands import agent, eval, policy, probe, prune, run, workshop
+from sandbox.commands import accounts, agent, eval, policy, probe, prune, run, workshop
 
 app = typer.Typer(
     name="sandbox",
@@ -150,7 +150,7 @@ def seed(
     console.print(f"[green]Seeded {products:,} products.[/]")
 
 
-for module in (policy, run, agent, probe, eval, workshop, prune):
+for module in (policy, run, agent, probe, eval, workshop, accounts, prune):
     module.register(app)
 
 

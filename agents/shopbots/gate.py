@@ -33,6 +33,18 @@ class GateAnswer:
     crawler_price: str | None = None
     crawler_charged: str | None = None
     problem: dict[str, Any] | None = None
+    # Under observe mode the gate lets everything through and says in X-Policy-Observed-Action
+    # what enforcement would have decided.
+    observed_action: str | None = None
+
+    @property
+    def decision_text(self) -> str:
+        """The decision, and what enforcement would have decided when that differs: `allow
+        (would block)`."""
+        decision = self.decision or "-"
+        if self.observed_action and self.observed_action != self.decision:
+            return f"{decision} (would {self.observed_action})"
+        return decision
 
     @property
     def refused(self) -> bool:
@@ -47,7 +59,7 @@ class GateAnswer:
 
     def summary(self) -> str:
         """One line: `403 block by closed.ai-agents (declared-agent)`."""
-        parts = [str(self.status), self.decision or "-"]
+        parts = [str(self.status), self.decision_text]
         if self.rule:
             parts.append(f"by {self.rule}")
         if self.visitor_class:
@@ -132,6 +144,7 @@ def parse_parts(status: int, headers: Mapping[str, str], body: str) -> GateAnswe
         crawler_price=lowered.get("crawler-price"),
         crawler_charged=lowered.get("crawler-charged"),
         problem=problem,
+        observed_action=lowered.get("x-policy-observed-action"),
     )
 
 

@@ -24,7 +24,8 @@ def first_sentence(text: str) -> str:
     return head + "." if dot else text
 
 
-def _request(row: ProbeRow) -> str:
+def request_text(row: ProbeRow) -> str:
+    """`GET /checkout`, and where the answer came from when a redirect moved it."""
     request = f"{row.method} {row.path}"
     if row.answered_path and row.answered_path != row.path:
         request += f" -> {row.answered_path}"  # redirected: the answer is from there
@@ -40,9 +41,9 @@ def rows_table(rows: list[ProbeRow], title: str) -> Table:
         answer = row.answer
         table.add_row(
             row.route_class,
-            escape(_request(row)),
+            escape(request_text(row)),
             str(answer.status),
-            answer.decision or "-",
+            answer.decision_text,
             escape(answer.rule or "-"),
             answer.visitor_class or "-",
             escape(first_sentence(answer.reason or "")),
@@ -60,7 +61,7 @@ def rows_list(rows: list[ProbeRow], title: str) -> Table:
         table.add_row(
             row.route_class,
             escape(
-                f"{_request(row)}: {answer.status} {answer.decision or '-'} "
+                f"{request_text(row)}: {answer.status} {answer.decision_text} "
                 f"by {answer.rule or '-'} ({answer.visitor_class or '-'})\n"
                 f"{first_sentence(answer.reason or '')}"
             ),
@@ -126,6 +127,8 @@ def probe_command(
         return
     signed = f", signed with {sign.name}" if sign else ", unsigned"
     title = f"{user_agent}{signed}"
+    if any(row.answer.observed_action for row in rows):
+        title += " (observe mode: nothing is refused; '(would …)' is what enforcement would do)"
     print_fitting(rows_table(rows, title), rows_list(rows, title))
 
 

@@ -2,60 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sandbox.commands import adminapi
+from sandbox.commands.adminapi import AdminTokenOption, TargetOption, fail, post
+
 console = Console()
-err_console = Console(stderr=True)
 
 workshop_app = typer.Typer(
     name="workshop",
     help="Start a workshop (team accounts, tokens, the challenge) or reinstate a team.",
 )
-
-TargetOption = Annotated[str, typer.Option(help="The running platform (sandbox serve).")]
-AdminTokenOption = Annotated[
-    str | None, typer.Option(help="The platform's admin token (default: SANDBOX_ADMIN_TOKEN).")
-]
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(2)
-
-
-def _admin_token(given: str | None) -> str:
-    token = given or os.environ.get("SANDBOX_ADMIN_TOKEN")
-    if not token:
-        _fail("give --admin-token or set SANDBOX_ADMIN_TOKEN (the platform's admin token)")
-    return str(token)
-
-
-def _post(url: str, token: str, payload: dict[str, Any] | None, expected: int) -> dict[str, Any]:
-    target = url.split("/api/", 1)[0]
-    try:
-        response = httpx.post(
-            url, json=payload, headers={"authorization": f"Bearer {token}"}, timeout=120
-        )
-    except httpx.HTTPError as exc:
-        _fail(f"could not reach {target}: {exc}; is `sandbox serve` running there?")
-        raise  # unreachable
-    if response.status_code != expected:
-        try:
-            detail = response.json().get("detail")
-        except ValueError:
-            detail = response.reason_phrase
-        _fail(f"the platform refused ({response.status_code}): {detail}")
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def handout_markdown(target: str, body: dict[str, Any]) -> str:
@@ -137,8 +101,8 @@ def workshop(
     if ctx.invoked_subcommand is not None:
         return
     if teams is None:
-        _fail("give --teams N to start a workshop (or `sandbox workshop reinstate TEAM`)")
-    token = _admin_token(admin_token)
+        fail("give --teams N to start a workshop (or `sandbox workshop reinstate TEAM`)")
+    token = adminapi.admin_token(admin_token)
     target = target.rstrip("/")
     payload: dict[str, Any] = {
         "teams": teams,
@@ -147,7 +111,7 @@ def workshop(
     }
     if product is not None:
         payload["product_id"] = product
-    body = _post(f"{target}/api/v1/admin/workshop", token, payload, 201)
+    body = post(f"{target}/api/v1/admin/workshop", token, payload, 201)
     table = Table(title=f"Workshop: order product {body['product']['id']} through an agent")
     for column in ("Team", "Email", "Password", "Token"):
         table.add_column(column)
@@ -172,10 +136,10 @@ def reinstate(
 
     Example: sandbox workshop reinstate team-03 --target http://127.0.0.1:8000
     """
-    token = _admin_token(admin_token)
+    token = adminapi.admin_token(admin_token)
     target = target.rstrip("/")
     url = f"{target}/api/v1/admin/workshop/teams/{quote(team, safe='')}/reinstate"
-    body = _post(url, token, None, 200)
+    body = post(url, token, None, 200)
     console.print(
         f"{escape(body['team'])}: {body['previous_status']} -> {body['status']} "
         f"({body['strikes_cleared']} strikes forgotten)"

@@ -171,16 +171,24 @@ async def require_account(
     return shopper.account
 
 
+def suspended_detail(reason: str | None) -> str:
+    """The refusal a suspended account gets: its reason as whole sentences, then the remedy."""
+    why = (reason or "").strip()
+    if why and why[-1] not in ".!?":
+        why += "."
+    why = why or "Its traffic was flagged as automated under the store's terms."
+    return (
+        f"Ordering is suspended on this account. {why} Ask the store to review it: an "
+        "administrator can reinstate the account."
+    )
+
+
 def require_ordering_allowed(
     account: Annotated[Account, Depends(require_account)],
 ) -> Account:
     """Refuse accounts whose ordering was suspended for agent-driven use."""
     if account.status == "suspended":
-        raise Forbidden(
-            f"Ordering is suspended on this account: {account.status_reason or 'terms of service'}"
-            ". Contact support to have it reviewed.",
-            type_slug="account-suspended",
-        )
+        raise Forbidden(suspended_detail(account.status_reason), type_slug="account-suspended")
     return account
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace.admin import service, workshop
+from marketplace.admin import reinstate, service, workshop
 from marketplace.core.admin import AdminDep
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.core.errors import Unprocessable
@@ -183,3 +183,29 @@ def reinstate_team(
     _admin: AdminDep,
 ) -> ReinstatedOut:
     return ReinstatedOut(**workshop.reinstate_team(session, team, now=now))
+
+
+class AccountReinstatedOut(BaseModel):
+    email: str
+    account_id: int
+    previous_status: str = Field(description="`active`, `warned` or `suspended` before.")
+    status: str = Field(description="Always `active`.")
+    strikes_cleared: int = Field(description="The strikes forgotten.")
+
+
+@router.post(
+    "/accounts/{email}/reinstate",
+    response_model=AccountReinstatedOut,
+    summary="Reinstate a shopper's account",
+    description="Lifts a warning or a suspension from the account registered at `email` "
+    "(ordering allowed again) and forgets its strikes; the step is recorded in the account's "
+    "escalation history. The CLI: `sandbox accounts reinstate EMAIL`. Needs the admin token.",
+    responses={404: {"description": "No account is registered at that address."}},
+)
+def reinstate_account(
+    email: Annotated[str, Path(max_length=254, description="e.g. shopper@example.com")],
+    session: SessionDep,
+    now: NowDep,
+    _admin: AdminDep,
+) -> AccountReinstatedOut:
+    return AccountReinstatedOut(**reinstate.reinstate_account(session, email, now=now))

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Account
 from marketplace.admin.models import WorkshopChallenge
+from marketplace.admin.reinstate import reinstate
 from marketplace.catalog.models import Product
 from marketplace.core.db import Database
 from marketplace.core.errors import Conflict, NotFound, Unprocessable
-from marketplace.gate.identity.escalation import reset_strikes
 from marketplace.gate.models import GateDecision
 from marketplace.orders.models import Order, OrderItem, StockHold
 
@@ -83,11 +83,6 @@ def _evict(session: Session, account: Account) -> None:
     account.email = f"evicted-{account.id}@{EVICTED_DOMAIN}"
     accounts.end_all_sessions(session, account.id)
     session.flush()
-
-
-def _reinstate(session: Session, account: Account, *, now: datetime, reason: str) -> int:
-    account.status, account.status_reason = "active", None
-    return reset_strikes(session, account.id, reason=reason, now=now)
 
 
 def start_workshop(
@@ -150,7 +145,7 @@ def start_workshop(
         else:
             account.password_hash = accounts.hash_password(password)
             accounts.end_all_sessions(session, account.id)
-            _reinstate(session, account, now=now, reason="re-keyed by a new workshop start")
+            reinstate(session, account, now=now, reason="re-keyed by a new workshop start")
         account.team = name
         session.flush()
         session.add(StockHold(product_id=product.id, account_id=account.id, units=UNITS_PER_TEAM))
@@ -183,16 +178,8 @@ def reinstate_team(session: Session, team: str, *, now: datetime) -> dict[str, A
             f"There is no team {team!r}; the scoreboard lists the teams (e.g. team-03).",
             type_slug="unknown-team",
         )
-    previous = account.status
-    strikes = _reinstate(session, account, now=now, reason="reinstated by the organiser")
-    session.flush()
-    return {
-        "team": team,
-        "account_id": account.id,
-        "previous_status": previous,
-        "status": account.status,
-        "strikes_cleared": strikes,
-    }
+    done = reinstate(session, account, now=now, reason="reinstated by the organiser")
+    return {"team": team, **done}
 
 
 def flagged_teams(session: Session) -> list[dict[str, Any]]:

@@ -254,13 +254,32 @@ _TYPES: tuple[ProblemType, ...] = (
         "Use a team name from the workshop's handout or scoreboard, e.g. team-03.",
     ),
     ProblemType(
+        "signature-required",
+        "Sign with a registered key",
+        401,
+        "The endpoint answers only requests whose Web Bot Auth signature verified with a "
+        "registered key (an agent's own decision log lists that key's requests).",
+        "Sign the request (RFC 9421, Ed25519, tag web-bot-auth, covering @authority) with a key "
+        "registered through POST /api/v1/partners; docs/agent-developers.md shows how.",
+    ),
+    ProblemType(
+        "unknown-account",
+        "No such account",
+        404,
+        "No shopper account is registered at the address named.",
+        "Use the email address the shopper registered and logs in with.",
+    ),
+    ProblemType(
         "account-suspended",
         "Forbidden",
         403,
-        "Ordering is suspended on this account because its sessions were flagged as driven by "
-        "an automated agent posing as a browser, under the store's terms.",
-        "Have the store's owner review and reinstate the account. An agent acting for a shopper "
-        "should sign its requests with a registered key rather than pose as a browser.",
+        "Ordering is suspended on this account because requests made with its log-in were "
+        "counted as automated use under the store's active policy (its escalation settings); "
+        "`detail` says how many, the latest signal and who may order under that policy.",
+        "Have the store's administrator review and reinstate the account (`sandbox accounts "
+        "reinstate EMAIL`, or POST /api/v1/admin/accounts/{email}/reinstate). An agent acting "
+        "for a shopper should sign its requests with a registered key rather than pose as a "
+        "browser; a registered key's failed signature never counts.",
     ),
     ProblemType(
         "csrf-failed",

@@ -204,6 +204,8 @@ class Judge:
                 "agent": check.agent,
                 "reason": check.reason or None,
                 "covered": list(check.covered),
+                "registered": check.registered,
+                "attributable": check.attributable,
             }
             if check.header is not None:
                 signals["signature"]["header"] = check.header
@@ -307,11 +309,8 @@ class Judge:
         route = facts.route_class
         if action != "allow" and self._signature_would_admit(visitor, route, method, action):
             extra.append(("Accept-Signature", accept_signature(policy, pay=action == "pay")))
-        if visitor in ("suspected-agent", "automation") and not compiled.observe:
-            # Observe mode refuses nothing, and a warning or a suspension would be a refusal.
-            self._escalate(facts, visitor, score, signals, policy, now)
         effective = "allow" if compiled.observe else action
-        return Verdict(
+        verdict = Verdict(
             action=action,
             effective=effective,
             rule_id=rule_id,
@@ -328,6 +327,10 @@ class Judge:
             policy_version=compiled.version,
             signature_code=code,
         )
+        if visitor in ("suspected-agent", "automation") and not compiled.observe:
+            # Observe mode refuses nothing, and a warning or a suspension would be a refusal.
+            self._escalate(facts, verdict, score, policy, now)
+        return verdict
 
     def _signature_would_admit(self, visitor: str, route: str, method: str, action: str) -> bool:
         """Whether a valid signature from a registered key would turn this refusal around."""
@@ -470,14 +473,9 @@ class Judge:
         return f"{reason} {remedy}."
 
     def _escalate(
-        self,
-        facts: RequestFacts,
-        visitor: str,
-        score: Any,
-        signals: dict[str, Any],
-        policy: Policy,
-        now: datetime,
+        self, facts: RequestFacts, verdict: Verdict, score: Any, policy: Policy, now: datetime
     ) -> None:
+        visitor, signals = verdict.visitor_class, verdict.signals
         if visitor == "suspected-agent" and self.tracker is not None:
             try:
                 self.tracker.flag(facts)
@@ -486,7 +484,15 @@ class Judge:
         if self.escalator is None:
             return
         reasons = list(score.reasons) if score is not None else []
-        reason = "; ".join(reasons) or str(signals.get("user_agent") or visitor)
+        user_agent = signals.get("user_agent")
+        if reasons:
+            reason = "; ".join(reasons)
+        elif user_agent == "missing":
+            reason = "no User-Agent header"
+        elif user_agent == "not a browser":
+            reason = f"User-Agent {facts.user_agent[:60]!r}, which names no registered agent"
+        else:
+            reason = "behaviour scored as automated"
         try:
             self.escalator.record(
                 facts,
@@ -494,9 +500,21 @@ class Judge:
                 reason=reason,
                 thresholds=policy.escalation,
                 now=now,
+                signals=signals,
+                policy=verdict.policy_name,
+                ordering=self._ordering(),
             )
         except Exception:
             log.exception("could not record an escalation strike")
+
+    def _ordering(self) -> tuple[str, ...]:
+        """The visitor classes the active policy lets place an order (POST on checkout)."""
+        compiled = self.compiled
+        return tuple(
+            c
+            for c in VISITOR_CLASSES
+            if compiled.rule_for(c, "checkout", "POST").action in ("allow", "pay")
+        )
 
     def _on_error(
         self, facts: RequestFacts, compiled: CompiledPolicy, method: str, exc: Exception

@@ -15,7 +15,8 @@ from marketplace.core.admin import AdminDep
 from marketplace.core.deps import NowDep, SessionDep
 from marketplace.core.errors import Unprocessable
 from marketplace.core.ids import MAX_ID
-from marketplace.gate.deps import GateRuntimeDep
+from marketplace.gate import agentlog
+from marketplace.gate.deps import GateRuntimeDep, SignedKeyDep
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.identity.deps import IdentityDep
 from marketplace.gate.identity.explain import (
@@ -290,3 +291,69 @@ def list_decisions(
     ).all()
     items = [DecisionOut.model_validate(row, from_attributes=True) for row in rows]
     return DecisionPage(items=items, total=total, page=page, page_size=page_size)
+
+
+# --- An agent's own decisions ----------------------------------------------------------------
+
+
+class AgentDecisionOut(BaseModel):
+    at: datetime
+    method: str
+    path: str = Field(description="The normalised path the policy matched.")
+    visitor_class: str
+    rule: str
+    reason: str | None = Field(description="The rule's reason under the active policy.")
+    action: str = Field(description="What the policy decided.")
+    enforced: bool = Field(description="False when observe mode let the request through.")
+    status: int | None = Field(description="The HTTP status answered.")
+    signature_status: str | None = Field(
+        description="How the signature was read: `verified`, `unknown-key`, `expired`, "
+        "`not-yet-valid`, `replayed`, `bad-signature`, `malformed`, `missing-component`, "
+        "`wrong-tag`, `too-long`."
+    )
+    signature_reason: str | None = Field(description="Why a failed signature failed.")
+
+
+class AgentDecisionPage(BaseModel):
+    items: list[AgentDecisionOut]
+    total: int
+    page: int
+    page_size: int
+
+
+@router.get(
+    "/api/v1/agents/me/decisions",
+    tags=["identity"],
+    summary="Your agent's own decisions: the gate's log for your signing key",
+    description="The gate's decisions on requests signed with the key this request is signed "
+    "with, newest first, including those whose signature failed (a clock out of step, a nonce "
+    "sent twice): time, method, path, rule and reason, action and the signature status. Answers "
+    "only a request whose Web Bot Auth signature verified with a registered key (401 "
+    "otherwise); every preset lets signed agents reach it (route class `other`).",
+    response_model=AgentDecisionPage,
+    responses={401: {"description": "The request is not signed with a registered key."}},
+)
+def list_my_decisions(
+    session: SessionDep,
+    runtime: GateRuntimeDep,
+    keyid: SignedKeyDep,
+    since: Annotated[datetime | None, Query(description="ISO 8601 time, inclusive")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=agentlog.MAX_PAGE_SIZE)] = 50,
+) -> AgentDecisionPage:
+    if since is not None and since.tzinfo is None:
+        raise Unprocessable(
+            "Field 'since' needs a timezone, e.g. 2026-06-01T12:00:00Z.",
+            type_slug="invalid-request",
+        )
+    if runtime.decision_log is not None:
+        runtime.decision_log.flush()  # the agent's latest requests are still queued
+    page_body = agentlog.decisions_of_key(
+        session,
+        keyid,
+        reasons=runtime.rule_reasons(),
+        page=page,
+        page_size=page_size,
+        since=since,
+    )
+    return AgentDecisionPage.model_validate(page_body)

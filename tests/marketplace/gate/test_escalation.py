@@ -127,7 +127,7 @@ def test_warned_then_suspended(escalator: Escalator, gate_database: Database) ->
     status, reason = status_of(gate_database, account_id)
     assert status == "warned"
     assert reason is not None
-    assert "automated" in reason
+    assert "posing as a browser" in reason
     strike(escalator, f)
     strike(escalator, f)
     steps = escalator.process()
@@ -259,11 +259,11 @@ def test_disguised_api_checkout_gets_the_account_warned_then_suspended(
         statuses.append(status_of(state_of(app).db, account_id)[0])
     # the preset's escalation: warn after 1 strike, suspend after 3
     assert statuses == ["warned", "warned", "suspended"]
-    assert "automated" in (status_of(state_of(app).db, account_id)[1] or "")
+    assert "posing as a browser" in (status_of(state_of(app).db, account_id)[1] or "")
     # The shopper, logging in from a browser session of their own, sees the suspension.
     with TestClient(app, headers={"user-agent": CHROME}) as person:
         person.post("/api/v1/sessions", json=login)
         me = person.get("/api/v1/me")
         assert me.status_code == 200, me.text
         assert me.json()["status"] == "suspended"
-        assert "automated agent" in me.json()["status_reason"]
+        assert "posing as a browser" in me.json()["status_reason"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -53,6 +53,18 @@ SuspensionGuard = Callable[[int], bool]
 
 ESCALATED_ROUTES = frozenset({"account", "cart", "checkout", "assistant"})
 FLAGGED_CLASSES = frozenset({"suspected-agent", "automation"})
+# How a shopper is told who may order (the classes a policy admits on checkout), in this order.
+ORDERING_LABELS = {
+    "human": "the account holder",
+    "first-party-agent": "the store's assistant",
+    "verified-agent": "signed agents",
+    "declared-agent": "declared agents",
+    "declared-crawler": "declared crawlers",
+    "search-engine": "search engines",
+    "automation": "unidentified tools",
+    "suspected-agent": "suspected agents",
+}
+MAX_REASON = 300  # accounts.status_reason and gate_escalations.reason
 _RANK = {"active": 0, "warned": 1, "suspended": 2}
 MAX_QUEUE = 10_000
 
@@ -73,10 +85,13 @@ class Strike:
     bearer: str | None
     session_id: str | None
     client: str
-    reason: str
+    visitor_class: str
+    reason: str  # the signal that made this request a strike, e.g. the bot score's reasons
     warn_after: int
     suspend_after: int
     at: datetime
+    policy: str = ""
+    ordering: tuple[str, ...] = ()  # the visitor classes the active policy lets order
 
 
 @dataclass(frozen=True)
@@ -98,19 +113,71 @@ def session_cookie(facts: RequestFacts) -> str | None:
     return facts.session_id
 
 
-def warning_reason(strikes: int, reason: str) -> str:
-    return (
-        f"Traffic on this account looked automated ({reason}). The store's terms allow ordering "
-        "by the account holder or the store's own assistant only; further automated use will "
-        "suspend ordering."
-    )[:300]
+def failed_registered_signature(signals: Mapping[str, Any] | None) -> bool:
+    """True when the request carried a registered key's signature that did not verify."""
+    signature = (signals or {}).get("signature")
+    if not isinstance(signature, Mapping):
+        return False
+    return bool(signature.get("registered")) and signature.get("code") != "verified"
 
 
-def suspension_reason(strikes: int, reason: str) -> str:
-    return (
-        f"{strikes} requests on this account were made by an automated agent posing as a browser "
-        f"(latest: {reason})."
-    )[:300]
+def _what(visitor_class: str) -> str:
+    if visitor_class == "automation":
+        return "came from a tool that did not name itself as an agent"
+    return "looked like an agent posing as a browser"
+
+
+def _join(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def ordering_sentence(policy: str, ordering: tuple[str, ...]) -> str:
+    """Who may order under the active policy, e.g. "The active policy (closed) lets only the
+    account holder and the store's assistant order."."""
+    active = f"The active policy ({policy})" if policy else "The store's policy"
+    labels = [label for c, label in ORDERING_LABELS.items() if c in ordering]
+    if not labels:
+        return f"{active} lets nobody order."
+    return f"{active} lets only {_join(labels)} order."
+
+
+def _sentence(strikes: int, visitor_class: str, latest: str, rest: str) -> str:
+    """`N requests on this account looked like … (latest: …).`, then `rest`, within MAX_REASON:
+    the signal is shortened, never the sentences around it."""
+    noun = "request" if strikes == 1 else "requests"
+    head = f"{strikes} {noun} on this account {_what(visitor_class)} (latest: "
+    tail = f"). {rest}"
+    room = MAX_REASON - len(head) - len(tail)
+    latest = latest.strip().rstrip(".") or "behaviour scored as automated"
+    if len(latest) > room:
+        latest = latest[: max(room - 1, 0)].rstrip() + "…"
+    return f"{head}{latest}{tail}"
+
+
+def warning_reason(
+    strikes: int,
+    reason: str,
+    *,
+    visitor_class: str = "suspected-agent",
+    policy: str = "",
+    ordering: tuple[str, ...] = (),
+    suspend_after: int | None = None,
+) -> str:
+    rest = ordering_sentence(policy, ordering)
+    if suspend_after is not None:
+        rest += f" At {suspend_after} such requests, ordering is suspended."
+    return _sentence(strikes, visitor_class, reason, rest)
+
+
+def suspension_reason(
+    strikes: int,
+    reason: str,
+    *,
+    visitor_class: str = "suspected-agent",
+    policy: str = "",
+    ordering: tuple[str, ...] = (),
+) -> str:
+    return _sentence(strikes, visitor_class, reason, ordering_sentence(policy, ordering))
 
 
 class Escalator:
@@ -134,8 +201,17 @@ class Escalator:
         self._lock = threading.Lock()
         self._process_lock = threading.Lock()
 
-    def should_strike(self, facts: RequestFacts, visitor_class: str) -> bool:
-        return visitor_class in FLAGGED_CLASSES and facts.route_class in ESCALATED_ROUTES
+    def should_strike(
+        self,
+        facts: RequestFacts,
+        visitor_class: str,
+        signals: Mapping[str, Any] | None = None,
+    ) -> bool:
+        return (
+            visitor_class in FLAGGED_CLASSES
+            and facts.route_class in ESCALATED_ROUTES
+            and not failed_registered_signature(signals)
+        )
 
     def record(
         self,
@@ -145,9 +221,15 @@ class Escalator:
         reason: str,
         thresholds: Thresholds,
         now: datetime,
+        signals: Mapping[str, Any] | None = None,
+        policy: str = "",
+        ordering: tuple[str, ...] = (),
     ) -> bool:
-        """Queue a strike when this request counts as one; True when it was queued."""
-        if not self.should_strike(facts, visitor_class):
+        """Queue a strike when this request counts as one; True when it was queued.
+
+        `signals` are the decision's (a registered key's failed signature is never a strike);
+        `policy` and `ordering` (the classes it lets order) are quoted to the shopper."""
+        if not self.should_strike(facts, visitor_class, signals):
             return False
         cookie, bearer = session_cookie(facts), bearer_token(facts)
         if cookie is None and bearer is None:
@@ -157,10 +239,13 @@ class Escalator:
             bearer=bearer,
             session_id=facts.session_id[:128] if facts.session_id else None,
             client=client_fingerprint(facts.client_ip, facts.user_agent),
+            visitor_class=visitor_class,
             reason=reason[:200] or "behaviour scored as automated",
             warn_after=thresholds.warn_after,
             suspend_after=thresholds.suspend_after,
             at=now,
+            policy=policy,
+            ordering=ordering,
         )
         with self._lock:
             if len(self._queue) < MAX_QUEUE:
@@ -207,11 +292,23 @@ class Escalator:
                 target = "warned"
             if _RANK.get(target, 0) <= _RANK.get(row.status, 0):
                 return None
-            reason = (
-                suspension_reason(row.strikes, strike.reason)
-                if target == "suspended"
-                else warning_reason(row.strikes, strike.reason)
-            )
+            if target == "suspended":
+                reason = suspension_reason(
+                    row.strikes,
+                    strike.reason,
+                    visitor_class=strike.visitor_class,
+                    policy=strike.policy,
+                    ordering=strike.ordering,
+                )
+            else:
+                reason = warning_reason(
+                    row.strikes,
+                    strike.reason,
+                    visitor_class=strike.visitor_class,
+                    policy=strike.policy,
+                    ordering=strike.ordering,
+                    suspend_after=strike.suspend_after if may_suspend else None,
+                )
             row.status = target
             session.add(
                 GateEscalation(
