@@ -13,8 +13,6 @@ import os
 import secrets
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -28,8 +26,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sandbox.cli import app as cli
-from sandbox.liveserver import free_port
 from tests.conftest import CHROME_UA
+from tests.support.workers import Worker
 
 # One store per module, started once: the tests run in order on one xdist worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("workshop-fairness")]
@@ -40,54 +38,6 @@ ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 CURL = "curl/8.5.0"
 GPTBOT = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; GPTBot/1.2"
 TOOL = "python-httpx/0.28.1"
-
-
-class Worker:
-    """One `uvicorn marketplace.app:create_app --factory` process on a port of its own."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = log.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "marketplace.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker on {self.url} exited with {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"worker on {self.url} did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log.close()
 
 
 @dataclass

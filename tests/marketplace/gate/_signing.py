@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -103,3 +105,29 @@ def member(dictionary: str, key: str) -> str:
         if name == key:
             return value
     raise KeyError(key)
+
+
+def register_partner(client: Any, admin_headers: dict[str, str], name: str = "acme") -> Any:
+    """A key registered through the partner registry, as an agent developer would have it."""
+    key = Ed25519PrivateKey.generate()
+    answer = client.post(
+        "/api/v1/partners", json={"name": name, "jwk": jwk(key)}, headers=admin_headers
+    )
+    assert answer.status_code == 201, answer.text
+    return key
+
+
+def sign_now(
+    key: Ed25519PrivateKey, *, path: str, now: int, method: str = "GET", **kwargs: Any
+) -> dict[str, str]:
+    """Signature headers for one request to the test client's host, valid for a minute."""
+    args: dict[str, Any] = {
+        "method": method,
+        "authority": "testserver",
+        "path": path,
+        "created": now,
+        "expires": now + 60,
+        "nonce": secrets.token_urlsafe(64),
+    }
+    args.update(kwargs)
+    return sign(key, **args)

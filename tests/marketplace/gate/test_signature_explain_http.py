@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import pytest
@@ -28,27 +27,15 @@ def policy() -> str:
 
 @pytest.fixture
 def partner(client: TestClient) -> Ed25519PrivateKey:
-    key = Ed25519PrivateKey.generate()
-    answer = client.post(
-        "/api/v1/partners", json={"name": "acme", "jwk": _signing.jwk(key)}, headers=ADMIN
-    )
-    assert answer.status_code == 201, answer.text
+    key: Ed25519PrivateKey = _signing.register_partner(client, ADMIN)
     return key
 
 
 def signed(
     key: Ed25519PrivateKey, path: str = CATALOG, method: str = "GET", **kwargs: Any
 ) -> dict[str, str]:
-    args: dict[str, Any] = {
-        "method": method,
-        "authority": "testserver",
-        "path": path,
-        "created": NOW,
-        "expires": NOW + 60,
-        "nonce": secrets.token_urlsafe(64),
-    }
-    args.update(kwargs)
-    return {"user-agent": AGENT_UA, **_signing.sign(key, **args)}
+    headers = _signing.sign_now(key, path=path, now=NOW, method=method, **kwargs)
+    return {"user-agent": AGENT_UA, **headers}
 
 
 def describe(headers: dict[str, str], path: str = CATALOG) -> dict[str, Any]:

@@ -8,7 +8,6 @@ validity, a header that does not parse.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import pytest
@@ -32,25 +31,13 @@ def policy() -> str:
 
 @pytest.fixture
 def partner(client: TestClient) -> Ed25519PrivateKey:
-    key = Ed25519PrivateKey.generate()
-    answer = client.post(
-        "/api/v1/partners", json={"name": "acme", "jwk": _signing.jwk(key)}, headers=ADMIN
-    )
-    assert answer.status_code == 201, answer.text
+    key: Ed25519PrivateKey = _signing.register_partner(client, ADMIN)
     return key
 
 
 def signed(key: Ed25519PrivateKey, path: str = CART, **kwargs: Any) -> dict[str, str]:
-    args: dict[str, Any] = {
-        "method": "GET",
-        "authority": "testserver",
-        "path": path,
-        "created": NOW,
-        "expires": NOW + 60,
-        "nonce": secrets.token_urlsafe(64),
-    }
-    args.update(kwargs)
-    return {"user-agent": AGENT_UA, **_signing.sign(key, **args)}
+    options: dict[str, Any] = {"path": path, **kwargs}  # a mistake may sign another path
+    return {"user-agent": AGENT_UA, **_signing.sign_now(key, now=NOW, **options)}
 
 
 MISTAKES: dict[str, tuple[dict[str, Any], str]] = {

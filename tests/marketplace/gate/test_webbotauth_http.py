@@ -32,28 +32,14 @@ def policy() -> str:
 
 @pytest.fixture
 def partner(client: TestClient) -> Ed25519PrivateKey:
-    """A key registered through the partner registry, as an agent developer would have it."""
-    key = Ed25519PrivateKey.generate()
-    answer = client.post(
-        "/api/v1/partners", json={"name": "acme", "jwk": _signing.jwk(key)}, headers=ADMIN
-    )
-    assert answer.status_code == 201, answer.text
+    key: Ed25519PrivateKey = _signing.register_partner(client, ADMIN)
     return key
 
 
 def sign(
     key: Ed25519PrivateKey, path: str = PATH, method: str = "GET", **kwargs: Any
 ) -> dict[str, str]:
-    args: dict[str, Any] = {
-        "method": method,
-        "authority": "testserver",
-        "path": path,
-        "created": NOW,
-        "expires": NOW + 60,
-        "nonce": secrets.token_urlsafe(64),
-    }
-    args.update(kwargs)
-    return _signing.sign(key, **args)
+    return _signing.sign_now(key, path=path, now=NOW, method=method, **kwargs)
 
 
 def last_signature(client: TestClient) -> dict[str, Any]:
