@@ -62,8 +62,8 @@ def rows_list(rows: list[ProbeRow], title: str) -> Table:
             row.route_class,
             escape(
                 f"{request_text(row)}: {answer.status} {answer.decision_text} "
-                f"by {answer.rule or '-'} ({answer.visitor_class or '-'})\n"
-                f"{first_sentence(answer.reason or '')}"
+                f"by {answer.rule or '-'} ({answer.visitor_class or '-'})"
+                + (f"\n{first_sentence(answer.reason)}" if answer.reason else "")
             ),
         )
     return table
