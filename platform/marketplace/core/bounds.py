@@ -141,18 +141,9 @@ class RequestBounds:
         too_large = (
             f"The request body is larger than {limits.body_bytes:,} bytes; send a smaller one."
         )
-        if length is not None and length > limits.body_bytes:
-            await _refuse(
-                scope,
-                receive,
-                send,
-                413,
-                "Request too large",
-                too_large,
-                type_slug="body-too-large",
-            )
-            return
-        body = await _read_body(receive, limits.body_bytes)
+        # Refused by its declared length before a byte is read, or once the limit is passed.
+        declared_too_large = length is not None and length > limits.body_bytes
+        body = None if declared_too_large else await _read_body(receive, limits.body_bytes)
         if body is None:
             await _refuse(
                 scope,

@@ -35,7 +35,7 @@ from marketplace.gate.policy.known_agents import CATEGORIES, default_known_agent
 from marketplace.gate.published_keys import published_test_key, refusal
 
 # The visitor classes, most trusted first. Documented in docs/policy.md; the decision table's rows.
-VISITOR_CLASSES: tuple[str, ...] = (
+VisitorClass = Literal[
     "first-party-agent",  # valid Web Bot Auth signature with the platform's own key
     "verified-agent",  # valid signature with a registered partner key
     "human",  # a browser whose behaviour looks human
@@ -44,34 +44,6 @@ VISITOR_CLASSES: tuple[str, ...] = (
     "declared-agent",  # a user-triggered AI assistant or agentic browser that says what it is
     "automation",  # generic HTTP tools, headless browsers, unknown non-browser clients
     "suspected-agent",  # a browser user agent whose behaviour (bot score) looks automated
-)
-ROUTE_CLASSES: tuple[str, ...] = (
-    "catalog",
-    "search",
-    "product",
-    "account",
-    "cart",
-    "checkout",
-    "assistant",
-    "admin",
-    "assets",
-    "well-known",
-    "robots",
-    "other",
-)
-# HEAD is folded into GET before matching; anything unusual is matched as OTHER.
-METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER")
-ACTIONS: tuple[str, ...] = ("allow", "block", "challenge", "throttle", "pay")
-
-VisitorClass = Literal[
-    "first-party-agent",
-    "verified-agent",
-    "human",
-    "search-engine",
-    "declared-crawler",
-    "declared-agent",
-    "automation",
-    "suspected-agent",
 ]
 RouteClass = Literal[
     "catalog",
@@ -87,7 +59,12 @@ RouteClass = Literal[
     "robots",
     "other",
 ]
+# HEAD is folded into GET before matching; anything unusual is matched as OTHER.
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"]
+VISITOR_CLASSES: tuple[str, ...] = get_args(VisitorClass)
+ROUTE_CLASSES: tuple[str, ...] = get_args(RouteClass)
+METHODS: tuple[str, ...] = get_args(Method)
+ACTIONS: tuple[str, ...] = ("allow", "block", "challenge", "throttle", "pay")
 # Web Bot Auth profiles a policy may accept (gate/identity/profiles.py says what each requires).
 SignatureProfile = Literal["ietf", "legacy", "visa-tap"]
 # The same vocabularies with "*" for "every one"; one Literal each, so errors list the choices once.
