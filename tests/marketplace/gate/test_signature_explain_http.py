@@ -64,7 +64,7 @@ def test_a_correct_signature_is_explained_and_can_still_be_used_once(
         f'"@path": {CATALOG}',
     ]
     assert body["signature_base"].splitlines()[3].startswith('"@signature-params": (')
-    assert "not claimed" in body["nonce"]
+    assert "did not claim the nonce" in body["nonce"]
     # Explaining was not a use: the request goes through once, then is a replay.
     used = client.get(CATALOG, headers=headers)
     assert used.headers["x-signature-status"] == "verified"

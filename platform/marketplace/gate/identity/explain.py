@@ -24,8 +24,8 @@ from marketplace.gate.identity.verify import SignatureCheck, signature_base, ver
 MAX_EXPLAINED_HEADERS = 64
 MAX_EXPLAINED_HEADER_CHARS = 8192
 NOT_CLAIMED = (
-    "The nonce was not claimed: explaining is not a use, so this signature can still be sent "
-    "once, until it expires."
+    "This explanation did not claim the nonce and did not look it up: if the request was already "
+    "sent, the gate refuses it again as replayed; if not, it can be sent once, until it expires."
 )
 
 
