@@ -50,11 +50,27 @@ def test_a_declared_agent_is_classed_by_its_category(client: TestClient) -> None
     robots = client.get("/robots.txt").text
     assert "User-agent: MyShoppingAgent" in robots
     assert "User-agent: Example-Indexer-Beta" in robots
+    declared = client.get("/api/v1/policy/public", headers={"user-agent": MY_AGENT}).json()
+    assert declared["agents"] == [
+        {
+            "name": "MyShoppingAgent",
+            "operator": "Example Inc",
+            "category": "ai-agent",
+            "aliases": [],
+        },
+        {
+            "name": "ExampleIndexer",
+            "operator": "Example Inc",
+            "category": "training-crawler",
+            "aliases": ["Example-Indexer-Beta"],
+        },
+    ]
 
     client.put("/api/v1/policy", json={"preset": "open"}, headers=ADMIN)
     after = client.get("/api/v1/products", headers={"user-agent": MY_AGENT})
     assert after.headers["x-visitor-class"] == "automation"
     assert "MyShoppingAgent" not in client.get("/robots.txt").text
+    assert client.get("/api/v1/policy/public").json()["agents"] == []
 
 
 @pytest.mark.parametrize(

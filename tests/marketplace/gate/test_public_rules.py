@@ -101,6 +101,7 @@ def test_public_rules_carry_limits_and_prices_but_no_partner_keys(client: TestCl
         "crawl_price",
         "routes",
         "table",
+        "agents",
         "signatures",
         "escalation",
         "links",

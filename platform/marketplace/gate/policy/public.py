@@ -56,6 +56,15 @@ class PublicEscalation(BaseModel):
     suspend_after: int
 
 
+class PublicAgent(BaseModel):
+    """An agent this policy names on top of the shipped registry, and the class it is given."""
+
+    name: str
+    operator: str
+    category: str = Field(description="How the gate classes a visitor whose user agent names it.")
+    aliases: list[str]
+
+
 class PublicPolicy(BaseModel):
     """The active policy's rules, limits and prices, readable by every visitor."""
 
@@ -72,6 +81,9 @@ class PublicPolicy(BaseModel):
     )
     table: dict[str, dict[str, str]] = Field(
         description="Visitor class -> route class -> what a GET gets (other methods noted)."
+    )
+    agents: list[PublicAgent] = Field(
+        description="Agents the policy declares beyond the shipped registry (its `agents:` list)."
     )
     signatures: PublicSignatures
     escalation: PublicEscalation
@@ -121,6 +133,12 @@ def public_policy(compiled: CompiledPolicy, links: dict[str, str]) -> PublicPoli
         crawl_price=price,
         routes={str(route): list(patterns) for route, patterns in policy.routes.items()},
         table=decision_table(compiled),
+        agents=[
+            PublicAgent(
+                name=a.name, operator=a.operator, category=a.category, aliases=list(a.aliases)
+            )
+            for a in policy.agents
+        ],
         signatures=PublicSignatures(
             max_clock_skew_s=policy.signatures.max_clock_skew_s,
             max_validity_s=policy.signatures.max_validity_s,
