@@ -54,12 +54,15 @@ def test_the_profile_names_both_bindings_and_its_documents_answer(client: TestCl
     names = {c["name"] for c in profile["ucp"]["capabilities"]}
     assert {"dev.ucp.shopping.checkout", "dev.ucp.shopping.order"} <= names
     assert {h["id"] for h in profile["payment"]["handlers"]} >= {"mock_payment_handler"}
-    assert profile["signing_keys"][0]["kty"] == "OKP" and profile["signing_keys"][0]["kid"]
+    assert profile["signing_keys"][0]["kty"] == "OKP"
+    assert profile["signing_keys"][0]["kid"]
     for capability in profile["ucp"]["capabilities"]:
         spec = client.get(capability["spec"].removeprefix("http://testserver"))
         schema = client.get(capability["schema"].removeprefix("http://testserver"))
-        assert spec.status_code == 200 and "<html" in spec.text
-        assert schema.status_code == 200 and schema.json()["title"]
+        assert spec.status_code == 200
+        assert "<html" in spec.text
+        assert schema.status_code == 200
+        assert schema.json()["title"]
 
 
 def test_a_checkout_from_create_to_order_takes_stock_and_records_the_channel(
@@ -248,7 +251,8 @@ def test_order_updates_keep_events_and_refuse_invalid_adjustments(client: TestCl
         "amount": 500,
     }
     ok = client.put(url, json={**order, "adjustments": [adjustment]})
-    assert ok.status_code == 200 and ok.json()["adjustments"][0]["amount"] == 500
+    assert ok.status_code == 200
+    assert ok.json()["adjustments"][0]["amount"] == 500
     bad = client.put(url, json={**order, "adjustments": [{**adjustment, "status": "maybe"}]})
     assert bad.status_code == 422
     assert client.put(url, json={**order, "adjustments": adjustment}).status_code == 422
