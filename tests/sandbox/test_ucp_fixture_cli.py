@@ -68,7 +68,8 @@ def test_a_test_shop_is_loaded_into_the_catalog_and_reloaded_in_place(tmp_path: 
         ),
         (
             {
-                "addresses.csv": "id,customer_id,street_address,city,state,postal_code,country\na9,nobody,,,,,US\n"
+                "addresses.csv": "id,customer_id,street_address,city,state,postal_code,country\n"
+                "a9,nobody,,,,,US\n"
             },
             "addresses.csv row 2: unknown customer_id 'nobody'",
         ),
