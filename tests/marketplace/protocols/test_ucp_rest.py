@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from marketplace.catalog.models import Product
+from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.settings import Settings
 from marketplace.orders.models import Order
@@ -330,3 +331,14 @@ class TestWithoutSecret:
         path = f"/ucp/v1/testing/simulate-shipping/{done['order']['id']}"
         assert client.post(path, headers={"Simulation-Secret": ""}).status_code == 404
         assert client.post(path, headers={"Simulation-Secret": SECRET}).status_code == 404
+
+
+def test_a_session_expires_after_six_hours(client: TestClient, clock: FrozenClock) -> None:
+    checkout = create(client).json()
+    assert checkout["expires_at"] == "2026-06-01T18:00:00Z"
+    clock.advance(hours=6)
+    late = client.post(
+        f"/ucp/v1/checkout-sessions/{checkout['id']}/complete", json=payment(), headers=headers()
+    )
+    assert late.status_code == 409
+    assert "expired" in late.json()["detail"]
