@@ -47,6 +47,14 @@ from marketplace.gate.runtime import build_gate_runtime
 from marketplace.history.routes import router as history_router
 from marketplace.history.service import claim_anonymous_history
 from marketplace.orders.routes import router as orders_router
+from marketplace.protocols.checkout.service import CheckoutCore
+from marketplace.protocols.state import ProtocolState
+from marketplace.protocols.ucp.mcp_tools import McpDoor
+from marketplace.protocols.ucp.routes import discovery_router as ucp_discovery_router
+from marketplace.protocols.ucp.routes import router as ucp_router
+from marketplace.protocols.ucp.routes import simulation_router as ucp_simulation_router
+from marketplace.protocols.ucp.views import MCP_PATH
+from marketplace.protocols.webhooks import OrderWebhooks, detached_signer
 from marketplace.storefront.pages.accounts import router as accounts_pages_router
 from marketplace.storefront.pages.cart import router as cart_pages_router
 from marketplace.storefront.pages.catalog import router as catalog_pages_router
@@ -119,7 +127,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with state.protocols.mcp.running():
+                yield
         finally:
             for hook in state.shutdown_hooks:
                 hook()
@@ -148,6 +157,8 @@ def create_app(
         catalog_router,
         cart_router,
         orders_router,
+        ucp_discovery_router,
+        ucp_router,
         history_router,
         decide_router,
         gate_router,
@@ -163,6 +174,9 @@ def create_app(
         orders_pages_router,
     ):
         app.include_router(router)
+    app.router.routes.append(state.protocols.mcp.endpoint())
+    if state.protocols.simulation_secret:  # no secret: the endpoints do not exist (404)
+        app.include_router(ucp_simulation_router)
     install_api_docs(app)  # before /static, which would otherwise take its asset paths
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -225,6 +239,20 @@ def build_state(
         settings, db, clock, learning_window_days=decide_config.history_window_days
     )
     gate = build_gate_runtime(settings, db, identity, clock, housekeeping=retention.maybe_prune)
+    core = CheckoutCore(currency=settings.currency)
+    protocols = ProtocolState(
+        core=core,
+        mcp=McpDoor(db=db, core=core, clock=clock, path=MCP_PATH),
+        webhooks=OrderWebhooks(
+            timeout_s=settings.protocol_webhook_timeout_s,
+            sign=detached_signer(identity.signing_key, identity.keyid),
+        ),
+        simulation_secret=settings.ucp_simulation_secret or None,
+        signing_keys=[
+            {**jwk, "kid": identity.keyid, "use": "sig", "alg": "EdDSA"}
+            for jwk in identity.directory()["keys"]
+        ],
+    )
     return AppState(
         settings=settings,
         db=db,
@@ -243,5 +271,6 @@ def build_state(
             ttl_s=settings.assistant_ttl_s,
             clock=clock,
         ),
-        shutdown_hooks=[gate.close, shared_state.close],
+        protocols=protocols,
+        shutdown_hooks=[gate.close, shared_state.close, protocols.webhooks.close],
     )
