@@ -15,6 +15,17 @@ from marketplace.gate.identity.models import (
 from marketplace.gate.models import GateDecision
 from marketplace.history.models import HistoryEvent
 from marketplace.orders.models import Order, OrderItem
+from marketplace.protocols.checkout.models import (
+    ProtocolAddress,
+    ProtocolCheckout,
+    ProtocolCustomer,
+    ProtocolDiscount,
+    ProtocolIdempotency,
+    ProtocolOrder,
+    ProtocolPaymentInstrument,
+    ProtocolPromotion,
+    ProtocolShippingRate,
+)
 
 __all__ = [
     "Account",
@@ -36,5 +47,14 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "ProtocolAddress",
+    "ProtocolCheckout",
+    "ProtocolCustomer",
+    "ProtocolDiscount",
+    "ProtocolIdempotency",
+    "ProtocolOrder",
+    "ProtocolPaymentInstrument",
+    "ProtocolPromotion",
+    "ProtocolShippingRate",
     "WorkshopChallenge",
 ]

@@ -516,6 +516,94 @@ _TYPES: tuple[ProblemType, ...] = (
         "Nothing in the category is in stock right now.",
         "Try again later or pick another category.",
     ),
+    # --- Protocol doors (UCP, MCP, ACP) -------------------------------------------------------
+    ProblemType(
+        "protocol-checkout-not-found",
+        "Checkout session not found",
+        404,
+        "There is no protocol checkout session with this id.",
+        "Create a checkout session first and use the id it returns.",
+    ),
+    ProblemType(
+        "protocol-checkout-closed",
+        "Checkout session is closed",
+        409,
+        "The checkout session is completed or canceled, so it cannot be changed, completed or "
+        "canceled again.",
+        "Start a new checkout session.",
+    ),
+    ProblemType(
+        "protocol-checkout-invalid",
+        "Invalid checkout",
+        400,
+        "The checkout request cannot be used as sent (e.g. another currency, an unknown "
+        "fulfillment option, or completing before fulfillment is chosen); the detail says which.",
+        "Change the request as the detail says and send it again.",
+    ),
+    ProblemType(
+        "protocol-insufficient-stock",
+        "Insufficient stock",
+        400,
+        "A line item asks for more units than the store has.",
+        "Lower the quantity to what the detail says is left.",
+    ),
+    ProblemType(
+        "protocol-out-of-stock",
+        "Out of stock",
+        409,
+        "While the checkout was open, other buyers took the stock it needs; nothing was charged.",
+        "Lower the quantity or remove the item, then complete again.",
+    ),
+    ProblemType(
+        "protocol-item-not-found",
+        "Item not found",
+        400,
+        "A line item names an item the catalog does not have.",
+        "Use an item id (a product's SKU or numeric id) from the catalog.",
+    ),
+    ProblemType(
+        "protocol-payment-declined",
+        "Payment declined",
+        402,
+        "The (simulated) payment handler declined the instrument; nothing was charged.",
+        "Complete the checkout with another payment instrument.",
+    ),
+    ProblemType(
+        "protocol-order-not-found",
+        "Order not found",
+        404,
+        "There is no protocol order with this id.",
+        "Use the order id returned when the checkout was completed.",
+    ),
+    ProblemType(
+        "protocol-idempotency-conflict",
+        "Idempotency key reused",
+        409,
+        "The idempotency key was used before for a different request.",
+        "Send a new key for a new request, or repeat the first request unchanged to get its "
+        "answer.",
+    ),
+    ProblemType(
+        "protocol-idempotency-key-invalid",
+        "Invalid idempotency key",
+        400,
+        "The idempotency key is empty, too long or has unprintable characters.",
+        "Send 1-255 printable characters; a UUID works.",
+    ),
+    ProblemType(
+        "protocol-version-unsupported",
+        "Protocol version not supported",
+        400,
+        "The agent asked for a protocol version newer than the store speaks.",
+        "Use the version the store's discovery document (/.well-known/ucp) names.",
+    ),
+    ProblemType(
+        "simulation-forbidden",
+        "Simulation secret required",
+        403,
+        "A test-only simulation endpoint was called without the right Simulation-Secret header.",
+        "Send the secret the store was started with (SANDBOX_UCP_SIMULATION_SECRET).",
+    ),
 )
 
 PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}

@@ -165,6 +165,44 @@ def _out_of_stock(session: Session, line: CartLine, account_id: int) -> Conflict
     )
 
 
+def _take_stock(session: Session, account_id: int, lines: list[CartLine]) -> None:
+    """Take each line's units out of stock, or raise 409 and leave the rollback to the caller.
+
+    Every door (the REST API, the protocol checkouts) buys through here, so none can oversell.
+    """
+    # Locks are taken in product-id order (callers sort), so two checkouts that share
+    # products cannot deadlock; the WHERE makes the stock check and the decrement one step.
+    held = _held_products(session, account_id, lines)
+    for line in lines:
+        enough: Any = Product.stock >= line.quantity
+        own_after = 0
+        if line.product_id in held:
+            # What stays must cover every hold left afterwards: others' and the rest of ours.
+            # Holds only shrink, so a subquery read a moment early errs on the safe side.
+            own_after = max(0, held[line.product_id] - line.quantity)
+            enough = Product.stock - line.quantity >= (
+                _held_for_others(line.product_id, account_id) + own_after
+            )
+        result = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(Product)
+                .where(Product.id == line.product_id, enough)
+                .values(stock=Product.stock - line.quantity)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if result.rowcount != 1:
+            raise _out_of_stock(session, line, account_id)
+        if held.get(line.product_id):
+            session.execute(
+                update(StockHold)
+                .where(StockHold.product_id == line.product_id, StockHold.account_id == account_id)
+                .values(units=own_after)
+                .execution_options(synchronize_session=False)
+            )
+
+
 def place_order(
     session: Session,
     *,
@@ -224,38 +262,7 @@ def place_order(
             raise
         return _replay(winner, body, lines)
 
-    # Locks are taken in product-id order (cart_lines sorts), so two checkouts that share
-    # products cannot deadlock; the WHERE makes the stock check and the decrement one step.
-    held = _held_products(session, account_id, lines)
-    for line in lines:
-        enough: Any = Product.stock >= line.quantity
-        own_after = 0
-        if line.product_id in held:
-            # What stays must cover every hold left afterwards: others' and the rest of ours.
-            # Holds only shrink, so a subquery read a moment early errs on the safe side.
-            own_after = max(0, held[line.product_id] - line.quantity)
-            enough = Product.stock - line.quantity >= (
-                _held_for_others(line.product_id, account_id) + own_after
-            )
-        result = cast(
-            "CursorResult[Any]",
-            session.execute(
-                update(Product)
-                .where(Product.id == line.product_id, enough)
-                .values(stock=Product.stock - line.quantity)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        if result.rowcount != 1:
-            raise _out_of_stock(session, line, account_id)
-        if held.get(line.product_id):
-            session.execute(
-                update(StockHold)
-                .where(StockHold.product_id == line.product_id, StockHold.account_id == account_id)
-                .values(units=own_after)
-                .execution_options(synchronize_session=False)
-            )
-
+    _take_stock(session, account_id, lines)
     order.items.extend(
         OrderItem(
             product_id=line.product_id,
@@ -278,6 +285,67 @@ def place_order(
             quantity=line.quantity,
             order_id=order.id,
         )
+    session.flush()
+    return PlacedOrder(order=order, created=True)
+
+
+def place_lines_order(
+    session: Session,
+    *,
+    account_id: int,
+    idempotency_key: str,
+    lines: list[CartLine],
+    channel: str,
+    payment_method: str,
+    payment_reference: str,
+    now: datetime,
+    total: float | None = None,
+) -> PlacedOrder:
+    """An order for explicit lines (a protocol checkout's), stock taken as for a cart's order.
+
+    The key identifies the purchase (e.g. the checkout session): a second call with the same key
+    returns the first order, `created=False`, without touching stock again. `total` is what was
+    paid (after discounts, with shipping); by default the sum of the lines.
+    """
+    if not lines:
+        raise Conflict(
+            "There is nothing to order.", title="Nothing to order", type_slug="empty-cart"
+        )
+    lines = sorted(lines, key=lambda line: line.product_id)
+    fingerprint = _fingerprint({"channel": channel}, [(ln.product_id, ln.quantity) for ln in lines])
+    existing = _order_by_key(session, account_id, idempotency_key)
+    if existing is not None:
+        return PlacedOrder(order=existing, created=False)
+    order = Order(
+        account_id=account_id,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        status="placed",
+        total=round(sum(line.line_total for line in lines) if total is None else total, 2),
+        payment_method=payment_method,
+        payment_reference=payment_reference,
+        channel=channel,
+        created_at=now,
+        items=[],
+    )
+    try:
+        with session.begin_nested():
+            session.add(order)
+    except IntegrityError:
+        winner = _order_by_key(session, account_id, idempotency_key)
+        if winner is None:
+            raise
+        return PlacedOrder(order=winner, created=False)
+    _take_stock(session, account_id, lines)
+    order.items.extend(
+        OrderItem(
+            product_id=line.product_id,
+            title=line.title,
+            unit_price=line.price,
+            quantity=line.quantity,
+        )
+        for line in lines
+    )
     session.flush()
     return PlacedOrder(order=order, created=True)
 
