@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -47,6 +48,12 @@ from marketplace.gate.runtime import build_gate_runtime
 from marketplace.history.routes import router as history_router
 from marketplace.history.service import claim_anonymous_history
 from marketplace.orders.routes import router as orders_router
+from marketplace.protocols.acp.deps import AcpState
+from marketplace.protocols.acp.errors import install_acp_errors
+from marketplace.protocols.acp.routes import router as acp_router
+from marketplace.protocols.acp.webhook_routes import router as acp_webhook_router
+from marketplace.protocols.acp.webhooks import OrderEventSender
+from marketplace.protocols.checkout.service import CheckoutCore
 from marketplace.storefront.pages.accounts import router as accounts_pages_router
 from marketplace.storefront.pages.cart import router as cart_pages_router
 from marketplace.storefront.pages.catalog import router as catalog_pages_router
@@ -136,6 +143,7 @@ def create_app(
     app.state.platform = state
 
     install_error_handlers(app)
+    install_acp_errors(app)
     document_problems(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness check")
@@ -161,6 +169,8 @@ def create_app(
         accounts_pages_router,
         cart_pages_router,
         orders_pages_router,
+        acp_router,
+        acp_webhook_router,
     ):
         app.include_router(router)
     install_api_docs(app)  # before /static, which would otherwise take its asset paths
@@ -225,6 +235,13 @@ def build_state(
         settings, db, clock, learning_window_days=decide_config.history_window_days
     )
     gate = build_gate_runtime(settings, db, identity, clock, housekeeping=retention.maybe_prune)
+    acp = AcpState(
+        core=CheckoutCore(currency=settings.currency),
+        events=OrderEventSender(attempts=settings.acp_webhook_attempts),
+        webhook_url=settings.acp_webhook_url,
+        webhook_secret=settings.acp_webhook_secret
+        or hashlib.sha256(f"acp-webhook:{settings.secret_key}".encode()).hexdigest(),
+    )
     return AppState(
         settings=settings,
         db=db,
@@ -243,5 +260,6 @@ def build_state(
             ttl_s=settings.assistant_ttl_s,
             clock=clock,
         ),
-        shutdown_hooks=[gate.close, shared_state.close],
+        acp=acp,
+        shutdown_hooks=[gate.close, shared_state.close, acp.events.close],
     )

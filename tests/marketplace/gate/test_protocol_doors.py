@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from tests.conftest import ADMIN_TOKEN, TEST_NOW
 from tests.marketplace.gate import _signing
 
-
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 NOW = int(TEST_NOW.timestamp())
 CURL = {"user-agent": "curl/8.5.0"}

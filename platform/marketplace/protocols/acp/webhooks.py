@@ -8,6 +8,7 @@ ACP webhook spec asks; the receiver recomputes it over the raw body.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -103,10 +104,8 @@ class OrderEventSender:
     def close(self) -> None:
         """Stop after the event being sent; what is still queued is dropped (shutdown hook)."""
         self._closed = True
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        except queue.Full:
-            pass
         thread = self._thread
         if thread is not None:
             thread.join(timeout=self.timeout_s + 1)
