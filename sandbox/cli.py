@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -130,10 +131,23 @@ def seed(
     reset: Annotated[
         bool, typer.Option(help="Drop every table first (orders and accounts included).")
     ] = False,
+    ucp_fixture: Annotated[
+        Path | None,
+        typer.Option(
+            "--ucp-fixture",
+            metavar="DIR",
+            help="Also load a UCP test shop from DIR (the UCP conformance suite's CSV files, "
+            "e.g. test_data/flower_shop): its products join the catalog; its discounts, "
+            "promotions, shipping rates, customers, addresses and payment instruments serve "
+            "the protocol checkouts. Works on a store that already has a catalog.",
+        ),
+    ] = None,
 ) -> None:
     """Create (or with --reset, replace) the catalog and the personas.
 
     Example: sandbox seed --products 100000 --reset
+
+    Example: sandbox seed --ucp-fixture ../shared/reference/ucp-conformance/test_data/flower_shop
     """
     from marketplace.core.migrate import downgrade_to_base, is_empty
     from marketplace.core.settings import get_settings
@@ -141,13 +155,35 @@ def seed(
     url = get_settings().resolved_database_url
     if reset:
         downgrade_to_base(url)
-    elif not is_empty(url):
+    if ucp_fixture is not None:
+        load_ucp_fixture(ucp_fixture, products=products, seed=seed_value)
+        return
+    if not reset and not is_empty(url):
         fail(
             f"the database at {url} already has a catalog; add --reset to replace it "
             "(this deletes accounts and orders too)"
         )
     prepare_database(products=products, seed=seed_value)
     console.print(f"[green]Seeded {products:,} products.[/]")
+
+
+def load_ucp_fixture(folder: Path, *, products: int, seed: int | None) -> None:
+    """Migrate (and seed an empty store), then load the UCP test shop in `folder`."""
+    from marketplace.core.db import Database
+    from marketplace.protocols.checkout.fixture import FixtureError, load_fixture
+
+    if not folder.is_dir():
+        fail(f"--ucp-fixture {folder}: no such folder (give the folder that holds products.csv)")
+    url = prepare_database(products=products, seed=seed)
+    database = Database(url)
+    try:
+        with database.session() as session:
+            counts = load_fixture(session, folder, now=datetime.now(UTC))
+    except FixtureError as exc:
+        fail(f"--ucp-fixture: {exc}; nothing was loaded")
+    finally:
+        database.dispose()
+    console.print(f"[green]Loaded the UCP test shop {folder.name}:[/] {counts.summary()}.")
 
 
 for module in (policy, run, agent, probe, eval, workshop, accounts, prune):

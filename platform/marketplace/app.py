@@ -54,6 +54,11 @@ from marketplace.protocols.acp.routes import router as acp_router
 from marketplace.protocols.acp.webhook_routes import router as acp_webhook_router
 from marketplace.protocols.acp.webhooks import OrderEventSender
 from marketplace.protocols.checkout.service import CheckoutCore
+from marketplace.protocols.state import ProtocolState
+from marketplace.protocols.ucp.routes import discovery_router as ucp_discovery_router
+from marketplace.protocols.ucp.routes import router as ucp_router
+from marketplace.protocols.ucp.routes import simulation_router as ucp_simulation_router
+from marketplace.protocols.webhooks import OrderWebhooks
 from marketplace.storefront.pages.accounts import router as accounts_pages_router
 from marketplace.storefront.pages.cart import router as cart_pages_router
 from marketplace.storefront.pages.catalog import router as catalog_pages_router
@@ -156,6 +161,8 @@ def create_app(
         catalog_router,
         cart_router,
         orders_router,
+        ucp_discovery_router,
+        ucp_router,
         history_router,
         decide_router,
         gate_router,
@@ -173,6 +180,8 @@ def create_app(
         acp_webhook_router,
     ):
         app.include_router(router)
+    if state.protocols.simulation_secret:  # no secret: the endpoints do not exist (404)
+        app.include_router(ucp_simulation_router)
     install_api_docs(app)  # before /static, which would otherwise take its asset paths
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -235,8 +244,17 @@ def build_state(
         settings, db, clock, learning_window_days=decide_config.history_window_days
     )
     gate = build_gate_runtime(settings, db, identity, clock, housekeeping=retention.maybe_prune)
-    acp = AcpState(
+    protocols = ProtocolState(
         core=CheckoutCore(currency=settings.currency),
+        webhooks=OrderWebhooks(timeout_s=settings.protocol_webhook_timeout_s),
+        simulation_secret=settings.ucp_simulation_secret or None,
+        signing_keys=[
+            {**jwk, "kid": identity.keyid, "use": "sig", "alg": "EdDSA"}
+            for jwk in identity.directory()["keys"]
+        ],
+    )
+    acp = AcpState(
+        core=protocols.core,
         events=OrderEventSender(attempts=settings.acp_webhook_attempts),
         webhook_url=settings.acp_webhook_url,
         webhook_secret=settings.acp_webhook_secret
@@ -260,6 +278,7 @@ def build_state(
             ttl_s=settings.assistant_ttl_s,
             clock=clock,
         ),
+        protocols=protocols,
         acp=acp,
-        shutdown_hooks=[gate.close, shared_state.close, acp.events.close],
+        shutdown_hooks=[gate.close, shared_state.close, protocols.webhooks.close, acp.events.close],
     )

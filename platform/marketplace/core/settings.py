@@ -110,6 +110,21 @@ class Settings(BaseSettings):
                     ) from None
         return value
 
+    ucp_simulation_secret: str | None = Field(
+        default=None,
+        description="Secret of the UCP simulation endpoints (e.g. POST "
+        "/ucp/v1/testing/simulate-shipping/{order_id}, called with a `Simulation-Secret` header) "
+        "that the UCP conformance suite drives. Unset (the default): the endpoints do not exist "
+        "(404).",
+    )
+    protocol_webhook_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds the store waits for an agent's profile or webhook endpoint when it "
+        "notifies the agent of an order event.",
+    )
+
     max_header_bytes: int = Field(
         default=16 * 1024,
         ge=4096,
