@@ -161,7 +161,7 @@ class GateMiddleware:
 
         try:
             protocol = (
-                protocol_refusal(door, decision, mcp.request_id if mcp else None)
+                protocol_refusal(door, decision, facts.path, mcp.request_id if mcp else None)
                 if decision.refused
                 else None
             )

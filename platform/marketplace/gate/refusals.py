@@ -1,6 +1,7 @@
-"""Refusals in the shape each protocol's clients read: a UCP message list, an ACP error object, a
-JSON-RPC error for MCP. The status and the gate's headers are the same as on the REST API; only
-the body speaks the caller's protocol, so an agent's own error handling shows the reason.
+"""Refusals in the shape each protocol's clients read: UCP's error form (the problem body with
+UCP `messages`, as the UCP binding answers its own errors), an ACP error object, a JSON-RPC error
+for MCP. The status and the gate's headers are the same as on the REST API; only the body speaks
+the caller's protocol, so an agent's own error handling shows the reason.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from marketplace.core.errors import PROBLEM_JSON, problem_body
 from marketplace.gate.judge import Verdict
 
 UCP_VERSION = "2026-01-11"
@@ -36,11 +38,17 @@ def _policy_members(decision: Verdict) -> dict[str, Any]:
     return members
 
 
-def ucp_refusal(decision: Verdict) -> dict[str, Any]:
-    """UCP's error form: the `ucp` envelope with one error message."""
-    return {
-        "ucp": {"version": UCP_VERSION},
-        "messages": [
+def ucp_refusal(decision: Verdict, path: str) -> dict[str, Any]:
+    """UCP's error form: the problem body, the `ucp` version and one UCP error message."""
+    return problem_body(
+        decision.status,
+        decision.title,
+        decision.detail,
+        decision.type_slug or f"policy-{decision.effective}",
+        path,
+        **_policy_members(decision),
+        ucp={"version": UCP_VERSION},
+        messages=[
             {
                 "type": "error",
                 "code": refusal_code(decision),
@@ -49,7 +57,7 @@ def ucp_refusal(decision: Verdict) -> dict[str, Any]:
                 "severity": "requires_buyer_input",
             }
         ],
-    }
+    )
 
 
 def acp_refusal(decision: Verdict) -> dict[str, Any]:
@@ -74,11 +82,15 @@ def mcp_refusal(decision: Verdict, request_id: Any) -> dict[str, Any]:
     }
 
 
-def protocol_refusal(door: str, decision: Verdict, request_id: Any = None) -> Response | None:
+def protocol_refusal(
+    door: str, decision: Verdict, path: str, request_id: Any = None
+) -> Response | None:
     """The refusal for a protocol door, or None for the store's own doors (problem+json)."""
     if door == "ucp":
-        body = ucp_refusal(decision)
-    elif door == "acp":
+        return JSONResponse(
+            ucp_refusal(decision, path), status_code=decision.status, media_type=PROBLEM_JSON
+        )
+    if door == "acp":
         body = acp_refusal(decision)
     elif door == "mcp":
         body = mcp_refusal(decision, request_id)

@@ -75,8 +75,11 @@ def test_closed_refuses_outside_agents_at_each_protocol_checkout_in_its_own_shap
     ucp = post(client, UCP_CREATE, {"line_items": []}, CURL)
     assert ucp.status_code == 403
     assert gate(ucp) == ("block", "outside-agents-no-transactions", "automation")
+    assert ucp.headers["content-type"].startswith("application/problem+json")
     body = ucp.json()
     assert body["ucp"]["version"] == "2026-01-11"
+    assert body["rule"] == "outside-agents-no-transactions"
+    assert body["type"] == "/problems/policy-block"
     [message] = body["messages"]
     assert message["type"] == "error"
     assert message["code"] == "policy_block"

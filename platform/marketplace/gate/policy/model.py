@@ -361,7 +361,13 @@ def _default_routes() -> dict[RouteClass, list[str]]:
         # The commerce protocols' doors (UCP, ACP, MCP): discovery and catalog reads, and the
         # checkout and order writes. MCP's one path is classed per JSON-RPC call (gate/doors.py):
         # a catalog tool or a listing is protocol-catalog, any other tool protocol-checkout.
-        "protocol-catalog": ["/.well-known/ucp", "/ucp/v1/catalog", "/ucp/v1/products"],
+        "protocol-catalog": [
+            "/.well-known/ucp",
+            "/ucp/v1/.well-known",
+            "/ucp/v1/docs",
+            "/ucp/v1/catalog",
+            "/ucp/v1/products",
+        ],
         "protocol-checkout": ["/ucp", "/checkout_sessions", "/mcp"],
     }
 
