@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean ucp-conformance
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The official UCP conformance suite (../shared/reference/ucp-conformance) against a live store;
+# prints the passed tests per file.
+ucp-conformance: $(STAMP)
+	$(BIN)/python -m sandbox.ucp_conformance
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -169,7 +169,11 @@ def run_file(python: Path, suite: Path, test_file: str, base_url: str, secret: s
         )
         output = done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
-        output = f"timed out after {FILE_TIMEOUT_S} s\n{exc.stdout or ''}{exc.stderr or ''}"
+        partial = [
+            p.decode(errors="replace") if isinstance(p, bytes) else p or ""
+            for p in (exc.stdout, exc.stderr)
+        ]
+        output = f"timed out after {FILE_TIMEOUT_S} s\n" + "".join(partial)
     ran = _RAN.search(output)
     failed = [name for _, name in _FAILED.findall(output)]
     return FileResult(test_file, int(ran.group(1)) if ran else 0, failed, output)

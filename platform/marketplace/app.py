@@ -55,9 +55,11 @@ from marketplace.protocols.acp.webhook_routes import router as acp_webhook_route
 from marketplace.protocols.acp.webhooks import OrderEventSender
 from marketplace.protocols.checkout.service import CheckoutCore
 from marketplace.protocols.state import ProtocolState
+from marketplace.protocols.ucp.mcp_tools import McpDoor
 from marketplace.protocols.ucp.routes import discovery_router as ucp_discovery_router
 from marketplace.protocols.ucp.routes import router as ucp_router
 from marketplace.protocols.ucp.routes import simulation_router as ucp_simulation_router
+from marketplace.protocols.ucp.views import MCP_PATH
 from marketplace.protocols.webhooks import OrderWebhooks
 from marketplace.storefront.pages.accounts import router as accounts_pages_router
 from marketplace.storefront.pages.cart import router as cart_pages_router
@@ -131,7 +133,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with state.protocols.mcp.running():
+                yield
         finally:
             for hook in state.shutdown_hooks:
                 hook()
@@ -180,6 +183,7 @@ def create_app(
         acp_webhook_router,
     ):
         app.include_router(router)
+    app.router.routes.append(state.protocols.mcp.endpoint())
     if state.protocols.simulation_secret:  # no secret: the endpoints do not exist (404)
         app.include_router(ucp_simulation_router)
     install_api_docs(app)  # before /static, which would otherwise take its asset paths
@@ -244,8 +248,10 @@ def build_state(
         settings, db, clock, learning_window_days=decide_config.history_window_days
     )
     gate = build_gate_runtime(settings, db, identity, clock, housekeeping=retention.maybe_prune)
+    core = CheckoutCore(currency=settings.currency)
     protocols = ProtocolState(
-        core=CheckoutCore(currency=settings.currency),
+        core=core,
+        mcp=McpDoor(db=db, core=core, clock=clock, path=MCP_PATH),
         webhooks=OrderWebhooks(timeout_s=settings.protocol_webhook_timeout_s),
         simulation_secret=settings.ucp_simulation_secret or None,
         signing_keys=[

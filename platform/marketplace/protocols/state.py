@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marketplace.protocols.checkout.service import CheckoutCore
+from marketplace.protocols.ucp.mcp_tools import McpDoor
 from marketplace.protocols.webhooks import OrderWebhooks
 
 
@@ -13,6 +14,7 @@ from marketplace.protocols.webhooks import OrderWebhooks
 class ProtocolState:
     core: CheckoutCore
     webhooks: OrderWebhooks
+    mcp: McpDoor
     # None: the UCP simulation endpoints are not mounted at all.
     simulation_secret: str | None
     # The platform's public keys (JWK with `kid`), published in the UCP profile.

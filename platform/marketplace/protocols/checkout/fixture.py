@@ -81,7 +81,7 @@ def _read(folder: Path, name: str) -> list[tuple[int, dict[str, str]]]:
                     f"{path}: the header lacks column(s) {', '.join(missing)} (it needs "
                     f"{', '.join(FILES[name])})"
                 )
-            rows = []
+            rows: list[tuple[int, dict[str, str]]] = []
             for row in reader:
                 if reader.line_num > MAX_ROWS:
                     raise FixtureError(f"{path}: more than {MAX_ROWS} rows")

@@ -314,7 +314,7 @@ class CheckoutCore:
         """Lines priced from the catalog (what the agent says a title or price is, is ignored)."""
         if len(wanted) > MAX_LINES:
             raise InvalidCheckout(f"A checkout holds at most {MAX_LINES} line items.")
-        products = _products_by_item_id(session, [w.item_id for w in wanted])
+        products = products_by_item_id(session, [w.item_id for w in wanted])
         known_ids = {line["id"] for line in current}
         taken: set[str] = set()
         lines: list[dict[str, Any]] = []
@@ -537,7 +537,7 @@ def _expectations(view: CheckoutView) -> list[dict[str, Any]]:
     return expectations
 
 
-def _products_by_item_id(session: Session, item_ids: list[str]) -> dict[str, Product]:
+def products_by_item_id(session: Session, item_ids: list[str]) -> dict[str, Product]:
     """Catalog products by protocol item id: a product's SKU, or its numeric id."""
     skus = [i for i in item_ids if i]
     numeric = [int(i) for i in item_ids if i.isdigit() and len(i) < 19]
