@@ -1,4 +1,4 @@
-"""The protocol shoppers against the real platform over HTTP: UCP's REST binding and its MCP tools."""
+"""The protocol shoppers against the real platform over HTTP: UCP REST and the MCP tools."""
 
 from __future__ import annotations
 
