@@ -44,9 +44,9 @@ def write_shop(folder: Path, **overrides: str) -> Path:
     return folder
 
 
-def load_shop(database: Database, folder: Path) -> None:
+def load_shop(database: Database, folder: Path, **overrides: str) -> None:
     with database.session() as session:
-        load_fixture(session, write_shop(folder), now=TEST_NOW)
+        load_fixture(session, write_shop(folder, **overrides), now=TEST_NOW)
 
 
 def headers(
