@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from tests.conftest import ADMIN_TOKEN, TEST_NOW
+from tests.marketplace._storefront import csrf_of
 from tests.marketplace.gate import _signing
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -190,3 +191,10 @@ def test_observe_lets_everything_through_and_logs_the_door(client: TestClient) -
     for door in ("acp", "ucp", "mcp"):
         # Observed refusals are let through: the dashboard counts what was done.
         assert by_door[door] == {"allow": 1}, by_door
+    # The dashboard shows the doors too, and which door each refusal came through.
+    page = client.get("/dashboard", headers={"accept": "text/html"})
+    client.post("/dashboard/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf_of(page.text)})
+    board = client.get("/dashboard").text
+    doors_table = board.split('id="doors"', 1)[1].split("</table>", 1)[0]
+    for door in ("acp", "ucp", "mcp", "api", "web"):
+        assert f"<td>{door}</td>" in doors_table, door
