@@ -228,3 +228,19 @@ def test_api_version_is_required_and_checked(client: TestClient) -> None:
     unknown = client.get("/checkout_sessions/chk_x", headers=VERSION)
     assert unknown.status_code == 404
     assert unknown.json()["code"] == "not_found"
+
+
+def test_an_acp_api_key_is_not_mistaken_for_a_shopper_login(
+    client: TestClient, database: Database
+) -> None:
+    """ACP clients send `Authorization: Bearer <api key>`; the store identifies agents by their
+    signature, so the header is neither required nor read as a shopper's session."""
+    product = product_with_stock(database)
+    answer = post(
+        client,
+        "/checkout_sessions",
+        {"items": [{"id": str(product), "quantity": 1}]},
+        Authorization="Bearer api_key_123",
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["status"] == "not_ready_for_payment"
