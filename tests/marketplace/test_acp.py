@@ -244,3 +244,21 @@ def test_an_acp_api_key_is_not_mistaken_for_a_shopper_login(
     )
     assert answer.status_code == 201, answer.text
     assert answer.json()["status"] == "not_ready_for_payment"
+
+
+def test_a_session_opened_through_another_door_is_not_found_here(
+    client: TestClient, database: Database
+) -> None:
+    product = product_with_stock(database)
+    ucp = client.post(
+        "/ucp/v1/checkout-sessions",
+        json={"currency": "USD", "line_items": [{"item": {"id": str(product)}, "quantity": 1}]},
+        headers={"Idempotency-Key": "ucp-1"},
+    )
+    assert ucp.status_code == 201, ucp.text
+    sid = ucp.json()["id"]
+    assert client.get(f"/checkout_sessions/{sid}", headers=VERSION).status_code == 404
+    cancel = post(client, f"/checkout_sessions/{sid}/cancel")
+    assert cancel.status_code == 404
+    assert cancel.json()["code"] == "not_found"
+    assert client.get(f"/ucp/v1/checkout-sessions/{sid}").json()["status"] == "incomplete"
