@@ -60,7 +60,7 @@ from marketplace.protocols.ucp.routes import discovery_router as ucp_discovery_r
 from marketplace.protocols.ucp.routes import router as ucp_router
 from marketplace.protocols.ucp.routes import simulation_router as ucp_simulation_router
 from marketplace.protocols.ucp.views import MCP_PATH
-from marketplace.protocols.webhooks import OrderWebhooks
+from marketplace.protocols.webhooks import OrderWebhooks, detached_signer
 from marketplace.storefront.pages.accounts import router as accounts_pages_router
 from marketplace.storefront.pages.cart import router as cart_pages_router
 from marketplace.storefront.pages.catalog import router as catalog_pages_router
@@ -252,7 +252,10 @@ def build_state(
     protocols = ProtocolState(
         core=core,
         mcp=McpDoor(db=db, core=core, clock=clock, path=MCP_PATH),
-        webhooks=OrderWebhooks(timeout_s=settings.protocol_webhook_timeout_s),
+        webhooks=OrderWebhooks(
+            timeout_s=settings.protocol_webhook_timeout_s,
+            sign=detached_signer(identity.signing_key, identity.keyid),
+        ),
         simulation_secret=settings.ucp_simulation_secret or None,
         signing_keys=[
             {**jwk, "kid": identity.keyid, "use": "sig", "alg": "EdDSA"}

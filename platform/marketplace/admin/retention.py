@@ -4,7 +4,9 @@
 `SANDBOX_HISTORY_RETENTION_DAYS` (default 365) bounds `history_events`, the searches, views and
 purchases Help Me Decide learns from. Its default stays above Help Me Decide's learning window
 (`history_window_days`, 180 days by default), so pruning never takes what the recommender uses;
-a shorter setting is allowed (privacy) and logged as a warning. 0 keeps a table forever.
+a shorter setting is allowed (privacy) and logged as a warning. The protocol doors' idempotency
+records (the first answer to each key) are kept `SANDBOX_PROTOCOL_IDEMPOTENCY_DAYS` (default 2: a
+retry within a day always finds its answer). 0 keeps a table forever.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from marketplace.core.retention import Retention, RetentionRule
 from marketplace.core.settings import Settings
 from marketplace.gate.models import GateDecision
 from marketplace.history.models import HistoryEvent
+from marketplace.protocols.checkout.models import ProtocolIdempotency
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,13 @@ def retention_rules(settings: Settings) -> list[RetentionRule]:
             column="created_at",
             days=settings.history_retention_days,
             setting="SANDBOX_HISTORY_RETENTION_DAYS",
+        ),
+        RetentionRule(
+            name="protocol idempotency records",
+            table=cast(Table, ProtocolIdempotency.__table__),
+            column="created_at",
+            days=settings.protocol_idempotency_days,
+            setting="SANDBOX_PROTOCOL_IDEMPOTENCY_DAYS",
         ),
     ]
 

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         "that the UCP conformance suite drives. Unset (the default): the endpoints do not exist "
         "(404).",
     )
+    protocol_idempotency_days: float = Field(
+        default=2,
+        ge=0,
+        description="Days the protocol doors keep the first answer to each idempotency key (a "
+        "retry with the key within that time gets it again); 0 keeps them forever.",
+    )
     protocol_webhook_timeout_s: float = Field(
         default=5.0,
         gt=0,

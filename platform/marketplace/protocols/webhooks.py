@@ -1,15 +1,21 @@
 """Order events sent to the agent's webhook, found in the profile its `UCP-Agent` header names.
 
 Sent after the response, from a worker thread; a profile or webhook that fails or is slow only
-loses that event (logged), never the order.
+loses that event (logged), never the order. Each event is signed: `Request-Signature` is a
+detached JWS (RFC 7797, unencoded payload) over the exact body bytes, made with the store's
+Ed25519 key (`alg` EdDSA), whose public half is in the profile's `signing_keys` under its `kid`.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +38,27 @@ def webhook_url(profile: Any) -> str | None:
     return None
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def detached_signer(key: Ed25519PrivateKey, kid: str) -> Callable[[bytes], str]:
+    """A function giving the `Request-Signature` (detached JWS) of a body."""
+    header = {"alg": "EdDSA", "kid": kid, "b64": False, "crit": ["b64"]}
+    protected = _b64(json.dumps(header, separators=(",", ":")).encode())
+
+    def sign(body: bytes) -> str:
+        return f"{protected}..{_b64(key.sign(protected.encode() + b'.' + body))}"
+
+    return sign
+
+
 class OrderWebhooks:
     """Posts order events; one HTTP client for the app's life, closed at shutdown."""
 
-    def __init__(self, *, timeout_s: float, transport: httpx.BaseTransport | None = None) -> None:
-        self.client = httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False)
+    def __init__(self, *, timeout_s: float, sign: Callable[[bytes], str]) -> None:
+        self.client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self.sign = sign
 
     def close(self) -> None:
         self.client.close()
@@ -52,7 +74,12 @@ class OrderWebhooks:
             url = webhook_url(response.json())
             if url is None:
                 return False
-            posted = self.client.post(url, json=event)
+            body = json.dumps(event, separators=(",", ":")).encode()
+            posted = self.client.post(
+                url,
+                content=body,
+                headers={"Content-Type": "application/json", "Request-Signature": self.sign(body)},
+            )
         except (httpx.HTTPError, ValueError) as exc:
             log.info("order webhook for %s not delivered: %s", profile_url[:200], exc)
             return False

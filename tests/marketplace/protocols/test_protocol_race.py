@@ -103,3 +103,33 @@ def test_rest_and_ucp_buyers_never_oversell_the_last_units(
     assert len(channels) == LAST_UNITS
     ucp_won = sum(1 for (work, _), r in zip(jobs, results, strict=True) if work is ucp and r in won)
     assert channels.count("ucp") == ucp_won
+
+
+def test_a_double_submitted_completion_buys_once_and_answers_both_alike(
+    live_server: LiveServer, database: Database, tmp_path: Path
+) -> None:
+    load_shop(database, tmp_path / "shop")
+    url = live_server.url
+    checkout = httpx.post(f"{url}/ucp/v1/checkout-sessions", json=create_body(), headers=headers())
+    same_key = headers()
+    results: list[Any] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def complete(slot: int) -> None:
+        barrier.wait()
+        results[slot] = httpx.post(
+            f"{url}/ucp/v1/checkout-sessions/{checkout.json()['id']}/complete",
+            json=payment(),
+            headers=same_key,
+            timeout=60,
+        )
+
+    threads = [threading.Thread(target=complete, args=(slot,)) for slot in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
+    assert results[0].json() == results[1].json()
+    with database.session() as session:
+        assert len(session.scalars(select(Order).where(Order.channel == "ucp")).all()) == 1

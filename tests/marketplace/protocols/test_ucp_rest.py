@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from marketplace.catalog.models import Product
+from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.settings import Settings
 from marketplace.orders.models import Order
@@ -285,7 +290,14 @@ def _agent(events: list[dict[str, Any]]) -> FastAPI:
 
     @agent.post("/webhooks/order")
     async def webhook(request: Request) -> dict[str, str]:
-        events.append(await request.json())
+        body = await request.body()
+        events.append(
+            {
+                "signature": request.headers.get("request-signature"),
+                "body": body,
+                **json.loads(body),
+            }
+        )
         return {"status": "ok"}
 
     return agent
@@ -313,6 +325,24 @@ def test_order_events_reach_the_webhook_of_the_agents_profile(client: TestClient
     assert [e["event_type"] for e in events] == ["order_placed", "order_shipped"]
     assert {e["order"]["id"] for e in events} == {order_id}
     assert events[0]["checkout_id"] == created["id"]
+    (key,) = client.get("/.well-known/ucp").json()["signing_keys"]
+    public = Ed25519PublicKey.from_public_bytes(_unb64(key["x"]))
+    for event in events:
+        protected, empty, signature = event["signature"].split(".")
+        assert empty == ""
+        assert json.loads(_unb64(protected)) == {
+            "alg": "EdDSA",
+            "kid": key["kid"],
+            "b64": False,
+            "crit": ["b64"],
+        }
+        public.verify(_unb64(signature), protected.encode() + b"." + event["body"])
+    with pytest.raises(InvalidSignature):
+        public.verify(_unb64(signature), protected.encode() + b"." + events[0]["body"] + b" ")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class TestWithoutSecret:
@@ -330,3 +360,14 @@ class TestWithoutSecret:
         path = f"/ucp/v1/testing/simulate-shipping/{done['order']['id']}"
         assert client.post(path, headers={"Simulation-Secret": ""}).status_code == 404
         assert client.post(path, headers={"Simulation-Secret": SECRET}).status_code == 404
+
+
+def test_a_session_expires_after_six_hours(client: TestClient, clock: FrozenClock) -> None:
+    checkout = create(client).json()
+    assert checkout["expires_at"] == "2026-06-01T18:00:00Z"
+    clock.advance(hours=6)
+    late = client.post(
+        f"/ucp/v1/checkout-sessions/{checkout['id']}/complete", json=payment(), headers=headers()
+    )
+    assert late.status_code == 409
+    assert "expired" in late.json()["detail"]

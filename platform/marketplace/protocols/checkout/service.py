@@ -130,7 +130,7 @@ class CheckoutCore:
         self, session: Session, checkout_id: str, changes: CheckoutChanges, *, now: datetime
     ) -> CheckoutView:
         """Apply the fields the agent sent; 409 once the session is completed or canceled."""
-        row = self._open_row(session, checkout_id, "changed")
+        row = self._open_row(session, checkout_id, "changed", now)
         if changes.currency is not None:
             self._check_currency(changes.currency)
         if changes.line_items is not None:
@@ -156,7 +156,7 @@ class CheckoutCore:
         return self._refresh(session, row)
 
     def cancel(self, session: Session, checkout_id: str, *, now: datetime) -> CheckoutView:
-        row = self._open_row(session, checkout_id, "canceled")
+        row = self._open_row(session, checkout_id, "canceled", now)
         row.status = CANCELED
         row.updated_at = now
         session.flush()
@@ -169,7 +169,7 @@ class CheckoutCore:
 
         400: fulfillment not chosen; 402: payment declined; 409: closed session, or stock gone.
         """
-        row = self._open_row(session, checkout_id, "completed")
+        row = self._open_row(session, checkout_id, "completed", now)
         view = self._view(session, row)
         if not view.fulfillment_ready:
             raise InvalidCheckout(
@@ -205,8 +205,10 @@ class CheckoutCore:
         except ProblemError as exc:
             if exc.type_slug != "out-of-stock":
                 raise
+            line = next(ln for ln in view.lines if ln.product_id == exc.extra.get("product_id"))
             raise CheckoutClosed(
-                f"Insufficient stock: {exc.detail.split(';')[0]}. Nothing was charged; lower the "
+                f"Insufficient stock for item '{line.item_id}': {exc.extra.get('stock_left', 0)} "
+                f"left, the checkout asks for {line.quantity}. Nothing was charged; lower the "
                 "quantity or remove the item, then complete again.",
                 title="Out of stock",
                 type_slug="protocol-out-of-stock",
@@ -299,12 +301,19 @@ class CheckoutCore:
             raise CheckoutNotFound(f"There is no checkout session '{clip(checkout_id, 60)}'.")
         return row
 
-    def _open_row(self, session: Session, checkout_id: str, verb: str) -> ProtocolCheckout:
+    def _open_row(
+        self, session: Session, checkout_id: str, verb: str, now: datetime
+    ) -> ProtocolCheckout:
         row = self._row(session, checkout_id, lock=True)
         if row.status not in OPEN_STATUSES:
             raise CheckoutClosed(
                 f"Checkout session {row.id} is {row.status}; it cannot be {verb} any more. "
                 "Start a new checkout session."
+            )
+        if now >= row.expires_at:
+            raise CheckoutClosed(
+                f"Checkout session {row.id} expired at {row.expires_at.isoformat()}; it cannot "
+                f"be {verb} any more. Start a new checkout session."
             )
         return row
 

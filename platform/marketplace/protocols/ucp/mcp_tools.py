@@ -119,6 +119,7 @@ class McpDoor:
 
         @tool(description="Search the catalog; each result has the item id to buy it by.")
         async def search_catalog(
+            ctx: Context,
             query: str | None = None,
             category: str | None = None,
             max_price: float | None = None,
@@ -133,7 +134,7 @@ class McpDoor:
                     session,
                     params,
                     shopper=None,
-                    visitor_class="mcp-client",
+                    visitor_class=_visitor_class(ctx),
                     now=self.clock(),
                     record_history=False,
                 )
@@ -319,6 +320,12 @@ class _McpEndpoint:
             await response(scope, receive, send)
             return
         await manager.asgi_app(scope, receive, send)
+
+
+def _visitor_class(ctx: Context) -> str:
+    """The gate's class of the HTTP request carrying the call (it counts the ads served)."""
+    state = getattr(ctx.request_context.request, "state", None)
+    return str(getattr(state, "visitor_class", "human"))
 
 
 def _base(ctx: Context) -> str:

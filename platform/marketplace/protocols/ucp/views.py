@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marketplace.protocols.checkout.domain import CheckoutView, OrderView
+from marketplace.protocols.checkout.domain import CheckoutView, MethodView, OrderView
 from marketplace.protocols.checkout.payments import MOCK_HANDLER
 from marketplace.protocols.checkout.service import totals_json
 from marketplace.protocols.ucp.schemas import iso
@@ -180,7 +180,7 @@ def checkout(view: CheckoutView, base: str) -> dict[str, Any]:
     return body
 
 
-def _method(method: Any) -> dict[str, Any]:
+def _method(method: MethodView) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": method.id,
         "type": method.type,
