@@ -6,7 +6,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from sandbox.cli import app
 from sandbox.liveserver import LiveServer
 from shopbots.roster import RunOptions, run_agent
 from tests.conftest import ADMIN_TOKEN
@@ -65,3 +67,17 @@ def test_closed_refuses_the_protocol_shopper_at_the_checkout(
     assert run.steps[0].answer.decision == "allow"
     stats = httpx.get(f"{live_server.url}/api/v1/admin/stats", headers=ADMIN).json()
     assert {"ucp", "mcp", "acp"} & set(stats["orders"]["by_channel"]) == set()
+
+
+@pytest.mark.parametrize("policy", ["open"], indirect=True)
+def test_the_cli_runs_it_without_a_shopper_password(
+    policy: str, live_server: LiveServer, tmp_path: Path
+) -> None:
+    key = tmp_path / "protocol.pem"
+    args = ["agent", "protocol-shopper", "--target", live_server.url, "--fast"]
+    args += ["--admin-token", ADMIN_TOKEN, "--key-file", str(key)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "goal met" in result.output
+    assert "/ucp/v1/checkout-sessions" in result.output
+    assert key.exists()
