@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,10 @@ import pytest
 from mcp import Client
 from sqlalchemy import select
 
+from marketplace.app import create_app
+from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
+from marketplace.core.settings import Settings
 from marketplace.orders.models import Order
 from sandbox.liveserver import LiveServer
 from tests.marketplace.protocols._ucp import load_shop
@@ -101,3 +105,14 @@ def test_an_unknown_checkout_is_a_tool_error(live_server: LiveServer) -> None:
     result = anyio.run(ask)
     assert result.is_error
     assert "Checkout session not found (404)" in result.content[0].text
+
+
+def test_building_the_app_leaves_the_process_logging_alone(
+    settings: Settings, database: Database, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = logging.getLogger()
+    # As in a fresh process (pytest has put its own handlers on the root logger).
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    create_app(settings, database=database, clock=clock)
+    assert (root.handlers, root.level) == ([], logging.WARNING)

@@ -8,6 +8,7 @@ title, status and sentence. Every request passes the gate first, like any other 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -72,9 +73,7 @@ class McpDoor:
         self.core = core
         self.clock = clock
         self.path = path
-        self.server: MCPServer[Any] = MCPServer(
-            name="nile-ucp", instructions=INSTRUCTIONS, version=views.VERSION
-        )
+        self.server: MCPServer[Any] = _quiet_server()
         self._manager: StreamableHTTPSessionManager | None = None
         self._register_tools()
 
@@ -305,6 +304,22 @@ class McpDoor:
             return await self._work(
                 lambda session: views.order(core.get_order(session, order_id), _base(ctx))
             )
+
+
+def _quiet_server() -> MCPServer[Any]:
+    """The MCP server, leaving the process's logging as it was.
+
+    MCPServer's constructor calls `logging.basicConfig(level=INFO)` with its own handler, which
+    would print every library's INFO lines (each httpx request of the harness, for one) in every
+    process that builds the app.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        return MCPServer(name="nile-ucp", instructions=INSTRUCTIONS, version=views.VERSION)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 class _McpEndpoint:
