@@ -34,6 +34,9 @@ CHANNEL_COLOURS = {
     "signed-partner": "#009E73",
     "declared-shopper": "#56B4E9",
     "disguised-browser": "#CC79A7",
+    # Beyond the eight Okabe-Ito colours: two of Paul Tol's, also safe for colour-blind eyes.
+    "protocol-shopper": "#882255",
+    "protocol-shopper-mcp": "#44AA99",
     "elsewhere": "#000000",
 }
 FELL_BACK = "#F0E442"

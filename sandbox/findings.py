@@ -10,7 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-CHANNELS = ("browse", "assistant", "signed-partner", "declared-shopper", "disguised-browser")
+CHANNELS = (
+    "browse",
+    "assistant",
+    "signed-partner",
+    "declared-shopper",
+    "disguised-browser",
+    "protocol-shopper",
+    "protocol-shopper-mcp",
+)
 # Names for a legend or a table.
 CHANNEL_NAMES = {
     "browse": "Browsed the store",
@@ -18,6 +26,8 @@ CHANNEL_NAMES = {
     "signed-partner": "Signed partner agent",
     "declared-shopper": "Declared shopping agent",
     "disguised-browser": "Disguised browser agent",
+    "protocol-shopper": "UCP protocol agent",
+    "protocol-shopper-mcp": "MCP protocol agent",
     "elsewhere": "Bought elsewhere (lost sale)",
 }
 # Names inside a sentence.
@@ -27,6 +37,8 @@ CHANNEL_WORDS = {
     "signed-partner": "a signed partner agent",
     "declared-shopper": "a declared shopping agent",
     "disguised-browser": "a disguised browser agent",
+    "protocol-shopper": "a UCP protocol agent",
+    "protocol-shopper-mcp": "an MCP protocol agent",
 }
 
 _KINDS = {

@@ -29,7 +29,7 @@ from sandbox.actors.firstparty import FirstPartyPlan, run_first_party_session
 from sandbox.actors.humans import Need, ShopperPlan, SimulatedShopper
 from sandbox.actors.outside import AgentPlan, run_outside_agent
 from sandbox.persona import Persona, Personas
-from sandbox.scenario import Scenario
+from sandbox.scenario import SIGNED_AGENTS, Scenario
 from sandbox.utility import ProductTraits
 
 BROWSE = "browse"
@@ -220,7 +220,7 @@ def _delegate(journey: Journey, shopper: SimulatedShopper, runtime: Runtime) -> 
             category=plan.need.category,
             budget=plan.need.budget,
             acting_for=f"shopper-{plan.index}",
-            admin_token=runtime.admin_token if plan.channel == "signed-partner" else None,
+            admin_token=runtime.admin_token if plan.channel in SIGNED_AGENTS else None,
             chromium=runtime.chromium,
         ),
     )

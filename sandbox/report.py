@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,10 @@ def print_report(
     _print_sweep(console, scenarios)
     for scenario in columns:
         print_agents(console, scenario.get("runs") or [], title=f"Who got in: {label(scenario)}")
+        channels = orders_by_channel(scenario.get("runs") or [])
+        if channels:
+            console.print(f"[bold]Orders by channel:[/] {escape(channels)}")
+            console.print()
     # Expectations that did not hold are what makes `sandbox run` exit 1: show them here.
     for scenario in scenarios:
         for run in scenario.get("runs") or []:
@@ -234,6 +239,16 @@ def print_agents(
     console.print()
 
 
+def orders_by_channel(runs: Sequence[Mapping[str, Any]]) -> str:
+    """`human 17, ucp 1, mcp 1`: the orders of the runs by channel (the class of the REST buyer,
+    or the protocol door: ucp, acp, mcp), most first."""
+    totals: Counter[str] = Counter()
+    for run in runs:
+        for channel, count in ((run.get("orders") or {}).get("by_channel") or {}).items():
+            totals[str(channel)] += int(count or 0)
+    return ", ".join(f"{channel} {count:,}" for channel, count in totals.most_common())
+
+
 def _bullets(console: Console, lines: Sequence[str]) -> None:
     """A list whose long lines wrap under their own text, not under the dash."""
     grid = Table.grid(padding=(0, 1, 0, 0))
@@ -365,6 +380,9 @@ def _appendix_html(scenarios: Sequence[Mapping[str, Any]]) -> str:
                     f" {_e(latency.get('p99'))} µs over {_e(_count(latency.get('count')))}"
                     " decisions.</p>"
                 )
+            channels = orders_by_channel([run])
+            if channels:
+                parts.append(f"<p>Orders by channel: {_e(channels)}.</p>")
             checks = run.get("expectations") or []
             if checks:
                 rows = [

@@ -38,7 +38,7 @@ from sandbox.journeys import (
 )
 from sandbox.metrics import build_metrics
 from sandbox.persona import Persona, Personas
-from sandbox.scenario import SHOPPING_AGENTS, Scenario
+from sandbox.scenario import SHOPPING_AGENTS, SIGNED_AGENTS, Scenario
 from sandbox.utility import ProductTraits, utility
 
 T = TypeVar("T")
@@ -205,7 +205,7 @@ def plan_population(
                 email=who.email if shops else None,
                 password=who.password if shops else None,
                 product=product,
-                admin_token=target.admin_token if spec.name == "signed-partner" else None,
+                admin_token=target.admin_token if spec.name in SIGNED_AGENTS else None,
                 chromium=chromium,
             )
             others.append(partial(run_outside_agent, target.url, agent_plan))

@@ -19,8 +19,18 @@ AGENT_NAMES = (
     "declared-shopper",
     "disguised-browser",
     "signed-partner",
+    "protocol-shopper",
+    "protocol-shopper-mcp",
 )
-SHOPPING_AGENTS = ("signed-partner", "declared-shopper", "disguised-browser")
+SHOPPING_AGENTS = (
+    "signed-partner",
+    "declared-shopper",
+    "disguised-browser",
+    "protocol-shopper",
+    "protocol-shopper-mcp",
+)
+# Agents with a key of their own, registered with the admin token when a scenario runs them.
+SIGNED_AGENTS = ("signed-partner", "protocol-shopper", "protocol-shopper-mcp")
 
 
 class _Strict(BaseModel):

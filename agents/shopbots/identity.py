@@ -17,6 +17,10 @@ CHATGPT_USER_UA = (
 )
 # The partner names itself honestly; its signature, not this string, is what proves it.
 PARTNER_UA = "SandboxPartnerAgent/1.0 (+https://partner.example/agent; signed with Web Bot Auth)"
+PROTOCOL_UA = (
+    "SandboxProtocolShopper/1.0 (+https://partner.example/protocol-shopper; UCP and MCP; signed "
+    "with Web Bot Auth)"
+)
 
 CHROME_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -27,9 +27,11 @@ from shopbots.identity import (
     CHROME_UA,
     GPTBOT_UA,
     PARTNER_UA,
+    PROTOCOL_UA,
     Identity,
 )
 from shopbots.loop import run_loop
+from shopbots.protocol import run_protocol_shopper
 from shopbots.signing import WebBotAuthSigner
 from shopbots.timing import TimingKind, TimingPolicy
 from shopbots.tools import Record, ToolContext, build_http_tools
@@ -49,6 +51,9 @@ class AgentSpec:
     goal: str
     user_agent: str
     shops: bool
+    # Shopping agents that log in as the shopper need the shopper's password; protocol agents
+    # buy through a checkout session instead and only name the buyer.
+    logs_in: bool = True
 
 
 ROSTER: dict[str, AgentSpec] = {
@@ -99,8 +104,27 @@ ROSTER: dict[str, AgentSpec] = {
             PARTNER_UA,
             shops=True,
         ),
+        AgentSpec(
+            "protocol-shopper",
+            "signed agent that buys through UCP: reads /.well-known/ucp, opens a checkout "
+            "session on its REST endpoint, ships and pays with the simulated handler",
+            "place an order",
+            PROTOCOL_UA,
+            shops=True,
+            logs_in=False,
+        ),
+        AgentSpec(
+            "protocol-shopper-mcp",
+            "the same purchase through the MCP endpoint the UCP profile names (the official "
+            "mcp SDK client over Streamable HTTP), signed",
+            "place an order",
+            PROTOCOL_UA,
+            shops=True,
+            logs_in=False,
+        ),
     )
 }
+PROTOCOL_AGENTS = ("protocol-shopper", "protocol-shopper-mcp")
 
 NoteListener = Callable[[str], None]
 
@@ -219,8 +243,8 @@ def build_client(name: str, options: RunOptions) -> AgentClient:
     elif name == "declared-shopper":
         identity = Identity(name, CHATGPT_USER_UA, {"accept": "application/json"})
         timing = _timing("none", options)
-    elif name == "signed-partner":
-        identity = Identity(name, PARTNER_UA, {"accept": "application/json"})
+    elif name == "signed-partner" or name in PROTOCOL_AGENTS:
+        identity = Identity(name, ROSTER[name].user_agent, {"accept": "application/json"})
         timing = _timing("none", options)
         if options.key_file is not None:
             signer = WebBotAuthSigner.load_or_create(
@@ -309,9 +333,11 @@ def run_agent(name: str, options: RunOptions) -> AgentRun:
     spec = ROSTER.get(name)
     if spec is None:
         raise KeyError(f"unknown agent {name!r}; choose one of: {', '.join(ROSTER)}")
-    if spec.shops and not (options.email and options.password):
+    if spec.shops and spec.logs_in and not (options.email and options.password):
         raise ValueError(f"{name} acts for a shopper: give --as EMAIL and --password")
     note = options.on_note or (lambda _text: None)
+    if name in PROTOCOL_AGENTS:
+        return _run_protocol_agent(spec, options, note)
     mission = mission_for(name, options)
     brain = options.brain or make_brain(mission, seed=options.seed, llm=options.llm)
     system = CHARACTERS[name]
@@ -368,4 +394,26 @@ def run_agent(name: str, options: RunOptions) -> AgentRun:
         steps=steps,
         record=record,
         turns=loop.turns,
+    )
+
+
+def _run_protocol_agent(spec: AgentSpec, options: RunOptions, note: NoteListener) -> AgentRun:
+    """A protocol shopper: no brain to steer, a fixed protocol flow (shopbots/protocol.py)."""
+    client = build_client(spec.name, options)
+    try:
+        register_partner(client, options, note, name=spec.name)
+        via = "mcp" if spec.name.endswith("-mcp") else "ucp"
+        record, final = run_protocol_shopper(
+            client, via=via, product=options.product, email=options.email
+        )
+    finally:
+        client.close()
+    succeeded, outcome = _judge(spec, record, client.steps, options)
+    return AgentRun(
+        agent=spec.name,
+        succeeded=succeeded,
+        outcome=outcome,
+        final=final,
+        steps=client.steps,
+        record=record,
     )

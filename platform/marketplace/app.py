@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -47,6 +48,11 @@ from marketplace.gate.runtime import build_gate_runtime
 from marketplace.history.routes import router as history_router
 from marketplace.history.service import claim_anonymous_history
 from marketplace.orders.routes import router as orders_router
+from marketplace.protocols.acp.deps import AcpState
+from marketplace.protocols.acp.errors import install_acp_errors
+from marketplace.protocols.acp.routes import router as acp_router
+from marketplace.protocols.acp.webhook_routes import router as acp_webhook_router
+from marketplace.protocols.acp.webhooks import OrderEventSender
 from marketplace.protocols.checkout.service import CheckoutCore
 from marketplace.protocols.state import ProtocolState
 from marketplace.protocols.ucp.mcp_tools import McpDoor
@@ -145,6 +151,7 @@ def create_app(
     app.state.platform = state
 
     install_error_handlers(app)
+    install_acp_errors(app)
     document_problems(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness check")
@@ -172,6 +179,8 @@ def create_app(
         accounts_pages_router,
         cart_pages_router,
         orders_pages_router,
+        acp_router,
+        acp_webhook_router,
     ):
         app.include_router(router)
     app.router.routes.append(state.protocols.mcp.endpoint())
@@ -253,6 +262,13 @@ def build_state(
             for jwk in identity.directory()["keys"]
         ],
     )
+    acp = AcpState(
+        core=protocols.core,
+        events=OrderEventSender(attempts=settings.acp_webhook_attempts),
+        webhook_url=settings.acp_webhook_url,
+        webhook_secret=settings.acp_webhook_secret
+        or hashlib.sha256(f"acp-webhook:{settings.secret_key}".encode()).hexdigest(),
+    )
     return AppState(
         settings=settings,
         db=db,
@@ -272,5 +288,6 @@ def build_state(
             clock=clock,
         ),
         protocols=protocols,
-        shutdown_hooks=[gate.close, shared_state.close, protocols.webhooks.close],
+        acp=acp,
+        shutdown_hooks=[gate.close, shared_state.close, protocols.webhooks.close, acp.events.close],
     )

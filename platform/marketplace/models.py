@@ -15,6 +15,7 @@ from marketplace.gate.identity.models import (
 from marketplace.gate.models import GateDecision
 from marketplace.history.models import HistoryEvent
 from marketplace.orders.models import Order, OrderItem
+from marketplace.protocols.acp.models import AcpWebhook
 from marketplace.protocols.checkout.models import (
     ProtocolAddress,
     ProtocolCheckout,
@@ -29,6 +30,7 @@ from marketplace.protocols.checkout.models import (
 
 __all__ = [
     "Account",
+    "AcpWebhook",
     "AdImpression",
     "AuthSession",
     "Base",

@@ -23,7 +23,8 @@ class ActorResult:
     refused: int = 0
     classes: Counter[str] = field(default_factory=Counter)
     refusal_rules: Counter[str] = field(default_factory=Counter)
-    orders: list[int] = field(default_factory=list)
+    # Marketplace order ids; a protocol order (UCP, MCP) by its public id (`ord_...`).
+    orders: list[int | str] = field(default_factory=list)
     refused_order_attempts: int = 0
     pages_crawled: int = 0
     pages_refused: int = 0

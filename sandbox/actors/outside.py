@@ -77,7 +77,8 @@ def run_outside_agent(target: str, plan: AgentPlan) -> ActorResult:
             result.pages_crawled += 1
         if step.method == "POST" and step.path.startswith(ORDER_PATHS) and step.answer.refused:
             result.refused_order_attempts += 1
-    result.orders = [int(o["id"]) for o in run.record.orders if str(o.get("id", "")).isdigit()]
+    ids = [str(o.get("id") or "") for o in run.record.orders]
+    result.orders = [int(i) if i.isdigit() else i for i in ids if i]
     if result.orders:
         result.purchases = [int(p) for p in run.record.cart_items if p.isdigit()]
     if ROSTER[plan.name].shops and not result.orders and result.refused:

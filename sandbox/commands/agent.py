@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from shopbots.client import Step
-from shopbots.roster import ROSTER, RunOptions, run_agent
+from shopbots.roster import PROTOCOL_AGENTS, ROSTER, RunOptions, run_agent
 
 console = Console()
 err_console = Console(stderr=True)
@@ -124,13 +124,13 @@ def agent(
         raise typer.Exit(2)
     spec = ROSTER[name]
     email, password = resolve_shopper(email, password)
-    if spec.shops and not (email and password):
+    if spec.shops and spec.logs_in and not (email and password):
         err_console.print(
             f"[bold red]error:[/] {name} acts for a shopper: add --as EMAIL --password P "
             "(or --as student for a seeded persona)"
         )
         raise typer.Exit(2)
-    if name == "signed-partner" and key_file is None:
+    if name in ("signed-partner", *PROTOCOL_AGENTS) and key_file is None:
         key_file = default_key_file(name)
     console.print(f"[bold]{name}[/]: {spec.summary}")
     console.print(f"  goal: {spec.goal}; target {target}")

@@ -173,3 +173,16 @@ def test_report_reads_on_a_projector(browser: Any, tmp_path: Path) -> None:
     finally:
         page.close()
     assert (tmp_path / "report-top.png").stat().st_size > 10_000
+
+
+def test_orders_by_channel_keep_the_protocol_doors_apart() -> None:
+    report = full()
+    first, second = report["scenarios"][0]["runs"][0], report["scenarios"][1]["runs"][0]
+    first["orders"]["by_channel"] = {"human": 12, "ucp": 2, "mcp": 1}
+    second["orders"]["by_channel"] = {"human": 5, "acp": 3}
+    out = words(terminal(report))
+    assert "Orders by channel: human 12, ucp 2, mcp 1" in out
+    assert "Orders by channel: human 5, acp 3" in out
+    html = render_html(report)
+    assert "Orders by channel: human 12, ucp 2, mcp 1." in html
+    assert "Orders by channel: human 5, acp 3." in html

@@ -196,3 +196,20 @@ def test_a_run_against_a_store_elsewhere_says_why_the_platform_assistant_did_not
     first_party = [a for a in run["agents"].values() if a["kind"] == "first-party"]
     assert first_party
     assert all("signing key is not on this machine" in (a["error"] or "") for a in first_party)
+
+
+def test_protocol_shoppers_buy_at_the_open_doors_and_are_refused_at_the_closed_ones() -> None:
+    closed, opened = run_all("protocol-doors")
+    assert closed["scenario"]["policy"] == "closed"
+    for metrics in (closed, opened):
+        assert failed_expectations(metrics) == []
+        shoppers = {k: v for k, v in metrics["agents"].items() if k.startswith("protocol-shopper")}
+        assert len(shoppers) == 2, metrics["agents"].keys()
+    assert not {"ucp", "mcp"} & set(closed["orders"]["by_channel"])
+    assert closed["requests"]["by_door"]["ucp"]["block"] >= 1
+    assert closed["requests"]["by_door"]["mcp"]["block"] >= 1
+    assert opened["orders"]["by_channel"]["ucp"] == 1
+    assert opened["orders"]["by_channel"]["mcp"] == 1
+    rows = [a for name, a in opened["agents"].items() if name.startswith("protocol-shopper")]
+    assert all(a["succeeded"] and a["orders"] == 1 for a in rows), rows
+    assert {a["visitor_class"] for a in rows} == {"verified-agent"}

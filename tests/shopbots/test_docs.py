@@ -170,3 +170,20 @@ def test_outcome_table_in_the_docs_names_every_refusing_rule() -> None:
         assert agent.split("/")[0] in table
         if rule:
             assert f"`{rule}`" in table, rule
+
+
+@pytest.mark.parametrize("policy", ["open"], indirect=True)
+def test_acp_example_buys_with_the_signed_agent(policy: str, live_server: LiveServer) -> None:
+    _, names = run_example(live_server.url)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(example("acp"), names)  # noqa: S102
+    status, completed, order = out.getvalue().split()
+    assert (status, completed) == ("ready_for_payment", "completed")
+    assert order.startswith("ord_")
+    sent = names["done"]
+    assert sent["order"]["checkout_session_id"] == names["session"]["id"]
+    stats = httpx.get(
+        f"{live_server.url}/api/v1/admin/stats", headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+    ).json()
+    assert stats["orders"]["by_channel"]["acp"] == 1

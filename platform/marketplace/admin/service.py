@@ -66,6 +66,7 @@ def traffic_stats(
         GateDecision.action,
         GateDecision.enforced,
         GateDecision.route_class,
+        GateDecision.door,
         GateDecision.rule,
         GateDecision.path,
         GateDecision.method,
@@ -81,6 +82,7 @@ def traffic_stats(
     by_class: Counter[str] = Counter()
     by_class_decision: dict[str, Counter[str]] = defaultdict(Counter)
     by_route: dict[str, Counter[str]] = defaultdict(Counter)
+    by_door: dict[str, Counter[str]] = defaultdict(Counter)
     by_rule: Counter[str] = Counter()
     latencies: list[int] = []
     refused = 0
@@ -95,6 +97,7 @@ def traffic_stats(
         by_class[row.visitor_class] += 1
         by_class_decision[row.visitor_class][action] += 1
         by_route[row.route_class][action] += 1
+        by_door[row.door][action] += 1
         by_rule[row.rule] += 1
         latencies.append(row.latency_us)
         index = min(buckets - 1, max(0, int((row.at - start).total_seconds() // width)))
@@ -105,6 +108,7 @@ def traffic_stats(
                 {
                     "at": row.at.isoformat(),
                     "visitor_class": row.visitor_class,
+                    "door": row.door,
                     "rule": row.rule,
                     "action": action,
                     "method": row.method,
@@ -121,6 +125,8 @@ def traffic_stats(
             "by_class": dict(by_class),
             "by_class_decision": {k: dict(v) for k, v in by_class_decision.items()},
             "by_route_class": {k: dict(v) for k, v in by_route.items()},
+            # web, api, ucp, acp, mcp -> action -> requests: which door the traffic used.
+            "by_door": {k: dict(v) for k, v in by_door.items()},
             "by_rule": dict(by_rule),
         },
         "refusals": {"examples": list(reversed(refusals[-12:]))},

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from marketplace.decide.config import DecideConfig
     from marketplace.gate.identity.layer import Identity
     from marketplace.gate.runtime import GateRuntime
+    from marketplace.protocols.acp.deps import AcpState
     from marketplace.protocols.state import ProtocolState
 
 # One database queue per event loop: an asyncio primitive belongs to the loop it first waited
@@ -53,6 +54,7 @@ class AppState:
     gate: GateRuntime
     decide_config: DecideConfig
     assistant_memory: ConversationMemory
+    acp: AcpState
     protocols: ProtocolState
     shutdown_hooks: list[Callable[[], object]] = field(default_factory=list)
     database_turns: DatabaseTurns = field(default_factory=WeakKeyDictionary)

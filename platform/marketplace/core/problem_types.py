@@ -604,6 +604,30 @@ _TYPES: tuple[ProblemType, ...] = (
         "A test-only simulation endpoint was called without the right Simulation-Secret header.",
         "Send the secret the store was started with (SANDBOX_UCP_SIMULATION_SECRET).",
     ),
+    ProblemType(
+        "acp-webhook-unsigned",
+        "Sign to manage your ACP webhook",
+        403,
+        "An ACP webhook belongs to a registered partner, and this request was not verified as "
+        "signed by one.",
+        "Sign the request with Web Bot Auth using your registered partner key.",
+    ),
+    ProblemType(
+        "acp-webhook-not-set",
+        "No ACP webhook",
+        404,
+        "This partner has not set an ACP order-event webhook.",
+        "Set one with PUT /api/v1/acp/webhook (signed).",
+    ),
+    ProblemType(
+        "acp-test-token-required",
+        "Only simulated payment tokens are accepted",
+        400,
+        "An ACP checkout was completed with a payment token that is not a simulated test token "
+        "(ACP answers carry this as the error object's code `invalid`).",
+        "Send a delegated payment token starting with spt_test_ (spt_test_decline... is always "
+        "declined); the sandbox never charges anything.",
+    ),
 )
 
 PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}

@@ -151,6 +151,22 @@ class Settings(BaseSettings):
         "more get 413.",
     )
 
+    acp_webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Where ACP order events go for agents without a webhook of their own "
+        "(a partner sets its own with PUT /api/v1/acp/webhook); none: such events are not sent.",
+    )
+    acp_webhook_secret: str | None = Field(
+        default=None,
+        min_length=8,
+        description="The HMAC secret of events sent to SANDBOX_ACP_WEBHOOK_URL "
+        "(Merchant-Signature); default: derived from SANDBOX_SECRET_KEY.",
+    )
+    acp_webhook_attempts: int = Field(
+        default=3, ge=1, le=10, description="Tries per ACP order event before it is dropped."
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

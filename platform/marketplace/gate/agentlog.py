@@ -38,6 +38,7 @@ def _row(row: GateDecision, reasons: Mapping[str, str]) -> dict[str, Any]:
         "at": row.at,
         "method": row.method,
         "path": row.path,
+        "door": row.door,
         "visitor_class": row.visitor_class,
         "rule": row.rule,
         "reason": reasons.get(row.rule),

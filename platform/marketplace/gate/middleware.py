@@ -7,6 +7,7 @@ any route. Refusals never reach the app; allowed requests carry the decision in 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC
 from typing import Any
@@ -20,9 +21,11 @@ from marketplace.core.cookies import cookie_values
 from marketplace.core.errors import problem_response
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.decisionlog import new_row, session_hash
+from marketplace.gate.doors import McpCall, classify_mcp, door_of
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.judge import Verdict
 from marketplace.gate.normalize import METHOD_OVERRIDE_HEADERS, normalize_path
+from marketplace.gate.refusals import protocol_refusal
 from marketplace.gate.runtime import GateRuntime
 
 
@@ -97,6 +100,14 @@ class GateMiddleware:
         raw_headers = scope.get("headers", ())
         started = time.perf_counter()
         facts = build_facts(scope, runtime)
+        door = door_of(facts.path)
+        mcp: McpCall | None = None
+        if door == "mcp" and facts.method == "POST" and facts.route_class == "protocol-checkout":
+            # One path for every MCP call: the JSON-RPC message says whether it reads the
+            # catalog or buys (RequestBounds has already read and bounded the body).
+            body, receive = await _read_and_replay(receive)
+            mcp = classify_mcp(body)
+            facts = dataclasses.replace(facts, route_class=mcp.route_class)
         judge = runtime.judge
         signed = any(name in (b"signature", b"signature-input") for name, _ in raw_headers)
         if signed or judge.reads_shared_signals(facts):
@@ -119,7 +130,10 @@ class GateMiddleware:
             decision.signals["method_override_ignored"] = sorted(
                 {n.decode("latin-1").lower() for n in overrides}
             )
+        if mcp is not None and mcp.tools:
+            decision.signals["mcp"] = {"tools": list(mcp.tools)}
         state = scope.setdefault("state", {})
+        state["door"] = door
         state["visitor_class"] = decision.visitor_class
         state["policy_decision"] = decision.action
         state["policy_rule"] = decision.rule_id
@@ -146,7 +160,14 @@ class GateMiddleware:
             await send(message)
 
         try:
-            if decision.refused:
+            protocol = (
+                protocol_refusal(door, decision, facts.path, mcp.request_id if mcp else None)
+                if decision.refused
+                else None
+            )
+            if protocol is not None:
+                await protocol(scope, receive, send_with_headers)
+            elif decision.refused:
                 signature = decision.signature_problem
                 response = problem_response(
                     Request(scope),
@@ -166,7 +187,7 @@ class GateMiddleware:
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:
-            self._log(facts, decision, seconds, status_holder.get("status"), state)
+            self._log(facts, decision, seconds, status_holder.get("status"), state, door)
 
     def _log(
         self,
@@ -175,6 +196,7 @@ class GateMiddleware:
         seconds: float,
         status: int | None,
         state: dict[str, Any],
+        door: str,
     ) -> None:
         log = self.runtime.decision_log
         if log is None:
@@ -186,6 +208,7 @@ class GateMiddleware:
             path=facts.path,
             raw_path=facts.raw_path,
             route_class=decision.route_class,
+            door=door,
             visitor_class=decision.visitor_class,
             rule=decision.rule_id[:64],
             action=decision.action,
@@ -212,3 +235,26 @@ class GateMiddleware:
             if auth[:7].lower() == "bearer ":
                 bearer = auth[7:].strip() or None
         log.record(row, cookie=cookie, bearer=bearer)
+
+
+async def _read_and_replay(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that hands it on unchanged."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replayed

@@ -28,6 +28,8 @@ class GateDecision(Base):
     path: Mapped[str] = mapped_column(String(512))  # the normalised path the policy matched
     raw_path: Mapped[str] = mapped_column(String(512))
     route_class: Mapped[str] = mapped_column(String(32))
+    # web, api, ucp, acp or mcp (gate/doors.py): which door of the store the request used.
+    door: Mapped[str] = mapped_column(String(8), server_default="web")
     visitor_class: Mapped[str] = mapped_column(String(32))
     rule: Mapped[str] = mapped_column(String(64))
     # What the policy decided; `enforced` is false when observe mode let the request through.

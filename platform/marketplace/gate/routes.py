@@ -214,6 +214,7 @@ class DecisionOut(BaseModel):
     method: str
     path: str
     route_class: str
+    door: str = Field(description="The door: `web`, `api`, `ucp`, `acp` or `mcp`.")
     visitor_class: str
     rule: str
     action: str
@@ -250,6 +251,7 @@ def list_decisions(
     visitor_class: Annotated[str | None, Query(max_length=32)] = None,
     action: Annotated[str | None, Query(max_length=16)] = None,
     route_class: Annotated[str | None, Query(max_length=32)] = None,
+    door: Annotated[str | None, Query(max_length=8, description="web, api, ucp, acp, mcp")] = None,
     rule: Annotated[str | None, Query(max_length=64)] = None,
     account_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     team: Annotated[str | None, Query(max_length=64)] = None,
@@ -265,6 +267,7 @@ def list_decisions(
         (GateDecision.visitor_class, visitor_class),
         (GateDecision.action, action),
         (GateDecision.route_class, route_class),
+        (GateDecision.door, door),
         (GateDecision.rule, rule),
         (GateDecision.account_id, account_id),
         (GateDecision.agent, agent),
@@ -300,6 +303,7 @@ class AgentDecisionOut(BaseModel):
     at: datetime
     method: str
     path: str = Field(description="The normalised path the policy matched.")
+    door: str = Field(description="The door: `web`, `api`, `ucp`, `acp` or `mcp`.")
     visitor_class: str
     rule: str
     reason: str | None = Field(description="The rule's reason under the active policy.")

@@ -57,6 +57,8 @@ RouteClass = Literal[
     "assets",
     "well-known",
     "robots",
+    "protocol-catalog",
+    "protocol-checkout",
     "other",
 ]
 # HEAD is folded into GET before matching; anything unusual is matched as OTHER.
@@ -92,6 +94,8 @@ RoutePattern = Literal[
     "assets",
     "well-known",
     "robots",
+    "protocol-catalog",
+    "protocol-checkout",
     "other",
 ]
 MethodPattern = Literal["*", "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"]
@@ -354,12 +358,23 @@ def _default_routes() -> dict[RouteClass, list[str]]:
             "/api/v1/policy",
             "/api/v1/decisions",
         ],
+        # The commerce protocols' doors (UCP, ACP, MCP): discovery and catalog reads, and the
+        # checkout and order writes. MCP's one path is classed per JSON-RPC call (gate/doors.py):
+        # a catalog tool or a listing is protocol-catalog, any other tool protocol-checkout.
+        "protocol-catalog": [
+            "/.well-known/ucp",
+            "/ucp/v1/.well-known",
+            "/ucp/v1/docs",
+            "/ucp/v1/catalog",
+            "/ucp/v1/products",
+        ],
+        "protocol-checkout": ["/ucp", "/checkout_sessions", "/mcp"],
     }
 
 
 def _default_on_error() -> dict[RouteClass, Literal["allow", "block"]]:
     # When identification itself fails: reading stays open, money and accounts fail closed.
-    closed = {"account", "cart", "checkout", "assistant"}
+    closed = {"account", "cart", "checkout", "assistant", "protocol-checkout"}
     return {rc: ("block" if rc in closed else "allow") for rc in get_args(RouteClass)}
 
 

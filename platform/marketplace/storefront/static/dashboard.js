@@ -53,15 +53,22 @@
       return [[cls, false], [(total / windowS).toFixed(2), true], [allowed, true], [total - allowed, true]];
     });
     fill("classes", classes, "No traffic yet.", 4);
+    var doors = Object.keys(requests.by_door || {}).sort().map(function (door) {
+      var actions = requests.by_door[door];
+      var total = Object.keys(actions).reduce(function (s, a) { return s + actions[a]; }, 0);
+      var allowed = actions.allow || 0;
+      return [[door, false], [total, true], [allowed, true], [total - allowed, true]];
+    });
+    fill("doors", doors, "No traffic yet.", 4);
     var orders = Object.keys(stats.orders.by_channel).sort().map(function (ch) {
       return [[ch, false], [stats.orders.by_channel[ch], true]];
     });
     fill("orders", orders, "No orders yet.", 2);
     var refusals = stats.refusals.examples.map(function (r) {
       return [[String(r.at).slice(11, 19), false], [r.visitor_class, false], [r.action, false],
-              [r.method + " " + r.path, false], [r.rule + ": " + r.reason, false]];
+              [r.door || "", false], [r.method + " " + r.path, false], [r.rule + ": " + r.reason, false]];
     });
-    fill("refusals", refusals, "Nobody refused yet.", 5);
+    fill("refusals", refusals, "Nobody refused yet.", 6);
   }
 
   function poll() {
