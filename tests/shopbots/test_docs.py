@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import re
 import subprocess
@@ -25,6 +27,14 @@ def doc_file(name: str) -> str:
     text = DOC.read_text(encoding="utf-8")
     match = re.search(rf"<!-- file: {re.escape(name)} -->\s*```python\n(.*?)```", text, re.DOTALL)
     assert match, f"no file {name!r} in {DOC}"
+    return match.group(1)
+
+
+def example(marker: str) -> str:
+    """The code block the docs mark `<!-- example: marker -->`."""
+    text = DOC.read_text(encoding="utf-8")
+    match = re.search(rf"<!-- example: {marker} -->\s*```python\n(.*?)```", text, re.DOTALL)
+    assert match, f"no example {marker!r} in {DOC}"
     return match.group(1)
 
 
@@ -173,16 +183,28 @@ def test_outcome_table_in_the_docs_names_every_refusing_rule() -> None:
 
 
 @pytest.mark.parametrize("policy", ["open"], indirect=True)
-def test_acp_example_buys_with_the_signed_agent(policy: str, live_server: LiveServer) -> None:
-    _, names = run_example(live_server.url)
+def test_acp_example_buys_with_the_signed_agent(
+    policy: str, live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = save_doc_files(tmp_path, "my_agent.py")
+    admin_registers(here, live_server.url)
+    monkeypatch.chdir(here)
+    monkeypatch.syspath_prepend(str(here))
+    monkeypatch.delitem(sys.modules, "my_agent", raising=False)
+    code = example("acp")
+    assert '"http://127.0.0.1:8000"' in code
+    names: dict[str, object] = {"__name__": "example"}
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(example("acp"), names)  # noqa: S102
+        exec(code.replace("http://127.0.0.1:8000", live_server.url), names)  # noqa: S102
     status, completed, order = out.getvalue().split()
     assert (status, completed) == ("ready_for_payment", "completed")
     assert order.startswith("ord_")
-    sent = names["done"]
-    assert sent["order"]["checkout_session_id"] == names["session"]["id"]
+    done = names["done"]
+    session = names["session"]
+    assert isinstance(done, dict)
+    assert isinstance(session, dict)
+    assert done["order"]["checkout_session_id"] == session["id"]
     stats = httpx.get(
         f"{live_server.url}/api/v1/admin/stats", headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
     ).json()
