@@ -40,6 +40,7 @@ from sandbox.metrics import build_metrics
 from sandbox.persona import Persona, Personas
 from sandbox.scenario import SHOPPING_AGENTS, SIGNED_AGENTS, Scenario
 from sandbox.utility import ProductTraits, utility
+from shopbots.loops import run_in_own_loop
 
 T = TypeVar("T")
 
@@ -235,8 +236,7 @@ async def _run_jobs(jobs: list[Callable[[], T]], progress: Progress | None) -> l
 def _run_population(jobs: list[Callable[[], T]], progress: Progress | None) -> list[T]:
     """Run the actors on an event loop of their own thread, so a caller that already runs one
     (a notebook, Playwright's sync API) can start a scenario too."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario") as runner:
-        return runner.submit(asyncio.run, _run_jobs(jobs, progress)).result()
+    return run_in_own_loop(partial(_run_jobs, jobs, progress))
 
 
 def fetch_platform_stats(target: Target, since: datetime) -> dict[str, Any]:

@@ -15,13 +15,13 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-import anyio
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from shopbots.client import AgentClient, Step
 from shopbots.gate import parse_parts
+from shopbots.loops import run_in_own_loop
 from shopbots.tools import Record
 
 SHOPPING = "dev.ucp.shopping"
@@ -240,7 +240,7 @@ def buy_over_mcp(client: AgentClient, record: Record, mcp: str, item: str, email
             record.cart_items.append(item)
 
     try:
-        anyio.run(shop)
+        run_in_own_loop(shop)
     except ProtocolStop:
         raise
     except Exception as exc:  # a refusal surfaces as a transport error in the SDK

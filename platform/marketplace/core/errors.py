@@ -236,6 +236,19 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+# An operation that answers its errors in its protocol's own shape (the ACP door) says so with
+# this OpenAPI extension; its declared 4xx content then stands instead of problem+json.
+OWN_ERROR_SHAPE = "x-own-error-shape"
+
+
+def _own_error_content(responses: dict[str, Any]) -> dict[str, Any] | None:
+    for code, response in responses.items():
+        content = response.get("content") if isinstance(response, dict) else None
+        if code[:1] == "4" and code != "422" and content:
+            return dict(content)
+    return None
+
+
 def document_problems(app: FastAPI) -> None:
     """Describe error responses in /openapi.json as they are sent: problem+json, on every route.
 
@@ -255,11 +268,16 @@ def document_problems(app: FastAPI) -> None:
                 responses = operation.get("responses")
                 if not isinstance(responses, dict):
                     continue
+                refused = content
+                if operation.pop(OWN_ERROR_SHAPE, False):
+                    refused = _own_error_content(responses) or content
                 for code, response in responses.items():
-                    if code[:1] in ("4", "5"):
+                    if code[:1] == "4":
+                        response["content"] = refused
+                    elif code[:1] == "5":
                         response["content"] = content
                 responses.setdefault("4XX", {"description": "Refused; see the problem's detail."})
-                responses["4XX"]["content"] = content
+                responses["4XX"]["content"] = refused
                 responses.setdefault(
                     "503", {"description": "The database is unavailable; retry shortly."}
                 )["content"] = content

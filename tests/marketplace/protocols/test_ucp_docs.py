@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,10 @@ def run(marker: str, url: str) -> list[str]:
     code = example(marker)
     assert DOC_STORE in code
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(code.replace(DOC_STORE, f'"{url}'), {"__name__": "example"})  # noqa: S102
+    names = {"__name__": "example"}
+    # A thread of its own, as a script has: the MCP example starts its own event loop.
+    with contextlib.redirect_stdout(out), ThreadPoolExecutor(max_workers=1) as script:
+        script.submit(exec, code.replace(DOC_STORE, f'"{url}'), names).result()
     return out.getvalue().splitlines()
 
 

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from marketplace.core.db import Database
 from marketplace.core.settings import Settings
 from marketplace.orders.models import Order
 from sandbox.liveserver import LiveServer
+from shopbots.loops import run_in_own_loop
 from tests.marketplace.protocols._ucp import load_shop
 
 ADDRESS = {"street_address": "9 Elm St", "postal_code": "10001", "address_country": "US"}
@@ -90,7 +90,7 @@ def test_an_agent_lists_the_tools_and_buys_through_mcp(
                 await client.call_tool("get_order", {"order_id": done["order"]["id"]})
             )
 
-    order = anyio.run(shop_over_mcp)
+    order = run_in_own_loop(shop_over_mcp)
     assert order["line_items"][0]["quantity"]["total"] == 2
     with database.session() as session:
         placed = session.scalars(select(Order).where(Order.channel == "mcp")).one()
@@ -102,7 +102,7 @@ def test_an_unknown_checkout_is_a_tool_error(live_server: LiveServer) -> None:
         async with Client(f"{live_server.url}/mcp") as client:
             return await client.call_tool("get_checkout", {"checkout_id": "chk_nope"})
 
-    result = anyio.run(ask)
+    result = run_in_own_loop(ask)
     assert result.is_error
     assert "Checkout session not found (404)" in result.content[0].text
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from marketplace.core.errors import ProblemError, clip
+from marketplace.core.errors import OWN_ERROR_SHAPE, ProblemError, clip
 
 # The core's problem types, by the ACP code an agent can act on.
 CODES = {
@@ -97,6 +97,11 @@ def from_problem(exc: ProblemError) -> AcpFailure:
 
 class AcpRoute(APIRoute):
     """A route whose every error leaves as an AcpFailure (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # /openapi.json documents this route's errors as ACP error objects, not problem+json.
+        self.openapi_extra = {**(self.openapi_extra or {}), OWN_ERROR_SHAPE: True}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
