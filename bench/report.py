@@ -99,6 +99,17 @@ def gate_latency(r: dict[str, Any]) -> list[str]:
             f"| {label} | {_s(s, 'median')} | {_s(s, 'p95')} | {_s(s, 'p99')} | "
             f"{_s(s, 'max')} | {int(s['n'])} |"
         )
+    split = r.get("split_us") or {}
+    if split:
+        lines += [
+            "",
+            "Where a signed request's CPU goes, each part timed alone on fresh requests:",
+            "",
+            "| part | CPU median µs | p99 | n |",
+            "|---|---|---|---|",
+        ]
+        for part, s in split.items():
+            lines.append(f"| {part} | {_s(s, 'median')} | {_s(s, 'p99')} | {int(s['n'])} |")
     return [*lines, ""]
 
 
@@ -301,16 +312,22 @@ def write_report(
             f"The last `python -m bench` run took {total_s / 60:.1f} minutes ({which}); each "
             "section below gives the time its own figures were taken.\n"
         )
-    summary_rows = ["| figure | target | result |", "|---|---|---|"]
+    summary_rows = [
+        "| figure | target | result | load average (1 min) at its start |",
+        "|---|---|---|---|",
+    ]
     body: list[str] = []
     for name, title, render in SECTIONS:
         result = read_result(name)
         if result is None:
             body += [f"## {title}", "", "Not run yet.", ""]
-            summary_rows.append(f"| {title} | - | not run |")
+            summary_rows.append(f"| {title} | - | not run | - |")
             continue
         body += _head(title, result) + render(result)
-        summary_rows.append(f"| {title} | {result['target']} | {_met(result.get('met'))} |")
+        summary_rows.append(
+            f"| {title} | {result['target']} | {_met(result.get('met'))} | "
+            f"{result['machine']['load_1m']} |"
+        )
     lines += ["## Summary", "", *summary_rows, "", *body]
     notes_file = ROOT / "bench" / "NOTES.md"
     if notes_file.exists():
