@@ -127,20 +127,39 @@ def search(r: dict[str, Any]) -> list[str]:
             f"| {row['backend']} | {row['products']:,} | {_s(row, 'median')} | {_s(row, 'p5')} "
             f"| {_s(row, 'p95')} | {_s(row, 'p99')} | {int(row['n'])} | {target} | {met} |"
         )
+    http = r.get("http")
+    if http:
+        s = http["stats_ms"]
+        lines += [
+            "",
+            f"Over HTTP (loopback, uvicorn in a thread, SQLite, {http['products']:,} products, "
+            "single and two-word queries one after another; load average "
+            f"{http['machine']['load_1m']} at its start): median {_s(s, 'median')} ms, p95 "
+            f"{_s(s, 'p95')} ms (target {http['target_p95_ms']:.0f} ms: "
+            f"{_met(http['met'])}), p99 {_s(s, 'p99')} ms, n={int(s['n'])}; process CPU "
+            f"{http['process_cpu_ms_per_request']} ms per request (client and server).",
+        ]
     return [*lines, ""]
 
 
 def decide(r: dict[str, Any]) -> list[str]:
-    s = r["stats_ms"]
-    return [
-        f"{r['transport']}; {r['products']:,} products, {r['personas']} personas in turn.",
+    lines = [
+        f"{r['transport']}.",
         "",
-        "| median ms | p5 | p95 | p99 | max | n |",
-        "|---|---|---|---|---|---|",
-        f"| {_s(s, 'median')} | {_s(s, 'p5')} | {_s(s, 'p95')} | {_s(s, 'p99')} | "
-        f"{_s(s, 'max')} | {int(s['n'])} |",
-        "",
+        "| products | median ms | p5 | p95 | p99 | max | n | errors | target p95 | met | "
+        "load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    for row in r["rows"]:
+        s = row["stats_ms"]
+        target = "-" if row["target_p95_ms"] is None else f"≤ {row['target_p95_ms']:.0f} ms"
+        met = "-" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        lines.append(
+            f"| {row['products']:,} | {_s(s, 'median')} | {_s(s, 'p5')} | {_s(s, 'p95')} | "
+            f"{_s(s, 'p99')} | {_s(s, 'max')} | {int(s.get('n', 0))} | {row['errors']} | "
+            f"{target} | {met} | {row['machine']['load_1m']} |"
+        )
+    return [*lines, ""]
 
 
 def seeding(r: dict[str, Any]) -> list[str]:
