@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pydantic.warnings import UnsupportedFieldAttributeWarning
@@ -37,6 +38,7 @@ from marketplace.core.settings import Settings, get_settings
 from marketplace.core.shared.state import create_shared_state
 from marketplace.decide.assistant.memory import ConversationMemory
 from marketplace.decide.config import DecideConfig, load_decide_config
+from marketplace.decide.refresh import build_refresher
 from marketplace.decide.routes import router as decide_router
 from marketplace.gate.identity.layer import build_identity
 from marketplace.gate.identity.routes import router as identity_router
@@ -118,6 +120,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before serving: no shopper's first request pays for reading a whole category.
+        await anyio.to_thread.run_sync(state.decide_snapshots.warm)
         try:
             yield
         finally:
@@ -225,6 +229,7 @@ def build_state(
         settings, db, clock, learning_window_days=decide_config.history_window_days
     )
     gate = build_gate_runtime(settings, db, identity, clock, housekeeping=retention.maybe_prune)
+    decide_snapshots = build_refresher(db, decide_config)
     return AppState(
         settings=settings,
         db=db,
@@ -243,5 +248,6 @@ def build_state(
             ttl_s=settings.assistant_ttl_s,
             clock=clock,
         ),
-        shutdown_hooks=[gate.close, shared_state.close],
+        decide_snapshots=decide_snapshots,
+        shutdown_hooks=[decide_snapshots.close, gate.close, shared_state.close],
     )

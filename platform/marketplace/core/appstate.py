@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from marketplace.accounts.throttle import LoginThrottle
     from marketplace.decide.assistant.memory import ConversationMemory
     from marketplace.decide.config import DecideConfig
+    from marketplace.decide.snapshot import SnapshotRefresher
     from marketplace.gate.identity.layer import Identity
     from marketplace.gate.runtime import GateRuntime
 
@@ -52,6 +53,7 @@ class AppState:
     gate: GateRuntime
     decide_config: DecideConfig
     assistant_memory: ConversationMemory
+    decide_snapshots: SnapshotRefresher
     shutdown_hooks: list[Callable[[], object]] = field(default_factory=list)
     database_turns: DatabaseTurns = field(default_factory=WeakKeyDictionary)
 
