@@ -117,7 +117,7 @@ def measure(products: int, asks: int, pause: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--asks", type=int, default=40, help="asks per shopper")
+    parser.add_argument("--asks", type=int, default=25, help="asks per shopper")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between a shopper's asks")
     parser.add_argument("--quick", action="store_true", help="10 asks each on 2,000 products")
     args = parser.parse_args(argv)

@@ -306,6 +306,34 @@ def hostile(r: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def workshop(r: dict[str, Any]) -> list[str]:
+    users = r["users"]
+    lines = [
+        f"{users['shoppers']} shoppers in the HTML store and {users['agents']} outside agents "
+        f"for {r['seconds']} s each, {r['products']:,} products, policy observe; locust in its "
+        "own process.",
+        "",
+        "| set-up | requests | errors | slowest HTML page p95 ms | checkout p95 ms | met | "
+        "load (1 min) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['setup']} | {row['routes']['Aggregated']['requests']} | {row['errors']} | "
+            f"{row['html_p95_ms']:.0f} | {row['checkout_p95_ms']:.0f} | "
+            f"{'yes' if row['met'] else '**no**'} | {row['machine']['load_1m']} |"
+        )
+    lines += ["", "| set-up | route | requests | errors | median ms | p95 | p99 |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for row in r["rows"]:
+        for name, s in sorted(row["routes"].items()):
+            lines.append(
+                f"| {row['setup']} | {name} | {s['requests']} | {s['failures']} | "
+                f"{s['median_ms']:.0f} | {s['p95_ms']:.0f} | {s['p99_ms']:.0f} |"
+            )
+    return [*lines, ""]
+
+
 SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
     ("gate_overhead", "1. Gate overhead", gate_overhead),
     ("gate_latency", "1b. The gate's own decision time", gate_latency),
@@ -317,6 +345,7 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
     ("load", "7. Load", load),
     ("design_costs", "8. Costs behind design choices in the code", design_costs),
     ("hostile", "9. Hostile requests", hostile),
+    ("workshop", "10. A workshop's load", workshop),
 ]
 
 

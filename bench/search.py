@@ -237,10 +237,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--http-products", type=int, default=1_000_000, help="0: no HTTP measurement"
     )
-    parser.add_argument("--http-requests", type=int, default=150)
+    parser.add_argument("--http-requests", type=int, default=100)
     parser.add_argument("--queries", type=int, default=300, help="measured queries per size")
     parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--budget", type=float, default=45.0, help="seconds per size at most")
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds per size at most")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, SQLite only")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument(
