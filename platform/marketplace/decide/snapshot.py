@@ -152,6 +152,7 @@ class SnapshotRefresher:
         self.tick = BackgroundTick(
             "decide-snapshots", self._run, interval_s=interval_s, has_work=self._has_work
         )
+        self._engine = engine
         with _lock:
             _refreshers[engine] = self
 
@@ -189,6 +190,11 @@ class SnapshotRefresher:
             done += 1
 
     def close(self) -> None:
+        # Once closed it refreshes nothing: requests on this database read stale copies again
+        # themselves, as without a refresher.
+        with _lock:
+            if _refreshers.get(self._engine) is self:
+                del _refreshers[self._engine]
         self.tick.close()
 
 
