@@ -93,7 +93,7 @@ class DecideConfig(BaseSettings):
     warm_categories: str = Field(
         default="",
         description="Categories (comma-separated slugs, or * for all) each worker reads into "
-        "its copy in the background as it starts, so no shopper's first request pays for it.",
+        "its copy as it starts, before it serves, so no shopper's first request pays for it.",
     )
 
 
