@@ -25,6 +25,7 @@ ORDER = [
     "load",
     "design_costs",
     "hostile",
+    "workshop",
 ]
 TIMEOUT_S = 1200
 

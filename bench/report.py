@@ -99,6 +99,17 @@ def gate_latency(r: dict[str, Any]) -> list[str]:
             f"| {label} | {_s(s, 'median')} | {_s(s, 'p95')} | {_s(s, 'p99')} | "
             f"{_s(s, 'max')} | {int(s['n'])} |"
         )
+    split = r.get("split_us") or {}
+    if split:
+        lines += [
+            "",
+            "Where a signed request's CPU goes, each part timed alone on fresh requests:",
+            "",
+            "| part | CPU median µs | p99 | n |",
+            "|---|---|---|---|",
+        ]
+        for part, s in split.items():
+            lines.append(f"| {part} | {_s(s, 'median')} | {_s(s, 'p99')} | {int(s['n'])} |")
     return [*lines, ""]
 
 
@@ -116,20 +127,39 @@ def search(r: dict[str, Any]) -> list[str]:
             f"| {row['backend']} | {row['products']:,} | {_s(row, 'median')} | {_s(row, 'p5')} "
             f"| {_s(row, 'p95')} | {_s(row, 'p99')} | {int(row['n'])} | {target} | {met} |"
         )
+    http = r.get("http")
+    if http:
+        s = http["stats_ms"]
+        lines += [
+            "",
+            f"Over HTTP (loopback, uvicorn in a thread, SQLite, {http['products']:,} products, "
+            "single and two-word queries one after another; load average "
+            f"{http['machine']['load_1m']} at its start): median {_s(s, 'median')} ms, p95 "
+            f"{_s(s, 'p95')} ms (target {http['target_p95_ms']:.0f} ms: "
+            f"{_met(http['met'])}), p99 {_s(s, 'p99')} ms, n={int(s['n'])}; process CPU "
+            f"{http['process_cpu_ms_per_request']} ms per request (client and server).",
+        ]
     return [*lines, ""]
 
 
 def decide(r: dict[str, Any]) -> list[str]:
-    s = r["stats_ms"]
-    return [
-        f"{r['transport']}; {r['products']:,} products, {r['personas']} personas in turn.",
+    lines = [
+        f"{r['transport']}.",
         "",
-        "| median ms | p5 | p95 | p99 | max | n |",
-        "|---|---|---|---|---|---|",
-        f"| {_s(s, 'median')} | {_s(s, 'p5')} | {_s(s, 'p95')} | {_s(s, 'p99')} | "
-        f"{_s(s, 'max')} | {int(s['n'])} |",
-        "",
+        "| products | median ms | p5 | p95 | p99 | max | n | errors | target p95 | met | "
+        "load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    for row in r["rows"]:
+        s = row["stats_ms"]
+        target = "-" if row["target_p95_ms"] is None else f"≤ {row['target_p95_ms']:.0f} ms"
+        met = "-" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        lines.append(
+            f"| {row['products']:,} | {_s(s, 'median')} | {_s(s, 'p5')} | {_s(s, 'p95')} | "
+            f"{_s(s, 'p99')} | {_s(s, 'max')} | {int(s.get('n', 0))} | {row['errors']} | "
+            f"{target} | {met} | {row['machine']['load_1m']} |"
+        )
+    return [*lines, ""]
 
 
 def seeding(r: dict[str, Any]) -> list[str]:
@@ -276,6 +306,34 @@ def hostile(r: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def workshop(r: dict[str, Any]) -> list[str]:
+    users = r["users"]
+    lines = [
+        f"{users['shoppers']} shoppers in the HTML store and {users['agents']} outside agents "
+        f"for {r['seconds']} s each, {r['products']:,} products, policy observe; locust in its "
+        "own process.",
+        "",
+        "| set-up | requests | errors | slowest HTML page p95 ms | checkout p95 ms | met | "
+        "load (1 min) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        lines.append(
+            f"| {row['setup']} | {row['routes']['Aggregated']['requests']} | {row['errors']} | "
+            f"{row['html_p95_ms']:.0f} | {row['checkout_p95_ms']:.0f} | "
+            f"{'yes' if row['met'] else '**no**'} | {row['machine']['load_1m']} |"
+        )
+    lines += ["", "| set-up | route | requests | errors | median ms | p95 | p99 |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for row in r["rows"]:
+        for name, s in sorted(row["routes"].items()):
+            lines.append(
+                f"| {row['setup']} | {name} | {s['requests']} | {s['failures']} | "
+                f"{s['median_ms']:.0f} | {s['p95_ms']:.0f} | {s['p99_ms']:.0f} |"
+            )
+    return [*lines, ""]
+
+
 SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
     ("gate_overhead", "1. Gate overhead", gate_overhead),
     ("gate_latency", "1b. The gate's own decision time", gate_latency),
@@ -287,6 +345,7 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
     ("load", "7. Load", load),
     ("design_costs", "8. Costs behind design choices in the code", design_costs),
     ("hostile", "9. Hostile requests", hostile),
+    ("workshop", "10. A workshop's load", workshop),
 ]
 
 
@@ -301,16 +360,22 @@ def write_report(
             f"The last `python -m bench` run took {total_s / 60:.1f} minutes ({which}); each "
             "section below gives the time its own figures were taken.\n"
         )
-    summary_rows = ["| figure | target | result |", "|---|---|---|"]
+    summary_rows = [
+        "| figure | target | result | load average (1 min) at its start |",
+        "|---|---|---|---|",
+    ]
     body: list[str] = []
     for name, title, render in SECTIONS:
         result = read_result(name)
         if result is None:
             body += [f"## {title}", "", "Not run yet.", ""]
-            summary_rows.append(f"| {title} | - | not run |")
+            summary_rows.append(f"| {title} | - | not run | - |")
             continue
         body += _head(title, result) + render(result)
-        summary_rows.append(f"| {title} | {result['target']} | {_met(result.get('met'))} |")
+        summary_rows.append(
+            f"| {title} | {result['target']} | {_met(result.get('met'))} | "
+            f"{result['machine']['load_1m']} |"
+        )
     lines += ["## Summary", "", *summary_rows, "", *body]
     notes_file = ROOT / "bench" / "NOTES.md"
     if notes_file.exists():

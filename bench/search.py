@@ -28,6 +28,7 @@ from typing import Any
 
 from bench.catalogs import sqlite_catalog
 from bench.common import (
+    CHROME,
     ROOT,
     SEED,
     SEEDED_AT,
@@ -35,11 +36,13 @@ from bench.common import (
     command_line,
     fmt,
     machine,
+    scratch,
     summary,
     write_result,
 )
 
-TARGETS_MS = {100_000: 25.0, 1_000_000: 100.0}
+TARGETS_MS = {100_000: 25.0, 1_000_000: 50.0}
+HTTP_TARGET_MS = 50.0
 SINGLE = [
     "laptop", "headphones", "vacuum", "tent", "blender", "backpack", "monitor", "puzzle",
     "wireless", "waterproof", "leather", "stainless", "cordless", "ergonomic", "kids", "gaming",
@@ -128,7 +131,8 @@ def postgres_server() -> Iterator[Any]:
     bin_dir = find_pg_bin()
     if bin_dir is None:
         raise SystemExit("PostgreSQL's server binaries were not found (apt install postgresql)")
-    server = PostgresServer(bin_dir)
+    # Kept in bench/results/pg between runs: a 1M-product catalog takes minutes to seed.
+    server = PostgresServer(bin_dir, root=scratch("pg"))
     server.start()
     try:
         yield server
@@ -136,8 +140,9 @@ def postgres_server() -> Iterator[Any]:
         server.stop()
 
 
-def postgres_catalog(base_url: str, products: int) -> tuple[str, float]:
-    """A new database in the server, migrated and seeded; its URL and the seconds it took."""
+def postgres_catalog(base_url: str, products: int) -> tuple[str, float | None]:
+    """The catalog database of this size in the kept server, seeded by an earlier run or now;
+    its URL and the seconds seeding took (None when an earlier run's catalog was reused)."""
     from sqlalchemy import create_engine, text
 
     from marketplace.catalog.seed import seed_catalog
@@ -145,19 +150,28 @@ def postgres_catalog(base_url: str, products: int) -> tuple[str, float]:
     from marketplace.core.migrate import upgrade
 
     name = f"catalog_{products}"
+    url = base_url.rsplit("/", 1)[0] + f"/{name}"
+    marker = scratch("pg") / f"{name}.complete"
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).scalar()
+        if not (exists and marker.exists()):
+            marker.unlink(missing_ok=True)
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
-    url = base_url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
+    upgrade(url)  # a reused catalog gets the newest migrations
+    if marker.exists():
+        return url, None
     database = Database(url)
     started = time.perf_counter()
     try:
         seed_catalog(database, products=products, seed=SEED, now=SEEDED_AT)
     finally:
         database.dispose()
+    marker.write_text("seeded\n")
     return url, time.perf_counter() - started
 
 
@@ -211,7 +225,7 @@ def plot(rows: list[dict[str, Any]]) -> None:
             ]
             if points:
                 chart.add(f"{backend} {stat}", sorted(points))
-    chart.add("target p95", [(100_000, 25.0), (1_000_000, 100.0)], stroke=False)
+    chart.add("target p95", sorted(TARGETS_MS.items()), stroke=False)
     SVG.parent.mkdir(parents=True, exist_ok=True)
     SVG.write_bytes(chart.render())
 
@@ -219,10 +233,14 @@ def plot(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--pg-sizes", default="10000,100000", help="'' for SQLite only")
+    parser.add_argument("--pg-sizes", default="10000,100000,1000000", help="'' for SQLite only")
+    parser.add_argument(
+        "--http-products", type=int, default=1_000_000, help="0: no HTTP measurement"
+    )
+    parser.add_argument("--http-requests", type=int, default=100)
     parser.add_argument("--queries", type=int, default=300, help="measured queries per size")
     parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--budget", type=float, default=45.0, help="seconds per size at most")
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds per size at most")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, SQLite only")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument(
@@ -233,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     pg_sizes = {int(s) for s in args.pg_sizes.split(",") if s}
     if args.quick:
         sizes, pg_sizes, args.queries, args.warmup = [2000], set(), 30, 5
+        args.http_products, args.http_requests = 2000, 20
     info = machine()
     mix = query_mix(args.warmup + args.queries)
     rows: list[dict[str, Any]] = []
@@ -273,6 +292,10 @@ def main(argv: list[str] | None = None) -> None:
                 if args.by_kind:
                     for kind, kind_stats in kinds.items():
                         print(f"{kind:>40}: {fmt(kind_stats)}", flush=True)
+    http = None
+    if args.http_products:
+        http = over_http(args.http_products, args.http_requests)
+        print(f"HTTP, {args.http_products:,} products, mixed words: {fmt(http['stats_ms'])}")
     if not args.no_plot and not args.quick:
         plot(rows)
     write_result(
@@ -282,12 +305,71 @@ def main(argv: list[str] | None = None) -> None:
             "command": command_line("bench.search", sys.argv[1:] if argv is None else argv),
             "machine": info,
             "rows": rows,
-            "target": "p95 <= 25 ms at 100k and <= 100 ms at 1M products on SQLite",
-            "met": all(r["met"] for r in rows if r["met"] is not None)
-            if any(r["met"] is not None for r in rows)
-            else None,
+            "http": http,
+            "target": (
+                "p95 <= 25 ms at 100k and <= 50 ms at 1M products on SQLite (in-process), "
+                "<= 50 ms over HTTP at 1M with mixed words"
+            ),
+            "met": all(judged) if (judged := _judged(rows, http)) else None,
         },
     )
+
+
+def _judged(rows: list[dict[str, Any]], http: dict[str, Any] | None) -> list[bool]:
+    judged = [bool(r["met"]) for r in rows if r["met"] is not None]
+    if http is not None and http["met"] is not None:
+        judged.append(bool(http["met"]))
+    return judged
+
+
+def over_http(products: int, requests: int) -> dict[str, Any]:
+    """`GET /api/v1/products?q=...` over loopback HTTP on a copy of the SQLite catalog:
+    single and two-word queries in a seeded mix, one after another, after a warm-up."""
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+
+    from bench.catalogs import copy_catalog
+    from marketplace.app import create_app
+    from marketplace.core.clock import FrozenClock
+    from marketplace.core.db import Database
+    from marketplace.core.settings import Settings
+    from sandbox.liveserver import LiveServer
+
+    info = machine()
+    rng = random.Random(SEED)
+    words = [rng.choice(SINGLE + DOUBLE) for _ in range(requests + 20)]
+    with tempfile.TemporaryDirectory(prefix="search-http-") as tmp:
+        path = copy_catalog(products, Path(tmp) / "catalog.sqlite")
+        url = f"sqlite:///{path}"
+        database = Database(url)
+        settings = Settings(data_dir=Path(tmp) / "data", database_url=url, policy="observe")
+        app = create_app(settings, database=database, clock=FrozenClock(SEEDED_AT))
+        wall: list[float] = []
+        with (
+            LiveServer(app) as server,
+            httpx.Client(base_url=server.url, headers={"user-agent": CHROME}, timeout=60) as c,
+        ):
+            cpu_started = 0.0
+            for i, q in enumerate(words):
+                if i == 20:
+                    cpu_started = time.process_time()
+                started = time.perf_counter()
+                c.get("/api/v1/products", params={"q": q, "page_size": 24}).raise_for_status()
+                if i >= 20:
+                    wall.append((time.perf_counter() - started) * 1000)
+            cpu_ms = (time.process_time() - cpu_started) * 1000 / max(1, requests)
+        database.dispose()
+    stats = summary(wall)
+    return {
+        "products": products,
+        "machine": info,
+        "stats_ms": stats,
+        "process_cpu_ms_per_request": round(cpu_ms, 2),
+        "target_p95_ms": HTTP_TARGET_MS,
+        "met": stats["p95"] <= HTTP_TARGET_MS if products >= 1_000_000 else None,
+    }
 
 
 @contextmanager

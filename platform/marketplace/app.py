@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from pydantic.warnings import UnsupportedFieldAttributeWarning
@@ -38,6 +39,7 @@ from marketplace.core.settings import Settings, get_settings
 from marketplace.core.shared.state import create_shared_state
 from marketplace.decide.assistant.memory import ConversationMemory
 from marketplace.decide.config import DecideConfig, load_decide_config
+from marketplace.decide.refresh import build_refresher
 from marketplace.decide.routes import router as decide_router
 from marketplace.gate.identity.layer import build_identity
 from marketplace.gate.identity.routes import router as identity_router
@@ -132,6 +134,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before serving: no shopper's first request pays for reading a whole category.
+        await anyio.to_thread.run_sync(state.decide_snapshots.warm)
         try:
             async with state.protocols.mcp.running():
                 yield
@@ -269,6 +273,7 @@ def build_state(
         webhook_secret=settings.acp_webhook_secret
         or hashlib.sha256(f"acp-webhook:{settings.secret_key}".encode()).hexdigest(),
     )
+    decide_snapshots = build_refresher(db, decide_config)
     return AppState(
         settings=settings,
         db=db,
@@ -289,5 +294,12 @@ def build_state(
         ),
         protocols=protocols,
         acp=acp,
-        shutdown_hooks=[gate.close, shared_state.close, protocols.webhooks.close, acp.events.close],
+        decide_snapshots=decide_snapshots,
+        shutdown_hooks=[
+            decide_snapshots.close,
+            gate.close,
+            shared_state.close,
+            protocols.webhooks.close,
+            acp.events.close,
+        ],
     )

@@ -24,10 +24,15 @@ def find_pg_bin() -> Path | None:
 class PostgresServer:
     """One cluster; runs as the `postgres` user under root, since initdb refuses root."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, root: Path | None = None) -> None:
+        """`root` keeps the cluster there across runs (the benchmarks reuse a seeded catalog);
+        without it the cluster lives in a temp folder and is removed when it stops."""
         self.bin_dir = bin_dir
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="sandbox-pg-"))
+        self.keep = root is not None
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        self.root = root or Path(tempfile.mkdtemp(prefix="sandbox-pg-"))
         self.data = self.root / "data"
         self.as_root = os.geteuid() == 0
         self.user = "postgres" if self.as_root else os.environ.get("USER", "postgres")
@@ -41,18 +46,8 @@ class PostgresServer:
     def start(self) -> str:
         if self.as_root:
             shutil.chown(self.root, "postgres", "postgres")
-        self._run(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        )
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -71,8 +66,25 @@ class PostgresServer:
         )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
+    def _initdb(self) -> None:
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        )
+
     def stop(self) -> None:
+        # A kept cluster shuts down cleanly (its fsync is off); a throwaway one is just removed.
+        mode = "fast" if self.keep else "immediate"
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "stop")
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if not self.keep:
+                shutil.rmtree(self.root, ignore_errors=True)

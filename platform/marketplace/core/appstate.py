@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from marketplace.accounts.throttle import LoginThrottle
     from marketplace.decide.assistant.memory import ConversationMemory
     from marketplace.decide.config import DecideConfig
+    from marketplace.decide.snapshot import SnapshotRefresher
     from marketplace.gate.identity.layer import Identity
     from marketplace.gate.runtime import GateRuntime
     from marketplace.protocols.acp.deps import AcpState
@@ -56,6 +57,7 @@ class AppState:
     assistant_memory: ConversationMemory
     acp: AcpState
     protocols: ProtocolState
+    decide_snapshots: SnapshotRefresher
     shutdown_hooks: list[Callable[[], object]] = field(default_factory=list)
     database_turns: DatabaseTurns = field(default_factory=WeakKeyDictionary)
 

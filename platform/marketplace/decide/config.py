@@ -90,6 +90,12 @@ class DecideConfig(BaseSettings):
         "the category on every request.",
     )
 
+    warm_categories: str = Field(
+        default="",
+        description="Categories (comma-separated slugs, or * for all) each worker reads into "
+        "its copy as it starts, before it serves, so no shopper's first request pays for it.",
+    )
+
 
 def load_decide_config() -> DecideConfig:
     """The knobs the environment sets (`SANDBOX_DECIDE_*`); the app factory reads them once."""

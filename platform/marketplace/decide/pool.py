@@ -135,6 +135,14 @@ class CategoryPool:
             found = self._columns[field_name] = _intern(values)
         return found
 
+    def prime(self) -> None:
+        """Fill every column a ranking reads now (the refresher does it in the background), so
+        the first shopper's request after a read does not."""
+        for name in ("price", "rating", "brand", "stock"):
+            self.column(name)
+        for spec in self.specs:
+            self.column(f"attributes.{spec.key}")
+
     def tokens(self, rows: Sequence[int]) -> list[tuple[str, ...]]:
         """The words a search term can match (see `product_text_tokens`), for each of `rows`.
 

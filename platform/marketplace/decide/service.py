@@ -29,7 +29,9 @@ from marketplace.decide.signals import (
     category_signal,
     load_facts,
     load_history,
+    offered_by_counts,
     trigger_category,
+    view_counts,
 )
 from marketplace.decide.summary import summarize
 
@@ -117,14 +119,10 @@ def offered_category(
     config: DecideConfig,
 ) -> str | None:
     """The category Help Me Decide is offered for right now, or None (no button to show)."""
-    rows = _history(session, account_id=account_id, session_key=session_key, now=now, config=config)
-    slug, _ = trigger_category(
-        rows,
-        now=now,
-        min_viewed=config.min_viewed_products,
-        window_hours=config.trigger_window_hours,
-    )
-    return slug
+    # Only the views in the trigger's window count; the database counts them per category.
+    since = now - timedelta(hours=config.trigger_window_hours)
+    counts = view_counts(session, account_id=account_id, session_key=session_key, since=since)
+    return offered_by_counts(counts, min_viewed=config.min_viewed_products)
 
 
 def _window_phrase(hours: float) -> str:

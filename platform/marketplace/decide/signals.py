@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Category, Product
@@ -71,6 +71,42 @@ def load_history(
         )
         for r in rows
     ]
+
+
+def view_counts(
+    session: Session, *, account_id: int | None, session_key: str | None, since: datetime
+) -> dict[str, tuple[int, datetime]]:
+    """Per category, the distinct products the shopper viewed since `since` and the last view:
+    what `trigger_category` reads of a history, counted by the database (one row per category,
+    however long the history; every page with the offer asks)."""
+    category = func.coalesce(Category.slug, HistoryEvent.category_slug)
+    rows = session.execute(
+        select(
+            category,
+            func.count(HistoryEvent.product_id.distinct()),
+            func.max(HistoryEvent.created_at),
+        )
+        .outerjoin(Product, Product.id == HistoryEvent.product_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(owner_filter(account_id, session_key))
+        .where(
+            HistoryEvent.kind == "view",
+            HistoryEvent.product_id.is_not(None),
+            HistoryEvent.created_at >= since,
+            category.is_not(None),
+        )
+        .group_by(category)
+    ).all()
+    return {str(r[0]): (int(r[1]), r[2]) for r in rows}
+
+
+def offered_by_counts(counts: Mapping[str, tuple[int, datetime]], *, min_viewed: int) -> str | None:
+    """`trigger_category`'s choice from `view_counts`: the most recently viewed category among
+    those with enough distinct products viewed."""
+    eligible = [slug for slug, (n, _) in counts.items() if n >= min_viewed]
+    if not eligible:
+        return None
+    return max(eligible, key=lambda slug: (counts[slug][1], counts[slug][0], slug))
 
 
 def viewed_by_category(rows: Iterable[HistoryRow], *, since: datetime) -> dict[str, set[int]]:

@@ -10,8 +10,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from http_message_signatures import HTTPSignatureKeyResolver
-from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from http_message_signatures import HTTPSignatureAlgorithm, HTTPSignatureKeyResolver
+from http_message_signatures.exceptions import HTTPMessageSignaturesException, InvalidSignature
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 TAG = "web-bot-auth"
 ALGORITHM = "ed25519"
@@ -85,21 +87,49 @@ class OneKey(HTTPSignatureKeyResolver):
         *,
         public_key: Ed25519PublicKey | None = None,
         private_key: Ed25519PrivateKey | None = None,
+        verify_key: VerifyKey | None = None,
     ) -> None:
         self.keyid = keyid
         self.private_key = private_key
         self.public_key = public_key or (private_key.public_key() if private_key else None)
+        self.verify_key = verify_key
 
     def __repr__(self) -> str:  # the private key stays out of logs and tracebacks
         return f"OneKey(keyid={self.keyid!r})"
 
     def resolve_public_key(self, key_id: str) -> Any:
-        return self.public_key if key_id == self.keyid else None
+        if key_id != self.keyid:
+            return None
+        return self.verify_key if self.verify_key is not None else self.public_key
 
     def resolve_private_key(self, key_id: str) -> Any:
         if self.private_key is None or key_id != self.keyid:
             raise HTTPMessageSignaturesException("no private key for this keyid")
         return self.private_key
+
+
+class SodiumEd25519(HTTPSignatureAlgorithm):
+    """Ed25519 verification through libsodium (PyNaCl), for the library's per-signature step.
+
+    The public key is a `nacl.signing.VerifyKey`; signing stays with `cryptography` (sign.py).
+    """
+
+    algorithm_id = ALGORITHM
+
+    def __init__(self, public_key: Any = None, private_key: Any = None) -> None:
+        if not isinstance(public_key, VerifyKey) or private_key is not None:
+            raise HTTPMessageSignaturesException("SodiumEd25519 only verifies, with a VerifyKey")
+        self.public_key = public_key
+
+    def sign(self, message: bytes) -> bytes:
+        raise HTTPMessageSignaturesException("SodiumEd25519 only verifies")
+
+    def verify(self, signature: bytes, message: bytes) -> None:
+        try:
+            self.public_key.verify(message, signature)
+        except (BadSignatureError, ValueError, TypeError):
+            # No message, as with `cryptography`: "does not match" says it all.
+            raise InvalidSignature() from None
 
 
 def new_nonce() -> str:

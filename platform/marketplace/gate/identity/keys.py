@@ -15,12 +15,13 @@ import logging
 import os
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.signing import VerifyKey
 
 from marketplace.gate.published_keys import published_test_key, refusal
 
@@ -183,6 +184,15 @@ class KeyEntry:
     keyid: str
     public_key: Ed25519PublicKey
     owner: str  # "platform" or a partner's name
+    # The same key for libsodium, which verifies Ed25519 in about half the time `cryptography`
+    # takes (docs/benchmarks.md); made once per keyring, not per request.
+    verify_key: VerifyKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        raw = self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        object.__setattr__(self, "verify_key", VerifyKey(raw))
 
 
 class Keyring(Mapping[str, KeyEntry]):

@@ -36,6 +36,7 @@ from marketplace.gate.identity.httpsig import (
     MAX_SIGNATURES,
     Message,
     OneKey,
+    SodiumEd25519,
     timestamp,
 )
 from marketplace.gate.identity.keys import KeyEntry, Keyring
@@ -477,8 +478,8 @@ def _check_signature(facts: RequestFacts, candidate: _Candidate, entry: KeyEntry
     try:
         _Verifier._validate_signature_param_types(candidate.params)  # type: ignore[no-untyped-call]
         verifier = _Verifier(
-            signature_algorithm=algorithms.ED25519,
-            key_resolver=OneKey(entry.keyid, public_key=entry.public_key),
+            signature_algorithm=SodiumEd25519,
+            key_resolver=OneKey(entry.keyid, verify_key=entry.verify_key),
         )
         # verify() would parse both headers again; its per-signature step takes them parsed.
         verifier._verify_one(  # type: ignore[no-untyped-call]
