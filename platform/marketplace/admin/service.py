@@ -93,6 +93,39 @@ class _Observed:
         }
 
 
+class _Policies:
+    """The policy in force over time: one span per run of decisions under the same policy
+    version, in the order the log wrote them, with what each span refused (or would have)."""
+
+    def __init__(self) -> None:
+        self.spans: list[dict[str, Any]] = []
+
+    def add(self, row: Any, action: str) -> None:
+        span = self.spans[-1] if self.spans else None
+        if span is None or (span["policy"], span["version"]) != (row.policy, row.policy_version):
+            span = {
+                "policy": row.policy,
+                "version": row.policy_version,
+                "from": row.at.isoformat(),
+                "to": row.at.isoformat(),
+                "requests": 0,
+                "refused": 0,
+                "would_refuse": 0,
+                "by_class": {},
+            }
+            self.spans.append(span)
+        span["to"] = row.at.isoformat()
+        span["requests"] += 1
+        span["by_class"][row.visitor_class] = span["by_class"].get(row.visitor_class, 0) + 1
+        if action in REFUSING_ACTIONS:
+            span["refused"] += 1
+        elif not row.enforced and row.action in REFUSING_ACTIONS:
+            span["would_refuse"] += 1
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return self.spans
+
+
 def _since(stmt: Any, column: Any, since: datetime | None) -> Any:
     return stmt.where(column >= since) if since is not None else stmt
 
@@ -109,7 +142,8 @@ def traffic_stats(
     """Requests and the gate's decisions since `since`: by class, action, route class and time.
 
     `refused` counts what was refused; `would_refuse` (and `observed`) what observe mode let
-    through that enforcement would have refused. The operator's own requests are left out.
+    through that enforcement would have refused; `policies` the policy in force over time. The
+    operator's own requests are left out.
     """
     stmt = select(
         GateDecision.at,
@@ -122,6 +156,8 @@ def traffic_stats(
         GateDecision.method,
         GateDecision.status,
         GateDecision.latency_us,
+        GateDecision.policy,
+        GateDecision.policy_version,
     ).order_by(GateDecision.id)
     stmt = _since(stmt, GateDecision.at, since)
     if team:
@@ -132,6 +168,7 @@ def traffic_stats(
     ]
 
     observed = _Observed()
+    policies = _Policies()
     by_class: Counter[str] = Counter()
     by_class_decision: dict[str, Counter[str]] = defaultdict(Counter)
     by_route: dict[str, Counter[str]] = defaultdict(Counter)
@@ -154,6 +191,7 @@ def traffic_stats(
         index = min(buckets - 1, max(0, int((row.at - start).total_seconds() // width)))
         series[row.visitor_class][index] += 1
         observed.add(row, reasons)
+        policies.add(row, action)
         if action in REFUSING_ACTIONS:
             refused += 1
             refusals.append(_refusal(row, action, reasons))
@@ -171,6 +209,7 @@ def traffic_stats(
         },
         "refusals": {"examples": list(reversed(refusals[-12:]))},
         "observed": observed.to_json(),
+        "policies": policies.to_json(),
         "timeline": {
             "bucket_seconds": width,
             "buckets": [i * width for i in range(buckets)],
