@@ -65,6 +65,8 @@
     });
     fill("refusals", refusals, "Nobody refused yet.", 5);
     renderObserved(stats.observed);
+    var chart = document.getElementById("timeline");
+    if (chart) { chart.src = "/dashboard/timeline.svg?t=" + Date.now(); }
   }
 
   function renderObserved(observed) {
