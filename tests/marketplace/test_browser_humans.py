@@ -8,7 +8,6 @@ the human flows is collected: none may be a refusal or classed suspected-agent.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -77,8 +76,8 @@ def block_assets(context: Any) -> None:
 
 
 @pytest.fixture
-def answers() -> Iterator[Answers]:
-    yield Answers()
+def answers() -> Answers:
+    return Answers()
 
 
 def test_product_then_log_in_then_add_to_cart_within_seconds(

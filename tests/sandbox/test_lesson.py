@@ -160,8 +160,7 @@ def lesson(browser: Any, url: str, folder: Path, shots: Path, n: int) -> str:
             text=True,
         )  # fmt: skip
         page.wait_for_function(
-            "Number(document.getElementById('requests-would-refuse').textContent) >= "
-            f"{before + 5}",
+            f"Number(document.getElementById('requests-would-refuse').textContent) >= {before + 5}",
             timeout=60_000,
         )
         expect(page.locator("#observed")).to_contain_text("ai-crawlers-out")
