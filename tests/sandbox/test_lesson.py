@@ -194,6 +194,8 @@ def test_the_lesson_twice_in_a_row(store: tuple[str, Path], browser: Any, tmp_pa
         assert "Policy in force over time" in summary
         assert re.search(r"observe \(v\d+\)", summary), summary
         assert re.search(r"closed \(v\d+\)", summary), summary
+        # One row per policy, however the requests in flight at the switch were logged.
+        assert len(re.findall(r"(?:observe|closed) \(v\d+\)", summary)) == 2, summary
         assert "platform assistant" in summary
 
         # Question 2: the decisions the gate scored as automated, with their signals.

@@ -94,27 +94,32 @@ class _Observed:
 
 
 class _Policies:
-    """The policy in force over time: one span per run of decisions under the same policy
-    version, in the order the log wrote them, with what each span refused (or would have)."""
+    """The policy in force over time: one span per policy version, ordered by when its first
+    decision was logged, with what each span refused (or would have). Grouped by version rather
+    than by consecutive rows: a request decided just before a switch is logged when it ends,
+    possibly after the first decisions under the new version."""
 
     def __init__(self) -> None:
-        self.spans: list[dict[str, Any]] = []
+        self.spans: dict[tuple[int, str], dict[str, Any]] = {}
 
     def add(self, row: Any, action: str) -> None:
-        span = self.spans[-1] if self.spans else None
-        if span is None or (span["policy"], span["version"]) != (row.policy, row.policy_version):
+        key = (row.policy_version, row.policy)
+        span = self.spans.get(key)
+        at = row.at.isoformat()
+        if span is None:
             span = {
                 "policy": row.policy,
                 "version": row.policy_version,
-                "from": row.at.isoformat(),
-                "to": row.at.isoformat(),
+                "from": at,
+                "to": at,
                 "requests": 0,
                 "refused": 0,
                 "would_refuse": 0,
                 "by_class": {},
             }
-            self.spans.append(span)
-        span["to"] = row.at.isoformat()
+            self.spans[key] = span
+        span["from"] = min(span["from"], at)
+        span["to"] = max(span["to"], at)
         span["requests"] += 1
         span["by_class"][row.visitor_class] = span["by_class"].get(row.visitor_class, 0) + 1
         if action in REFUSING_ACTIONS:
@@ -123,7 +128,7 @@ class _Policies:
             span["would_refuse"] += 1
 
     def to_json(self) -> list[dict[str, Any]]:
-        return self.spans
+        return sorted(self.spans.values(), key=lambda span: (span["from"], span["version"]))
 
 
 def _since(stmt: Any, column: Any, since: datetime | None) -> Any:
