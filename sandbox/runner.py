@@ -377,7 +377,7 @@ def scenario_result(
 
 
 def policies_in_force(runs: Sequence[Mapping[str, Any]]) -> str:
-    """The policies the runs' decisions were made under, in order ("observe -> closed"); empty
+    """The policies the runs' decisions were made under, in order ("observe, then closed"); empty
     when the platform reported none."""
     names: list[str] = []
     for run in runs:
@@ -385,7 +385,7 @@ def policies_in_force(runs: Sequence[Mapping[str, Any]]) -> str:
             name = str(span.get("policy") or "")
             if name and (not names or names[-1] != name):
                 names.append(name)
-    return " -> ".join(names)
+    return ", then ".join(names)
 
 
 def run_seeds(

@@ -237,7 +237,7 @@ def test_a_run_in_waves_reports_the_policy_in_force_over_time() -> None:
     assert not [a for a in run["agents"].values() if a["outcome"] == "could not register"]
 
     result = scenario_result(scenario, [run], live=True)
-    assert result["policy"] == "observe -> closed"
+    assert result["policy"] == "observe, then closed"
     console = Console(record=True, width=100)
     print_policies(console, run, title="Policy in force over time")
     text = console.export_text()
