@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from sandbox.commands import accounts, agent, eval, policy, probe, prune, run, workshop
+from sandbox.network import WILDCARDS, is_loopback, serving_urls
 
 app = typer.Typer(
     name="sandbox",
@@ -77,6 +78,32 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
+def default_secrets_exposed(host: str) -> str | None:
+    """Why the store may not listen on `host`: a non-loopback address while the admin token or
+    the secret key still has its published default; None when it may."""
+    from marketplace.core.settings import Settings, get_settings
+
+    if is_loopback(host):
+        return None
+    settings = get_settings()
+    defaults = [
+        f"SANDBOX_{name.upper()}"
+        for name in ("admin_token", "secret_key")
+        if getattr(settings, name) == Settings.model_fields[name].default
+    ]
+    if not defaults:
+        return None
+    named = " and ".join(defaults)
+    verb = "has its published default" if len(defaults) == 1 else "have their published defaults"
+    return (
+        f"--host {host} lets other machines reach the store, but {named} still {verb}: anyone "
+        "could open the dashboard or forge sessions. Set "
+        + " and ".join(f"{d}=<a long random value>" for d in defaults)
+        + " (e.g. `export SANDBOX_ADMIN_TOKEN=\"$(python -c 'import secrets; "
+        "print(secrets.token_urlsafe(24))')\"`), or serve on 127.0.0.1"
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -89,7 +116,9 @@ def serve(
     """Migrate and (when empty) seed the database, then serve the store, API and dashboard.
 
     X-Forwarded-For and X-Forwarded-Proto are believed only from the peers listed in
-    SANDBOX_TRUSTED_PROXIES (none by default).
+    SANDBOX_TRUSTED_PROXIES (none by default). Listening beyond this machine (e.g. --host
+    0.0.0.0 for a workshop) needs SANDBOX_ADMIN_TOKEN and SANDBOX_SECRET_KEY set to values of
+    your own; the store then prints its addresses on the local network.
 
     Example: sandbox serve --port 8000 --policy open
     """
@@ -103,6 +132,9 @@ def serve(
     from marketplace.core.settings import get_settings
 
     get_settings.cache_clear()
+    exposed = default_secrets_exposed(host)
+    if exposed:
+        fail(exposed)
     problem = port_problem(host, port)
     if problem:
         fail(problem)
@@ -111,7 +143,12 @@ def serve(
         prepare_database()
     except Exception as exc:
         fail(f"could not prepare the database: {exc}")
-    console.print(f"Serving the store at [bold]http://{host}:{port}/[/] (Ctrl+C to stop)")
+    urls = serving_urls(host, port)
+    console.print(f"Serving the store at [bold]{urls[0]}[/] (Ctrl+C to stop)")
+    for url in urls[1:]:
+        console.print(f"  on the network: [bold]{url}[/]  (dashboard: {url}dashboard)")
+    if host in WILDCARDS and len(urls) == 1:
+        console.print("  no network address found: only this machine can reach the store")
     uvicorn.run(
         "marketplace.app:create_served_app",
         factory=True,

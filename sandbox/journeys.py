@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ class Journey:
     impressions_seen: int = 0
     ad_clicks: int = 0
     outcome: str = ""
+    started_at: str | None = None  # ISO 8601, UTC: which policy was in force when it began
 
 
 @dataclass(frozen=True)
@@ -183,9 +185,14 @@ def prepare_journey(plan: JourneyPlan, runtime: Runtime) -> Prepared:
 def run_journey(prepared: Prepared) -> Journey:
     """Run one journey against the platform and say where it ended."""
     plan, runtime, shopper = prepared.plan, prepared.runtime, prepared.shopper
+    started_at = datetime.now(UTC).isoformat()
     if shopper is None:
-        return _assistant(plan, runtime)
-    journey = Journey(plan=plan, email=shopper.plan.account_email, actors=[shopper.result])
+        journey = _assistant(plan, runtime)
+        journey.started_at = started_at
+        return journey
+    journey = Journey(
+        plan=plan, email=shopper.plan.account_email, actors=[shopper.result], started_at=started_at
+    )
     if not prepared.ready:
         journey.outcome = shopper.result.error or shopper.result.outcome
         return journey
@@ -292,6 +299,7 @@ def journey_row(journey: Journey, account: Mapping[str, Any]) -> dict[str, Any]:
         "bought_via": journey.bought_via,
         "purchases": journey.purchases,
         "outcome": journey.outcome,
+        "started_at": journey.started_at,
         "refused": journey.refused,
         "fell_back": journey.fell_back,
         "lost_sale": journey.lost_sale,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.actors.base import ActorResult
@@ -189,6 +190,42 @@ def build_metrics(
         "ratio": round(sum(scored) / len(scored), 4) if scored else 0.0,
         "by_channel": welfare_by_channel(rows),
     }
+    metrics["policies"] = policy_spans(platform.get("policies") or [], rows)
     metrics["expectations"] = check_expectations(metrics, scenario.expect)
     metrics["passed"] = all(c["ok"] for c in metrics["expectations"])
     return metrics
+
+
+def policy_spans(
+    spans: Sequence[Mapping[str, Any]], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The platform's policy spans, each with the journeys that began under it.
+
+    Each journey row gets `policy`: the policy in force when it began (the span whose first
+    decision came before it; the first span for journeys that began before any decision).
+    """
+    out = [dict(span) | {"journeys": 0, "purchases": 0, "lost_sales": 0} for span in spans]
+    starts = [_moment(span.get("from")) for span in out]
+    for row in rows:
+        started = _moment(row.get("started_at"))
+        index = 0
+        for i, begun in enumerate(starts):
+            if started is not None and begun is not None and begun <= started:
+                index = i
+        if not out:
+            row["policy"] = None
+            continue
+        span = out[index]
+        row["policy"] = span.get("policy")
+        span["journeys"] += 1
+        span["purchases"] += len(row.get("purchases") or [])
+        span["lost_sales"] += 1 if row.get("lost_sale") else 0
+    return out
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -92,6 +92,8 @@ def print_report(
         if channels:
             console.print(f"[bold]Orders by channel:[/] {escape(channels)}")
             console.print()
+        for run in scenario.get("runs") or []:
+            print_policies(console, run, title=f"Policy in force over time: {label(scenario)}")
     # Expectations that did not hold are what makes `sandbox run` exit 1: show them here.
     for scenario in scenarios:
         for run in scenario.get("runs") or []:
@@ -249,6 +251,51 @@ def orders_by_channel(runs: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(f"{channel} {count:,}" for channel, count in totals.most_common())
 
 
+POLICY_COLUMNS = (
+    "Policy", "From", "To", "Requests", "Refused", "Would refuse", "Journeys", "Purchases",
+    "Lost sales",
+)  # fmt: skip
+
+
+POLICY_FIGURES = ("requests", "refused", "would_refuse", "journeys", "purchases", "lost_sales")
+
+
+def policy_rows(run: Mapping[str, Any]) -> list[list[str]]:
+    """One row per policy span of a run whose policy changed (or that ran in waves)."""
+    spans = run.get("policies") or []
+    if len(spans) < 2 and int(run.get("waves") or 1) < 2:
+        return []
+    return [
+        [
+            f"{span.get('policy')} (v{span.get('version')})",
+            str(span.get("from") or "")[11:19],
+            str(span.get("to") or "")[11:19],
+            *(f"{int(span.get(key) or 0):,}" for key in POLICY_FIGURES),
+        ]
+        for span in spans
+    ]
+
+
+def print_policies(console: Console, run: Mapping[str, Any], *, title: str) -> None:
+    """The policy in force over a run that saw a switch, with the figures under each (UTC)."""
+    rows = policy_rows(run)
+    if not rows:
+        return
+    table = Table(
+        title=escape(title), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+        title_justify="left",
+    )  # fmt: skip
+    for n, name in enumerate(POLICY_COLUMNS):
+        table.add_column(name, justify="left" if n < 3 else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)
+    console.print(
+        "Journeys count under the policy in force when they began; times are UTC.", style="dim"
+    )
+    console.print()
+
+
 def _bullets(console: Console, lines: Sequence[str]) -> None:
     """A list whose long lines wrap under their own text, not under the dash."""
     grid = Table.grid(padding=(0, 1, 0, 0))
@@ -397,6 +444,10 @@ def _appendix_html(scenarios: Sequence[Mapping[str, Any]]) -> str:
                     for c in checks
                 ]
                 parts.append(_table(rows, ["Expected outcome", "Expected", "Actual", "Held"]))
+            spans = policy_rows(run)
+            if spans:
+                parts.append("<p>Policy in force over time (UTC):</p>")
+                parts.append(_table([[_e(c) for c in row] for row in spans], list(POLICY_COLUMNS)))
             _, failures = _who([run])
             if failures:
                 items = "".join(f"<li>{_e(line)}</li>" for line in failures)

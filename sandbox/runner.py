@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -252,43 +252,75 @@ def fetch_platform_stats(target: Target, since: datetime) -> dict[str, Any]:
     return stats
 
 
+KeepGoing = Callable[[int, float], bool]
+
+
 def run_against(
-    scenario: Scenario, target: Target, personas: Personas, *, show_progress: bool = True
+    scenario: Scenario,
+    target: Target,
+    personas: Personas,
+    *,
+    show_progress: bool = True,
+    keep_going: KeepGoing | None = None,
 ) -> dict[str, Any]:
-    """Run `scenario`'s population, drawn from `personas`, against `target`; its metrics."""
+    """Run `scenario`'s population, drawn from `personas`, against `target`; its metrics.
+
+    With `keep_going`, the population comes back in waves (each wave's shoppers with accounts of
+    their own) for as long as `keep_going(waves done, seconds since the start)` says so: a
+    teacher can switch the policy during the run and the report shows the figures under each.
+    """
     catalog = load_catalog(target.database_url) if target.database_url else {}
-    population = plan_population(scenario, target, catalog, personas)
-    # The shoppers open their accounts first, outside the run's window: they were customers
-    # before the journeys began, whatever channel they then choose.
-    prepared = _run_population(population.journeys, None)
-    jobs: list[Callable[[], Journey | ActorResult]] = [
-        *(partial(run_journey, p) for p in prepared),
-        *(partial(_timed, job) for job in population.others),
-    ]
-    started = datetime.now(UTC)
+    journeys: list[Journey] = []
+    others: list[ActorResult] = []
+    started: datetime | None = None
     clock = time.monotonic()
-    progress = (
-        Progress(
-            TextColumn(f"[bold]{scenario.name}[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
+    wave = 0
+    while True:
+        tag = f"{target.run_tag}w{wave}" if wave else target.run_tag
+        wave_scenario = (
+            scenario.model_copy(update={"seed": scenario.seed + wave}) if wave else scenario
         )
-        if show_progress
-        else None
-    )
-    if progress is not None:
-        with progress:
-            results = _run_population(jobs, progress)
-    else:
-        results = _run_population(jobs, None)
+        population = plan_population(wave_scenario, replace(target, run_tag=tag), catalog, personas)
+        # The shoppers open their accounts first, outside the run's window: they were customers
+        # before the journeys began, whatever channel they then choose.
+        prepared = _run_population(population.journeys, None)
+        jobs: list[Callable[[], Journey | ActorResult]] = [
+            *(partial(run_journey, p) for p in prepared),
+            *(partial(_timed, job) for job in population.others),
+        ]
+        if started is None:
+            started = datetime.now(UTC)
+            clock = time.monotonic()
+        name = scenario.name if keep_going is None else f"{scenario.name} wave {wave + 1}"
+        results = _run_wave(jobs, name, show_progress)
+        journeys.extend(r for r in results if isinstance(r, Journey))
+        others.extend(r for r in results if isinstance(r, ActorResult))
+        wave += 1
+        if keep_going is None or not keep_going(wave, time.monotonic() - clock):
+            break
+    assert started is not None
     stats = fetch_platform_stats(target, started)
-    journeys = [r for r in results if isinstance(r, Journey)]
-    others = [r for r in results if isinstance(r, ActorResult)]
-    return build_metrics(
+    metrics = build_metrics(
         scenario, stats, journeys, others, catalog, personas, seconds=time.monotonic() - clock
     )
+    metrics["waves"] = wave
+    return metrics
+
+
+def _run_wave(
+    jobs: list[Callable[[], Journey | ActorResult]], name: str, show_progress: bool
+) -> list[Journey | ActorResult]:
+    if not show_progress:
+        return _run_population(jobs, None)
+    progress = Progress(
+        TextColumn(f"[bold]{name}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    )
+    with progress:
+        return _run_population(jobs, progress)
 
 
 def run_scenario(
@@ -299,6 +331,7 @@ def run_scenario(
     admin_token: str | None = None,
     workdir: Path | None = None,
     show_progress: bool = True,
+    keep_going: KeepGoing | None = None,
 ) -> dict[str, Any]:
     """Run `scenario` on a platform of its own, or against a running one at `target_url`.
 
@@ -308,9 +341,13 @@ def run_scenario(
     if target_url:
         token = admin_token or os.environ.get("SANDBOX_ADMIN_TOKEN", "")
         target = remote_target(target_url, token, get_settings())
-        return run_against(scenario, target, personas, show_progress=show_progress)
+        return run_against(
+            scenario, target, personas, show_progress=show_progress, keep_going=keep_going
+        )
     with local_target(scenario, personas, workdir) as target:
-        return run_against(scenario, target, personas, show_progress=show_progress)
+        return run_against(
+            scenario, target, personas, show_progress=show_progress, keep_going=keep_going
+        )
 
 
 def seeds_for(scenario: Scenario, count: int) -> list[int]:
@@ -318,20 +355,37 @@ def seeds_for(scenario: Scenario, count: int) -> list[int]:
     return [scenario.seed + offset for offset in range(count)]
 
 
-def scenario_result(scenario: Scenario, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One scenario's runs (one per seed) and the summary of their figures with intervals."""
+def scenario_result(
+    scenario: Scenario, runs: Sequence[Mapping[str, Any]], *, live: bool = False
+) -> dict[str, Any]:
+    """One scenario's runs (one per seed) and the summary of their figures with intervals.
+
+    `live`: the runs went to a running store, whose policy is whatever it was switched to, so
+    the result names the policies the decisions were made under rather than the scenario's."""
     rows_per_run = [list(run["journeys"]) for run in runs]
     figures = figures_for([row for rows in rows_per_run for row in rows])
     return {
         "name": scenario.name,
         "title": scenario.title,
         "description": scenario.description,
-        "policy": scenario.policy,
+        "policy": (policies_in_force(runs) if live else "") or scenario.policy,
         "delegation_share": scenario.delegation.share,
         "seeds": [run["scenario"]["seed"] for run in runs],
         "runs": list(runs),
         "summary": summarise(rows_per_run, figures, fixed=BY_DESIGN, seed=scenario.seed),
     }
+
+
+def policies_in_force(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The policies the runs' decisions were made under, in order ("observe, then closed"); empty
+    when the platform reported none."""
+    names: list[str] = []
+    for run in runs:
+        for span in run.get("policies") or []:
+            name = str(span.get("policy") or "")
+            if name and (not names or names[-1] != name):
+                names.append(name)
+    return ", then ".join(names)
 
 
 def run_seeds(
@@ -342,6 +396,7 @@ def run_seeds(
     target_url: str | None = None,
     admin_token: str | None = None,
     show_progress: bool = True,
+    keep_going: KeepGoing | None = None,
 ) -> dict[str, Any]:
     """Run `scenario` once per seed (each on a fresh platform unless `target_url`) and sum up."""
     runs = [
@@ -351,7 +406,8 @@ def run_seeds(
             target_url=target_url,
             admin_token=admin_token,
             show_progress=show_progress,
+            keep_going=keep_going,
         )
         for seed in seeds
     ]
-    return scenario_result(scenario, runs)
+    return scenario_result(scenario, runs, live=bool(target_url))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +18,7 @@ from sandbox.eval_decide import data_advantage
 from sandbox.findings import findings
 from sandbox.persona import Personas, load_personas
 from sandbox.report import print_report, write_reports
-from sandbox.runner import run_seeds, seeds_for
+from sandbox.runner import KeepGoing, run_seeds, seeds_for
 from sandbox.scenario import Scenario, builtin_names, load_scenario
 
 console = Console()
@@ -90,14 +92,34 @@ def run(
     ),
     seeds: Seeds = 1,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            max=24 * 3600,
+            help="Keep the population coming, wave after wave (new shoppers each), for about "
+            "this many seconds, so the policy can be switched during the run; the report then "
+            "shows the policy in force over time and the figures under each.",
+        ),
+    ] = None,
+    until_enter: Annotated[
+        bool,
+        typer.Option(
+            help="Like --duration, until Enter is pressed (the current wave finishes first)."
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario and report who got in, who was refused and why, and who bought what.
 
     Example: sandbox run walled-garden --seeds 3
+    Example: sandbox run walled-garden --target http://127.0.0.1:8000 --duration 120
     Exits 1 when an expected outcome of the scenario did not hold.
     """
+    if duration is not None and until_enter:
+        _fail("give either --duration or --until-enter, not both")
     loaded = _load(scenario)
     personas = _personas()
+    keep_going = _keep_going(duration, until_enter)
     started = time.monotonic()
     results = [
         run_seeds(
@@ -107,6 +129,7 @@ def run(
             target_url=target,
             admin_token=admin_token,
             show_progress=not quiet,
+            keep_going=keep_going,
         )
         for variant in loaded.expand()
     ]
@@ -118,6 +141,32 @@ def run(
             '[bold red]Some expected outcomes did not hold[/] (see "Expected outcomes" above).'
         )
         raise typer.Exit(1)
+
+
+def _keep_going(duration: float | None, until_enter: bool) -> KeepGoing | None:
+    """When to send another wave: until `duration` seconds have passed, or until Enter."""
+    if duration is not None:
+        limit = duration
+
+        def for_duration(waves: int, seconds: float) -> bool:
+            # Another wave only when the last one's length still fits in the time left.
+            return seconds + seconds / max(1, waves) <= limit
+
+        console.print(f"Sending waves of the population for about {limit:.0f} s.")
+        return for_duration
+    if until_enter:
+        pressed = threading.Event()
+
+        def wait_for_enter() -> None:
+            try:
+                sys.stdin.readline()
+            finally:
+                pressed.set()
+
+        threading.Thread(target=wait_for_enter, daemon=True, name="until-enter").start()
+        console.print("Sending waves of the population: press Enter to stop after this wave.")
+        return lambda waves, seconds: not pressed.is_set()
+    return None
 
 
 def demo(

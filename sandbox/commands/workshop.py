@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import typer
 from rich.console import Console
@@ -13,6 +13,7 @@ from rich.table import Table
 
 from sandbox.commands import adminapi
 from sandbox.commands.adminapi import AdminTokenOption, TargetOption, fail, post
+from sandbox.network import is_loopback, lan_addresses, with_host
 
 console = Console()
 
@@ -20,6 +21,18 @@ workshop_app = typer.Typer(
     name="workshop",
     help="Start a workshop (team accounts, tokens, the challenge) or reinstate a team.",
 )
+
+
+def participants_url(target: str, public_url: str | None) -> str:
+    """The store's address for the handout: `public_url`, or `target` as the network sees it."""
+    if public_url:
+        return public_url.rstrip("/")
+    host = urlsplit(target).hostname or ""
+    if is_loopback(host):
+        addresses = lan_addresses()
+        if addresses:
+            return with_host(target, addresses[0])
+    return target
 
 
 def handout_markdown(target: str, body: dict[str, Any]) -> str:
@@ -89,10 +102,19 @@ def workshop(
             "them out, instead of refusing to start.",
         ),
     ] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The store's address as participants reach it, printed on the handout. "
+            "Default: TARGET, with a loopback host (127.0.0.1, localhost) replaced by this "
+            "machine's first address on the local network.",
+        ),
+    ] = None,
 ) -> None:
     """Create team accounts and tokens on a running platform and print the handout.
 
     Example: sandbox workshop --teams 10 --target http://127.0.0.1:8000
+    The store must listen on the network for that (sandbox serve --host 0.0.0.0).
     Starting again gives every team a new password and token, ends their earlier sessions and
     reinstates them. The scoreboard is then at TARGET/workshop; `GET /api/v1/decisions?team=
     team-01` filters the gate's log by team; `sandbox workshop reinstate team-03` lifts a
@@ -118,12 +140,18 @@ def workshop(
     for team in body["teams"]:
         table.add_row(team["team"], team["email"], team["password"], team["access_token"])
     console.print(table)
-    out.write_text(handout_markdown(target, body), encoding="utf-8")
+    public = participants_url(target, public_url)
+    out.write_text(handout_markdown(public, body), encoding="utf-8")
     suspensions = "may suspend" if suspend else "warn but never suspend"
     console.print(
         f"Handout written to [bold]{escape(str(out))}[/] (one sheet per team: give each team "
-        f"only its own); strikes {suspensions} team accounts; scoreboard at {target}/workshop"
+        f"only its own); strikes {suspensions} team accounts; scoreboard at {public}/workshop"
     )
+    if is_loopback(urlsplit(public).hostname or ""):
+        console.print(
+            f"[bold yellow]Note:[/] {escape(public)} is this machine only; participants need "
+            "--public-url with an address they can reach"
+        )
 
 
 @workshop_app.command("reinstate")

@@ -61,6 +61,53 @@ def test_stats_count_requests_and_orders_by_channel(client: TestClient, database
     assert stats["revenue"]["margin"] > 0
 
 
+def test_observe_mode_shows_what_would_be_refused(client: TestClient) -> None:
+    # The test store runs the observe preset: a crawler is let through and logged as a block.
+    crawled = client.get("/api/v1/products", headers={"user-agent": "GPTBot/1.1"})
+    assert crawled.status_code == 200
+    assert crawled.headers["x-policy-observed-action"] == "block"
+    rule = crawled.headers["x-policy-rule"]
+    stats = client.get(
+        "/api/v1/admin/stats", params={"since": TEST_NOW.isoformat()}, headers=ADMIN
+    ).json()
+    assert stats["requests"]["refused"] == 0
+    assert stats["requests"]["would_refuse"] == 1
+    assert stats["observed"]["by_class"] == {"declared-crawler": 1}
+    example = stats["observed"]["examples"][0]
+    assert (example["rule"], example["action"], example["path"]) == (
+        rule,
+        "block",
+        "/api/v1/products",
+    )
+    assert example["reason"]
+
+    page = client.get("/dashboard", headers={"accept": "text/html"})
+    client.post("/dashboard/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf_of(page.text)})
+    board = client.get("/dashboard").text
+    assert re.search(r'id="requests-would-refuse">1<', board)
+    observed = board.split('id="observed"', 1)[1].split("</table>", 1)[0]
+    assert rule in observed
+    assert "GET /api/v1/products" in observed
+
+
+def test_the_dashboard_and_its_polling_are_not_traffic(client: TestClient) -> None:
+    page = client.get("/dashboard", headers={"accept": "text/html"})
+    client.post("/dashboard/login", data={"token": ADMIN_TOKEN, "csrf_token": csrf_of(page.text)})
+    for _ in range(5):
+        assert client.get("/dashboard").status_code == 200
+        polled = client.get("/api/v1/admin/stats", params={"window_s": 120})
+        assert polled.status_code == 200
+    # One shopper request, one refused admin call (a wrong token): those count.
+    client.get("/api/v1/products", params={"q": "tent"})
+    assert (
+        client.get("/api/v1/admin/stats", headers={"authorization": "Bearer nope"}).status_code
+        == 403
+    )
+    stats = client.get("/api/v1/admin/stats", params={"window_s": 120}).json()
+    assert stats["requests"]["total"] == 2, stats["requests"]
+    assert stats["requests"]["by_route_class"].keys() == {"search", "admin"}
+
+
 def test_stats_refuse_an_ambiguous_window(client: TestClient) -> None:
     response = client.get(
         "/api/v1/admin/stats",

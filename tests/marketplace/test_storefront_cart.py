@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from marketplace.catalog.models import Product
 from marketplace.core.db import Database
+from marketplace.orders.models import Order
 from tests.conftest import CHROME_UA
 from tests.marketplace._storefront import (
     HTML,
@@ -212,3 +213,33 @@ def test_another_shoppers_order_is_not_found(
         assert response.status_code == 404
         assert "owner@example.com" not in response.text
         assert order_path not in other.get("/orders").text
+
+
+def place(client: TestClient) -> str:
+    checkout = client.get("/checkout")
+    form = {
+        "csrf_token": csrf_of(checkout.text),
+        "idempotency_key": hidden(checkout.text, "idempotency_key"),
+        "payment_method": "mock-card",
+        "card_last4": "4242",
+    }
+    placed = client.post("/checkout", data=form, follow_redirects=False)
+    assert placed.status_code == 303
+    return client.get(placed.headers["location"]).text
+
+
+def test_a_new_shoppers_first_order_is_number_one(client: TestClient, database: Database) -> None:
+    # The seeded personas' past orders hold the store's first ids.
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) > 0
+    register(client, "first-order@example.com")
+    product_id, _ = in_stock_product(database)
+    add_to_cart(client, product_id, 1)
+    first = place(client)
+    assert "Thank you! Order #1 is placed." in first
+    assert "<h1>Order #1</h1>" in first
+    add_to_cart(client, product_id, 1)
+    assert "Order #2 is placed" in place(client)
+    listing = client.get("/orders").text
+    assert ">Order #1<" in listing
+    assert ">Order #2<" in listing

@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox.commands.workshop import participants_url
 from sandbox.liveserver import free_port
+from sandbox.network import lan_addresses, serving_urls
 from tests.conftest import CHROME_UA
 
 pytestmark = [pytest.mark.slow]
@@ -114,3 +116,94 @@ def test_serve_on_a_port_in_use_says_so_once_with_the_option_to_change(tmp_path:
     assert "--port" in result.stderr
     assert "Serving the store" not in result.stdout
     assert not (tmp_path / "sandbox.db").exists()  # nothing prepared for a store that can't run
+
+
+def test_serve_refuses_the_network_with_the_default_secrets(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+    both = subprocess.run(
+        [sys.executable, "-m", "sandbox", "serve", "--host", "0.0.0.0", "--port", "1"],
+        env={**env, "SANDBOX_DATA_DIR": str(tmp_path), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert both.returncode == 2
+    assert "SANDBOX_ADMIN_TOKEN and SANDBOX_SECRET_KEY" in both.stderr
+    assert "127.0.0.1" in both.stderr
+    one = subprocess.run(
+        [sys.executable, "-m", "sandbox", "serve", "--host", "0.0.0.0", "--port", "1"],
+        env={
+            **env,
+            "SANDBOX_DATA_DIR": str(tmp_path),
+            "SANDBOX_ADMIN_TOKEN": "a-token-of-our-own",
+            "COLUMNS": "200",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert one.returncode == 2
+    assert "SANDBOX_SECRET_KEY still has its published default" in one.stderr
+    assert not (tmp_path / "sandbox.db").exists()
+
+
+def test_serve_on_every_address_prints_where_the_network_reaches_it(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SANDBOX_DATA_DIR": str(tmp_path),
+        "SANDBOX_CATALOG_SIZE": "120",
+        "SANDBOX_ADMIN_TOKEN": "workshop-admin-token",
+        "SANDBOX_SECRET_KEY": "workshop-secret-key",
+        "COLUMNS": "200",
+    }
+    env.pop("SANDBOX_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "serve", "--host", "0.0.0.0", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 180
+        while not any("Serving the store" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            line = process.stdout.readline()
+            assert line or process.poll() is None, lines
+            lines.append(line)
+        # The lines printed with it: the network addresses, read until the store answers.
+        for address in lan_addresses():
+            line = process.stdout.readline()
+            lines.append(line)
+            assert f"http://{address}:{port}/" in line, lines
+            while True:  # printed just before uvicorn listens
+                try:
+                    health = httpx.get(f"http://{address}:{port}/healthz", timeout=10)
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline, lines
+                    time.sleep(0.3)
+            assert health.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    printed = "".join(lines)
+    assert f"http://127.0.0.1:{port}/" in printed
+    assert "0.0.0.0" not in printed
+
+
+def test_the_workshop_handout_gives_an_address_participants_reach() -> None:
+    addresses = lan_addresses()
+    assert all(not a.startswith("127.") for a in addresses)
+    local = participants_url("http://127.0.0.1:8000", None)
+    assert local == (f"http://{addresses[0]}:8000" if addresses else "http://127.0.0.1:8000")
+    assert participants_url("http://127.0.0.1:8000", "http://shop.lan:9000/") == (
+        "http://shop.lan:9000"
+    )
+    assert participants_url("http://10.1.2.3:8000", None) == "http://10.1.2.3:8000"
+    assert serving_urls("0.0.0.0", 8000)[0] == "http://127.0.0.1:8000/"

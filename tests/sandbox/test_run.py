@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from marketplace.core.settings import Settings
 from sandbox.cli import app
 from sandbox.findings import findings
 from sandbox.persona import load_personas
-from sandbox.report import write_reports
+from sandbox.report import print_policies, write_reports
 from sandbox.runner import remote_target, run_against, run_scenario, scenario_result
 from sandbox.scenario import CatalogSpec, Scenario, load_scenario
 from sandbox.testing import running_platform
@@ -213,3 +215,54 @@ def test_protocol_shoppers_buy_at_the_open_doors_and_are_refused_at_the_closed_o
     rows = [a for name, a in opened["agents"].items() if name.startswith("protocol-shopper")]
     assert all(a["succeeded"] and a["orders"] == 1 for a in rows), rows
     assert {a["visitor_class"] for a in rows} == {"verified-agent"}
+
+
+def test_a_run_in_waves_reports_the_policy_in_force_over_time() -> None:
+    """A teacher switches observe -> closed during a run that keeps the population coming."""
+    scenario = small("self-preferencing").expand()[0]
+    with running_platform(
+        "observe", products=TEST_PRODUCTS, seed=scenario.seed, personas=PERSONAS
+    ) as platform:
+        here = Settings(data_dir=platform.data_dir, database_url=platform.database_url)
+        admin = {"authorization": f"Bearer {platform.admin_token}"}
+
+        def keep_going(waves: int, seconds: float) -> bool:
+            if waves == 1:
+                switched = httpx.put(
+                    f"{platform.url}/api/v1/policy", json={"preset": "closed"}, headers=admin
+                )
+                assert switched.status_code == 200, switched.text
+            return waves < 2
+
+        run = run_against(
+            scenario,
+            remote_target(platform.url, platform.admin_token, here),
+            PERSONAS,
+            show_progress=False,
+            keep_going=keep_going,
+        )
+    assert run["waves"] == 2
+    spans = run["policies"]
+    assert [s["policy"] for s in spans] == ["observe", "closed"]
+    assert spans[0]["refused"] == 0
+    assert sum(s["requests"] for s in spans) == run["requests"]["total"]
+    # Each wave's journeys count under the policy in force when they began.
+    assert [s["journeys"] for s in spans] == [len(run["journeys"]) // 2] * 2
+    assert {row["policy"] for row in run["journeys"]} == {"observe", "closed"}
+    emails = {row.get("persona") for row in run["journeys"]}
+    assert emails  # both waves' shoppers ran (new accounts for the second)
+    assert not [a for a in run["agents"].values() if a["outcome"] == "could not register"]
+
+    result = scenario_result(scenario, [run], live=True)
+    assert result["policy"] == "observe, then closed"
+    console = Console(record=True, width=100)
+    print_policies(console, run, title="Policy in force over time")
+    text = console.export_text()
+    assert "observe (v" in text
+    assert "closed (v" in text
+
+
+def test_run_refuses_duration_with_until_enter() -> None:
+    result = CliRunner().invoke(app, ["run", "walled-garden", "--duration", "30", "--until-enter"])
+    assert result.exit_code == 2
+    assert "either --duration or --until-enter" in result.output

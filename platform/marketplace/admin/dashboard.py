@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from marketplace.accounts.deps import LoginThrottleDep, Shopper, ShopperDep, resolve_shopper
 from marketplace.accounts.throttle import LoginThrottled, client_of
 from marketplace.admin import service, workshop
+from marketplace.admin.timeline_chart import CHART_CSP, timeline_svg
 from marketplace.catalog.models import Product
 from marketplace.core.admin import (
     ADMIN_COOKIE,
@@ -23,11 +24,11 @@ from marketplace.core.admin import (
     require_admin_form,
 )
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
-from marketplace.core.errors import ProblemError, Unprocessable
+from marketplace.core.errors import Forbidden, ProblemError, Unprocessable
 from marketplace.core.settings import Settings
 from marketplace.gate.deps import GateRuntimeDep
 from marketplace.gate.policy.model import PRESET_NAMES, PolicyError
-from marketplace.storefront.rendering import CsrfDep, render
+from marketplace.storefront.rendering import CsrfDep, Flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,6 +70,25 @@ def dashboard(
         presets=PRESET_NAMES,
         admin_csrf=admin_csrf_token(request),
         flagged_teams=workshop.flagged_teams(session),
+    )
+
+
+@router.get("/dashboard/timeline.svg")
+def dashboard_timeline(
+    request: Request, session: SessionDep, now: NowDep, runtime: GateRuntimeDep
+) -> Response:
+    """The dashboard's chart: decisions per visitor class over the window, stacked (SVG)."""
+    if not has_admin_cookie(request):
+        raise Forbidden("The dashboard's chart needs the admin token: open /dashboard first.")
+    if runtime.decision_log is not None:
+        runtime.decision_log.flush()
+    stats = service.traffic_stats(
+        session, since=now - timedelta(seconds=WINDOW_S), now=now, reasons={}
+    )
+    return Response(
+        timeline_svg(stats["timeline"], WINDOW_S),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": CHART_CSP},
     )
 
 
@@ -128,15 +148,21 @@ def _token_form(
 
 @router.post("/dashboard/policy", dependencies=[Depends(require_admin_form)])
 def dashboard_policy(
-    runtime: GateRuntimeDep, preset: Annotated[str, Form(max_length=64)] = ""
+    runtime: GateRuntimeDep, settings: SettingsDep, preset: Annotated[str, Form(max_length=64)] = ""
 ) -> Response:
     try:
-        runtime.switch(preset=preset)
+        policy = runtime.switch(preset=preset)
     except (PolicyError, ValueError) as exc:
         raise Unprocessable(
             f"Could not switch the policy to {preset!r}: {exc}", type_slug="invalid-policy"
         ) from exc
-    return RedirectResponse("/dashboard", status_code=303)
+    mode = "observes (refuses nothing)" if policy.mode == "observe" else "enforces"
+    done = Flash(
+        "success",
+        f"Policy switched to {policy.name} (version {runtime.compiled.version}): the gate "
+        f"{mode} from the next request on.",
+    )
+    return redirect(settings, "/dashboard", done)
 
 
 @router.post("/dashboard/workshop/reinstate", dependencies=[Depends(require_admin_form)])

@@ -46,6 +46,92 @@ def percentile(values: list[int], q: float) -> int:
     return ordered[index]
 
 
+def is_operator_request(route_class: str, status: int | None) -> bool:
+    """The operator's own requests: the dashboard, its polling and admin calls the store answered.
+
+    They are not the store's traffic: counted, a dashboard left open would show a steady stream of
+    "human" requests. Refused or failed admin requests (a wrong token, a crawler) still count.
+    """
+    return route_class == "admin" and status is not None and status < 400
+
+
+def _refusal(row: Any, action: str, reasons: dict[str, str]) -> dict[str, Any]:
+    return {
+        "at": row.at.isoformat(),
+        "visitor_class": row.visitor_class,
+        "door": row.door,
+        "rule": row.rule,
+        "action": action,
+        "method": row.method,
+        "path": row.path,
+        "reason": reasons.get(row.rule, ""),
+    }
+
+
+class _Observed:
+    """What observe mode let through that enforcement would have refused (`enforced` false)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_class: Counter[str] = Counter()
+        self.by_rule: Counter[str] = Counter()
+        self.examples: list[dict[str, Any]] = []
+
+    def add(self, row: Any, reasons: dict[str, str]) -> None:
+        if row.enforced or row.action not in REFUSING_ACTIONS:
+            return
+        self.total += 1
+        self.by_class[row.visitor_class] += 1
+        self.by_rule[row.rule] += 1
+        self.examples.append(_refusal(row, row.action, reasons))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "by_class": dict(self.by_class),
+            "by_rule": dict(self.by_rule),
+            "examples": list(reversed(self.examples[-12:])),
+        }
+
+
+class _Policies:
+    """The policy in force over time: one span per policy version, ordered by when its first
+    decision was logged, with what each span refused (or would have). Grouped by version rather
+    than by consecutive rows: a request decided just before a switch is logged when it ends,
+    possibly after the first decisions under the new version."""
+
+    def __init__(self) -> None:
+        self.spans: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def add(self, row: Any, action: str) -> None:
+        key = (row.policy_version, row.policy)
+        span = self.spans.get(key)
+        at = row.at.isoformat()
+        if span is None:
+            span = {
+                "policy": row.policy,
+                "version": row.policy_version,
+                "from": at,
+                "to": at,
+                "requests": 0,
+                "refused": 0,
+                "would_refuse": 0,
+                "by_class": {},
+            }
+            self.spans[key] = span
+        span["from"] = min(span["from"], at)
+        span["to"] = max(span["to"], at)
+        span["requests"] += 1
+        span["by_class"][row.visitor_class] = span["by_class"].get(row.visitor_class, 0) + 1
+        if action in REFUSING_ACTIONS:
+            span["refused"] += 1
+        elif not row.enforced and row.action in REFUSING_ACTIONS:
+            span["would_refuse"] += 1
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return sorted(self.spans.values(), key=lambda span: (span["from"], span["version"]))
+
+
 def _since(stmt: Any, column: Any, since: datetime | None) -> Any:
     return stmt.where(column >= since) if since is not None else stmt
 
@@ -59,7 +145,12 @@ def traffic_stats(
     buckets: int = 24,
     team: str | None = None,
 ) -> dict[str, Any]:
-    """Requests and the gate's decisions since `since`: by class, action, route class and time."""
+    """Requests and the gate's decisions since `since`: by class, action, route class and time.
+
+    `refused` counts what was refused; `would_refuse` (and `observed`) what observe mode let
+    through that enforcement would have refused; `policies` the policy in force over time. The
+    operator's own requests are left out.
+    """
     stmt = select(
         GateDecision.at,
         GateDecision.visitor_class,
@@ -72,13 +163,19 @@ def traffic_stats(
         GateDecision.method,
         GateDecision.status,
         GateDecision.latency_us,
+        GateDecision.policy,
+        GateDecision.policy_version,
     ).order_by(GateDecision.id)
     stmt = _since(stmt, GateDecision.at, since)
     if team:
         members = select(Account.id).where(Account.team == team)
         stmt = stmt.where(or_(GateDecision.team == team, GateDecision.account_id.in_(members)))
-    rows = session.execute(stmt).all()
+    rows = [
+        r for r in session.execute(stmt).all() if not is_operator_request(r.route_class, r.status)
+    ]
 
+    observed = _Observed()
+    policies = _Policies()
     by_class: Counter[str] = Counter()
     by_class_decision: dict[str, Counter[str]] = defaultdict(Counter)
     by_route: dict[str, Counter[str]] = defaultdict(Counter)
@@ -102,26 +199,18 @@ def traffic_stats(
         latencies.append(row.latency_us)
         index = min(buckets - 1, max(0, int((row.at - start).total_seconds() // width)))
         series[row.visitor_class][index] += 1
+        observed.add(row, reasons)
+        policies.add(row, action)
         if action in REFUSING_ACTIONS:
             refused += 1
-            refusals.append(
-                {
-                    "at": row.at.isoformat(),
-                    "visitor_class": row.visitor_class,
-                    "door": row.door,
-                    "rule": row.rule,
-                    "action": action,
-                    "method": row.method,
-                    "path": row.path,
-                    "reason": reasons.get(row.rule, ""),
-                }
-            )
+            refusals.append(_refusal(row, action, reasons))
         elif row.method == "POST" and row.path in HELP_ME_DECIDE_PATHS and (row.status or 0) < 400:
             hmd_uses += 1
     return {
         "requests": {
             "total": len(rows),
             "refused": refused,
+            "would_refuse": observed.total,
             "by_class": dict(by_class),
             "by_class_decision": {k: dict(v) for k, v in by_class_decision.items()},
             "by_route_class": {k: dict(v) for k, v in by_route.items()},
@@ -130,6 +219,8 @@ def traffic_stats(
             "by_rule": dict(by_rule),
         },
         "refusals": {"examples": list(reversed(refusals[-12:]))},
+        "observed": observed.to_json(),
+        "policies": policies.to_json(),
         "timeline": {
             "bucket_seconds": width,
             "buckets": [i * width for i in range(buckets)],

@@ -163,6 +163,16 @@ _TYPES: tuple[ProblemType, ...] = (
         "agent: sign with Web Bot Auth using a registered key (the detail says how).",
     ),
     ProblemType(
+        "challenge-failed",
+        "The challenge was not passed",
+        403,
+        "The answer posted by a challenge page's script was not accepted: no valid token for "
+        "this session (the page is older than ten minutes, or from another session), a wrong "
+        "proof, or a browser that reports navigator.webdriver.",
+        "Reload the challenged page in an ordinary browser with JavaScript on; its script "
+        "answers by itself.",
+    ),
+    ProblemType(
         "policy-throttle",
         "Too many requests",
         429,

@@ -18,11 +18,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace.core.cookies import cookie_values
-from marketplace.core.errors import problem_response
+from marketplace.core.errors import problem_response, wants_html
 from marketplace.core.security import SESSION_COOKIE
+from marketplace.gate.challenge_page import challenge_page
 from marketplace.gate.decisionlog import new_row, session_hash
 from marketplace.gate.doors import McpCall, classify_mcp, door_of
 from marketplace.gate.facts import RequestFacts
+from marketplace.gate.identity.behaviour import facts_session_key, session_key
 from marketplace.gate.judge import Verdict
 from marketplace.gate.normalize import METHOD_OVERRIDE_HEADERS, normalize_path
 from marketplace.gate.refusals import protocol_refusal
@@ -165,8 +167,13 @@ class GateMiddleware:
                 if decision.refused
                 else None
             )
+            challenge = (
+                None if protocol is not None else self._challenge_page(scope, facts, decision)
+            )
             if protocol is not None:
                 await protocol(scope, receive, send_with_headers)
+            elif challenge is not None:
+                await challenge(scope, receive, send_with_headers)
             elif decision.refused:
                 signature = decision.signature_problem
                 response = problem_response(
@@ -188,6 +195,43 @@ class GateMiddleware:
                 await self.app(scope, receive, send_with_headers)
         finally:
             self._log(facts, decision, seconds, status_holder.get("status"), state, door)
+        renewed = state.get("session_cookie")
+        if (
+            facts.session_id
+            and isinstance(renewed, str)
+            and renewed
+            and renewed != facts.session_id
+        ):
+            # The store replaced the session cookie (a log-in): the visitor is the same person,
+            # so what it did before counts for the new session too. Never from a visitor without
+            # a cookie: that key is everyone behind one address with one browser (a classroom).
+            await anyio.to_thread.run_sync(self._carry, facts, renewed)
+
+    def _carry(self, facts: RequestFacts, renewed: str) -> None:
+        tracker = self.runtime.judge.tracker
+        if tracker is not None:
+            new_key = session_key(renewed, facts.client_ip, facts.user_agent)
+            tracker.carry(facts_session_key(facts), new_key)
+
+    def _challenge_page(self, scope: Scope, facts: RequestFacts, decision: Verdict) -> Any:
+        """The challenge page for a browser refused with `challenge`, else None.
+
+        Only for visitors scored by behaviour (suspected-agent): a passed challenge changes
+        their score, while a declared or unsigned agent would be challenged again and again."""
+        tracker = self.runtime.judge.tracker
+        if decision.effective != "challenge" or decision.visitor_class != "suspected-agent":
+            return None
+        if tracker is None:
+            return None
+        if decision.problem_status is not None or not wants_html(Request(scope)):
+            return None
+        token = tracker.challenge_token(facts, self.runtime.judge.clock().timestamp())
+        return challenge_page(
+            title=decision.title,
+            detail=decision.detail,
+            token=token,
+            method=facts.method,
+        )
 
     def _log(
         self,

@@ -376,6 +376,19 @@ def order_out(order: Order) -> OrderOut:
     )
 
 
+def shopper_order_numbers(session: Session, *, account_id: int) -> dict[int, int]:
+    """Order id -> the shopper's own order number (1 for their first order).
+
+    The store's pages number a shopper's orders from 1: the ids are store-wide, and a fresh
+    store's ids start after the seeded personas' past orders, so a new shopper's first order
+    would otherwise read #17. The API and the URLs keep the store-wide id.
+    """
+    ids = session.scalars(
+        select(Order.id).where(Order.account_id == account_id).order_by(Order.id)
+    ).all()
+    return {order_id: number for number, order_id in enumerate(ids, start=1)}
+
+
 def list_orders(session: Session, *, account_id: int, page: int, page_size: int) -> OrderPage:
     """The account's orders, newest first."""
     total = session.scalar(select(func.count(Order.id)).where(Order.account_id == account_id))

@@ -60,6 +60,7 @@ class GateSessionSignal(Base):
     first_interaction_ms: Mapped[float | None] = mapped_column(Float)
     first_checkout: Mapped[float | None] = mapped_column(Float)
     flagged: Mapped[int] = mapped_column(Integer, default=0)
+    challenges_passed: Mapped[int] = mapped_column(Integer, default=0)  # migration 0011
 
 
 class GateKV(Base):

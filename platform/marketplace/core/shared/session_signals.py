@@ -30,6 +30,7 @@ class SessionSignals(NamedTuple):
     first_interaction_ms: float | None = None  # page load → first pointer/key event
     first_checkout: float | None = None  # first cart/checkout/order request
     flagged: int = 0  # requests scored as automated
+    challenges_passed: int = 0  # challenge pages whose script proved a browser ran it
 
     def merged(self, o: SessionSignals) -> SessionSignals:
         return _merge(self, o)
@@ -54,6 +55,7 @@ MERGE: dict[str, MergeKind] = {
     "first_interaction_ms": "min",
     "first_checkout": "min",
     "flagged": "sum",
+    "challenges_passed": "sum",
 }
 if set(MERGE) != set(SessionSignals._fields):
     raise RuntimeError("every SessionSignals field needs exactly one entry in MERGE")

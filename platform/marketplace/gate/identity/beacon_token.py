@@ -22,9 +22,12 @@ MAX_TOKEN_LENGTH = 128
 class BeaconTokens:
     """Issues and checks the tokens that bind a beacon to a page view of one session."""
 
-    def __init__(self, secret_key: str, *, ttl_s: float = TTL_S) -> None:
-        # A key of its own, so a beacon token is never valid as any other HMAC of the store.
-        self._key = hmac.new(secret_key.encode(), b"beacon-token", hashlib.sha256).digest()
+    def __init__(
+        self, secret_key: str, *, ttl_s: float = TTL_S, purpose: bytes = b"beacon-token"
+    ) -> None:
+        # A key of its own per purpose, so a beacon token is never valid as any other HMAC of
+        # the store (the challenge page's tokens are made with another purpose).
+        self._key = hmac.new(secret_key.encode(), purpose, hashlib.sha256).digest()
         self.ttl_s = ttl_s
 
     def _mac(self, session_key: str, nonce: str, issued: int) -> str:

@@ -9,7 +9,15 @@ decision log records. A beacon counts only with the token of a page served to it
 evidence, and refusing first visits would punish every new shopper.
 
 Sessions are keyed by a hash of the session cookie (never the cookie itself, which is a login
-token), or by client IP and user agent before the first cookie is set.
+token), or by client IP and user agent before the first cookie is set. When the store gives a
+session a new cookie (logging in), what the old one did is carried over (`carry`): a person who
+looks at a product, logs in and adds it to the cart within two seconds is one visitor throughout.
+
+A browser that has the store's styles and scripts in its cache fetches none of them, so the asset
+check also takes a conditional request (`If-None-Match`, `If-Modified-Since`), a navigation from
+one of the store's own pages (`Sec-Fetch-Mode: navigate`, `Sec-Fetch-Site: same-origin`) and the
+beacon (the page's script ran) as signs that pages are rendered. A challenged person gets a page
+whose script proves a browser ran it (`challenge.py`); a passed challenge scores as a person.
 """
 
 from __future__ import annotations
@@ -27,8 +35,10 @@ from marketplace.core.shared.session_signals import SessionSignals
 from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.identity.beacon_token import MAX_TOKEN_LENGTH, BeaconTokens
+from marketplace.gate.identity.challenge import CHALLENGE_PATH, parse_answer, proof_holds
 
 BEACON_PATH = "/api/v1/beacon"
+BEACON_PATHS = (BEACON_PATH, CHALLENGE_PATH)
 MAX_BEACON_BYTES = 2048
 
 # Route classes whose GETs count as a product or catalog view.
@@ -81,12 +91,25 @@ def facts_session_key(facts: RequestFacts) -> str:
     return session_key(facts.session_id, facts.client_ip, facts.user_agent)
 
 
+CONDITIONAL_HEADERS = ("if-none-match", "if-modified-since")
+
+
+def cache_hint(facts: RequestFacts) -> bool:
+    """Whether a page request shows a browser that keeps (or just rendered) the store's assets:
+    a conditional request, or a navigation from one of the store's own pages."""
+    if any(facts.header(name) for name in CONDITIONAL_HEADERS):
+        return True
+    return (facts.header("sec-fetch-mode") or "").lower() == "navigate" and (
+        facts.header("sec-fetch-site") or ""
+    ).lower() == "same-origin"
+
+
 def request_delta(facts: RequestFacts, now: float) -> SessionSignals:
     """What this one request adds to its session's signals."""
     method = "GET" if facts.method == "HEAD" else facts.method
     is_api = facts.path.startswith("/api/")
     is_asset = facts.is_asset or facts.route_class == "assets"
-    is_beacon = facts.path == BEACON_PATH
+    is_beacon = facts.path in BEACON_PATHS
     is_page = method == "GET" and not is_api and not is_asset and facts.route_class in PAGE_ROUTES
     is_view = method == "GET" and facts.route_class in VIEW_ROUTES
     ordering = facts.route_class in ORDER_ROUTES and method in WRITE_METHODS
@@ -95,7 +118,8 @@ def request_delta(facts: RequestFacts, now: float) -> SessionSignals:
         last_seen=now,
         requests=0 if (is_asset or is_beacon) else 1,
         pages=1 if is_page else 0,
-        assets=1 if is_asset and not is_beacon else 0,
+        # A page served from a browser's cache leaves no asset request: its hints count instead.
+        assets=1 if (is_asset and not is_beacon) or (is_page and cache_hint(facts)) else 0,
         views=1 if is_view else 0,
         first_checkout=now if ordering else None,
     )
@@ -155,13 +179,33 @@ def compute_score(
     if signals.webdriver_beacons:
         return 1, ("the page's beacon reported navigator.webdriver = true (an automated browser)",)
     reasons: list[str] = []
+    if signals.challenges_passed:
+        # The challenge page's script ran in a browser that did not admit to automation: the
+        # rendering checks below are answered. Only the pace still counts.
+        score = HUMAN_SCORE
+        if recent_requests > RATE_HUMAN_MAX:
+            score -= 30
+            reasons.append(
+                f"{recent_requests} requests in {RATE_WINDOW_S} s (people stay under "
+                f"{RATE_HUMAN_MAX})"
+            )
+        return score, tuple(reasons)
     evidence = signals.pages + signals.beacons + signals.views
-    score = HUMAN_SCORE if signals.beacons and signals.pointer_events + signals.key_events else 0
+    interacted = bool(signals.beacons and signals.pointer_events + signals.key_events)
+    score = HUMAN_SCORE if interacted else 0
     if not score:
         score = NEUTRAL_SCORE if evidence < MIN_PAGES_FOR_ASSET_CHECK else 80
-    if browser_ua and signals.pages >= MIN_PAGES_FOR_ASSET_CHECK and signals.assets == 0:
+    if (
+        browser_ua
+        and signals.pages >= MIN_PAGES_FOR_ASSET_CHECK
+        and signals.assets == 0
+        and signals.beacons == 0
+    ):
         score -= 45
-        reasons.append(f"{signals.pages} pages fetched without loading their styles or scripts")
+        reasons.append(
+            f"{signals.pages} pages fetched without loading their styles or scripts "
+            "(and no sign of a browser cache)"
+        )
     if browser_ua and signals.pages >= MIN_PAGES_FOR_BEACON_CHECK and signals.beacons == 0:
         score -= 30
         reasons.append(f"{signals.pages} pages fetched but none ran the interaction beacon")
@@ -178,7 +222,8 @@ def compute_score(
             f"(people need at least {FASTEST_HUMAN_INTERACTION_MS:.0f} ms)"
         )
     if (
-        signals.first_checkout is not None
+        not interacted
+        and signals.first_checkout is not None
         and signals.first_seen is not None
         and signals.first_checkout - signals.first_seen < FASTEST_HUMAN_CHECKOUT_S
         and signals.pages + signals.views > 0
@@ -208,9 +253,13 @@ def compute_score(
 class BehaviourTracker:
     """Records every request's behaviour in the shared state and scores the session."""
 
-    def __init__(self, state: SharedState, *, tokens: BeaconTokens) -> None:
+    def __init__(
+        self, state: SharedState, *, tokens: BeaconTokens, challenges: BeaconTokens | None = None
+    ) -> None:
         self.state = state
         self.tokens = tokens
+        # The app gives challenge pages tokens of their own purpose (layer.build_identity).
+        self.challenges = challenges if challenges is not None else tokens
 
     def observe(self, facts: RequestFacts, *, now: float) -> tuple[str, SessionSignals]:
         """Record this request; returns the session key and its combined signals."""
@@ -227,7 +276,7 @@ class BehaviourTracker:
         """Record this request and score its session; `browser_ua`: the UA claims a browser."""
         key, signals = self.observe(facts, now=now)
         recent = 0
-        if not (facts.is_asset or facts.route_class == "assets" or facts.path == BEACON_PATH):
+        if not (facts.is_asset or facts.route_class == "assets" or facts.path in BEACON_PATHS):
             recent = self.state.hit(f"rate:{key}", RATE_WINDOW_S)
         score, reasons = compute_score(
             signals, facts=facts, browser_ua=browser_ua, recent_requests=recent
@@ -252,6 +301,39 @@ class BehaviourTracker:
         if not self.tokens.valid(body.token, key, now):
             return False
         self.state.add_session_signals(key, beacon_delta(body, now))
+        return True
+
+    def carry(self, old_key: str, new_key: str) -> None:
+        """Add what the session `old_key` did to `new_key` (the store replaced its cookie)."""
+        if old_key == new_key:
+            return
+        signals = self.state.get_session_signals(old_key)
+        if signals.first_seen is not None:
+            self.state.add_session_signals(new_key, signals)
+
+    def challenge_token(self, facts: RequestFacts, now: float) -> str:
+        """The token of a challenge page served now for this request's session."""
+        return self.challenges.issue(facts_session_key(facts), now)
+
+    def record_challenge(
+        self, session_id: str | None, client_ip: str | None, user_agent: str, raw: bytes, now: float
+    ) -> bool:
+        """Record a challenge page's answer; True when it passed. An answer from a browser that
+        reports `navigator.webdriver` is recorded as a webdriver beacon, never as a pass."""
+        answer = parse_answer(raw)
+        if answer is None:
+            return False
+        key = session_key(session_id, client_ip, user_agent)
+        if not self.challenges.valid(answer.token, key, now):
+            return False
+        if not proof_holds(answer.token, answer.counter):
+            return False
+        if answer.webdriver:
+            delta = SessionSignals(first_seen=now, last_seen=now, webdriver_beacons=1)
+            self.state.add_session_signals(key, delta)
+            return False
+        delta = SessionSignals(first_seen=now, last_seen=now, challenges_passed=1)
+        self.state.add_session_signals(key, delta)
         return True
 
     def flag(self, facts: RequestFacts) -> None:

@@ -17,6 +17,7 @@ from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.identity.beacon_token import BeaconTokens
 from marketplace.gate.identity.behaviour import BehaviourTracker
+from marketplace.gate.identity.challenge import CHALLENGE_PURPOSE, CHALLENGE_TTL_S
 from marketplace.gate.identity.escalation import (
     AccountResolver,
     Escalator,
@@ -147,7 +148,13 @@ def build_identity(
         keyid=platform_keyid(key),
         state=state,
         partners=PartnerRegistry(database, state, key.public_key()),
-        tracker=BehaviourTracker(state, tokens=BeaconTokens(settings.secret_key)),
+        tracker=BehaviourTracker(
+            state,
+            tokens=BeaconTokens(settings.secret_key),
+            challenges=BeaconTokens(
+                settings.secret_key, ttl_s=CHALLENGE_TTL_S, purpose=CHALLENGE_PURPOSE
+            ),
+        ),
         escalator=escalator,
     )
 

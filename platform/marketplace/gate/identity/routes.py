@@ -8,8 +8,10 @@ import json
 from fastapi import APIRouter, Request, Response, status
 
 from marketplace.core.deps import NowDep
+from marketplace.core.errors import Forbidden
 from marketplace.core.security import SESSION_COOKIE
 from marketplace.gate.identity.behaviour import BEACON_PATH, MAX_BEACON_BYTES
+from marketplace.gate.identity.challenge import CHALLENGE_PATH, MAX_CHALLENGE_BYTES
 from marketplace.gate.identity.deps import IdentityDep, TrackerDep
 from marketplace.gate.identity.httpsig import new_nonce
 from marketplace.gate.identity.keys import DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH
@@ -61,4 +63,41 @@ async def beacon(request: Request, tracker: TrackerDep, now: NowDep) -> Response
         raw,
         now.timestamp(),
     )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    CHALLENGE_PATH,
+    tags=["identity"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Answer of a challenge page's script",
+    description="Posted by /static/challenge.js on the page a browser gets when the gate answers "
+    "`challenge`: `{token, counter, webdriver}`, where SHA-256(`token:counter`) starts with the "
+    "page's number of zero bits. 204 when it passed: the session then scores as a person's. "
+    "403 `/problems/challenge-failed` otherwise (no valid token for this session, a wrong proof, "
+    "or `webdriver: true`).",
+    response_class=Response,
+)
+async def challenge(request: Request, tracker: TrackerDep, now: NowDep) -> Response:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_CHALLENGE_BYTES:
+            break
+    facts = getattr(request.state, "gate_facts", None)
+    client = getattr(facts, "client_ip", None) or (request.client.host if request.client else None)
+    passed = tracker.record_challenge(
+        request.cookies.get(SESSION_COOKIE),
+        client,
+        request.headers.get("user-agent", ""),
+        raw,
+        now.timestamp(),
+    )
+    if not passed:
+        raise Forbidden(
+            "The challenge was not passed: reload the challenged page in an ordinary browser "
+            "with JavaScript on.",
+            title="The challenge was not passed",
+            type_slug="challenge-failed",
+        )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

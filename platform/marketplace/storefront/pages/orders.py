@@ -103,10 +103,11 @@ def place_order(
     except ProblemError as exc:
         target = "/cart" if exc.type_slug in ("out-of-stock", "empty-cart") else "/checkout"
         return redirect(settings, target, Flash("error", views.shopper_message(exc)))
+    number = orders.shopper_order_numbers(session, account_id=account.id)[placed.order.id]
     message = (
-        f"Thank you! Order #{placed.order.id} is placed."
+        f"Thank you! Order #{number} is placed."
         if placed.created
-        else f"Order #{placed.order.id} was already placed; it was not placed twice."
+        else f"Order #{number} was already placed; it was not placed twice."
     )
     return redirect(settings, f"/orders/{placed.order.id}", Flash("success", message))
 
@@ -130,6 +131,7 @@ def orders_page(
         shopper=shopper,
         session=session,
         orders=listing.items,
+        numbers=orders.shopper_order_numbers(session, account_id=account.id),
         page=page,
         pages=max(1, math.ceil(listing.total / ORDERS_PAGE_SIZE)),
         page_link=lambda p: "/orders?" + urlencode({"page": p}, quote_via=quote),
@@ -153,5 +155,6 @@ def order_page(
         shopper=shopper,
         session=session,
         order=order,
+        number=orders.shopper_order_numbers(session, account_id=account.id)[order.id],
         payment_label=PAYMENT_LABELS.get(order.payment.method, order.payment.method),
     )

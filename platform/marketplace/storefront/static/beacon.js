@@ -92,9 +92,14 @@
 
   window.setTimeout(function () { send(true); }, FIRST_REPORT_MS);
   window.setInterval(function () { if (pointer || keys) { send(false); } }, 10000);
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "hidden" && (pointer || keys || !sentAny)) {
+  function leaving() {
+    if (pointer || keys || !sentAny) {
       send(true);
     }
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") { leaving(); }
   });
+  // Following a link within two seconds: the page's report goes out as it is left.
+  window.addEventListener("pagehide", leaving);
 })();

@@ -42,6 +42,7 @@
     var requests = stats.requests;
     text("requests-total", requests.total);
     text("requests-refused", requests.refused);
+    text("requests-would-refuse", requests.would_refuse);
     text("requests-rate", (requests.total / windowS).toFixed(1));
     text("orders-total", stats.orders.total);
     text("latency-p99", stats.gate_latency_us.p99);
@@ -50,9 +51,10 @@
       var actions = requests.by_class_decision[cls];
       var total = Object.keys(actions).reduce(function (s, a) { return s + actions[a]; }, 0);
       var allowed = actions.allow || 0;
-      return [[cls, false], [(total / windowS).toFixed(2), true], [allowed, true], [total - allowed, true]];
+      return [[cls, false], [(total / windowS).toFixed(2), true], [allowed, true], [total - allowed, true],
+              [stats.observed.by_class[cls] || 0, true]];
     });
-    fill("classes", classes, "No traffic yet.", 4);
+    fill("classes", classes, "No traffic yet.", 5);
     var doors = Object.keys(requests.by_door || {}).sort().map(function (door) {
       var actions = requests.by_door[door];
       var total = Object.keys(actions).reduce(function (s, a) { return s + actions[a]; }, 0);
@@ -69,6 +71,17 @@
               [r.door || "", false], [r.method + " " + r.path, false], [r.rule + ": " + r.reason, false]];
     });
     fill("refusals", refusals, "Nobody refused yet.", 6);
+    renderObserved(stats.observed);
+    var chart = document.getElementById("timeline");
+    if (chart) { chart.src = "/dashboard/timeline.svg?t=" + Date.now(); }
+  }
+
+  function renderObserved(observed) {
+    var rows = observed.examples.map(function (r) {
+      return [[String(r.at).slice(11, 19), false], [r.visitor_class, false], [r.action, false],
+              [r.method + " " + r.path, false], [r.rule + ": " + r.reason, false]];
+    });
+    fill("observed", rows, "Nothing observed: under an enforcing policy refusals are listed above.", 5);
   }
 
   function poll() {
