@@ -65,7 +65,7 @@ def test_every_slug_raised_in_code_has_a_page_and_every_page_a_slug() -> None:
     found, prefixes = slugs_in_code()
     assert len(found) >= 40  # the scan sees the code (a broken scan would pass vacuously)
     missing = {slug: where for slug, where in found.items() if slug not in PROBLEM_TYPES}
-    assert not missing, f"add these to marketplace/core/problem_types.py: {missing}"
+    assert not missing, f"add these to marketplace/core/data/problem_types.yaml: {missing}"
     # The gate's refusals are `policy-<action>`, built at run time.
     assert prefixes == {"policy-"}
     gate = {f"policy-{action}" for action in STATUS_OF_ACTION if action != "allow"}
