@@ -6,6 +6,7 @@ same thing on the projector and in the report.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -187,7 +188,7 @@ def traffic_stats(
     refusals: list[dict[str, Any]] = []
     start = since or (rows[0].at if rows else now)
     span = max(1.0, (now - start).total_seconds())
-    width = max(1, int(span // buckets) + 1)
+    width = max(1, math.ceil(span / buckets))  # the buckets cover the window, no more
     series: dict[str, list[int]] = defaultdict(lambda: [0] * buckets)
     for row in rows:
         action = row.action if row.enforced else "allow"

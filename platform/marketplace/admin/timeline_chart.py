@@ -60,6 +60,7 @@ def timeline_svg(timeline: dict[str, Any], window_s: int) -> bytes:
         legend_at_bottom=True,
         legend_at_bottom_columns=4,
         truncate_legend=-1,
+        truncate_label=-1,
         show_minor_x_labels=False,
         x_labels_major_every=max(1, len(buckets) // 6),
         y_title=f"decisions per {width} s",
@@ -67,8 +68,9 @@ def timeline_svg(timeline: dict[str, Any], window_s: int) -> bytes:
         margin=8,
         no_data_text="No traffic yet",
     )
+    # Each bucket is labelled by when it ends, so the last one, which ends now, reads "now".
     chart.x_labels = [
-        f"-{max(0, window_s - start)} s" if start < window_s else "now" for start in buckets
+        f"-{window_s - start - width} s" if start + width < window_s else "now" for start in buckets
     ]
     for cls in order:
         chart.add(cls, series[cls])
