@@ -45,8 +45,7 @@
     text("requests-would-refuse", requests.would_refuse);
     text("requests-rate", (requests.total / windowS).toFixed(1));
     text("orders-total", stats.orders.total);
-    var p99 = document.getElementById("latency-p99");
-    if (p99) { p99.innerHTML = ((stats.gate_latency_us.p99 || 0) / 1000).toFixed(1) + "<small> ms</small>"; }
+    text("latency-p99", ((stats.gate_latency_us.p99 || 0) / 1000).toFixed(1));
     text("updated", String(stats.generated_at).slice(11, 19));
     var classes = Object.keys(requests.by_class_decision).sort().map(function (cls) {
       var actions = requests.by_class_decision[cls];
