@@ -25,6 +25,7 @@ from marketplace.admin.dashboard import router as dashboard_router
 from marketplace.admin.retention import build_retention
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
+from marketplace.catalog.adids import ImpressionIds
 from marketplace.catalog.routes import router as catalog_router
 from marketplace.core import cookies
 from marketplace.core.apidocs import install_api_docs
@@ -295,6 +296,7 @@ def build_state(
         protocols=protocols,
         acp=acp,
         decide_snapshots=decide_snapshots,
+        impression_ids=ImpressionIds(db.engine),
         shutdown_hooks=[
             decide_snapshots.close,
             gate.close,

@@ -7,14 +7,18 @@ writes everything, and a product page takes no write lock.
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from marketplace.catalog.models import Product
+from marketplace.catalog import adids
+from marketplace.catalog.adids import ImpressionIds
+from marketplace.catalog.models import AdClick, AdImpression, Product
 from marketplace.core.db import Database
 from marketplace.core.security import CookieSigner
 from marketplace.history.models import HistoryEvent
@@ -104,6 +108,65 @@ def test_a_product_page_takes_no_write_lock(client: TestClient, database: Databa
         response = client.get(f"/api/v1/products/{product}")
         assert response.status_code == 200
         assert response.json()["id"] == product
+
+
+_AD_LINK = re.compile(r'href="/products/(\d+)\?ad=(\d+)"')
+
+
+def test_an_html_product_page_with_ads_takes_no_write_lock(
+    client: TestClient, database: Database
+) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    html = {"accept": "text/html"}
+    # A product whose page shows sponsored products (and so mints impression ids).
+    page = product = None
+    for skip in range(20):
+        product = product_with_stock(database, skip=skip)
+        page = client.get(f"/products/{product}", headers=html)
+        if _AD_LINK.search(page.text):
+            break
+    assert page is not None
+    assert product is not None
+    assert _AD_LINK.search(page.text)
+    with database.session() as holder:
+        holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
+        started = time.monotonic()
+        page = client.get(f"/products/{product}", headers=html)
+        took = time.monotonic() - started
+        assert page.status_code == 200
+        # A page that needed the lock would wait for SQLite's busy timeout (30 s), then fail.
+        assert took < 5, f"the page waited {took:.1f} s with the write lock held elsewhere"
+    links = [(int(p), int(i)) for p, i in _AD_LINK.findall(page.text)]
+    assert links
+    # Once the lock is free the queued impressions are written, under the ids the links name.
+    with database.session() as session:
+        shown = {
+            i.id: i
+            for i in session.scalars(
+                select(AdImpression).where(AdImpression.id.in_([i for _, i in links]))
+            )
+        }
+    assert {i: (shown[i].product_id, shown[i].placement) for _, i in links} == {
+        i: (p, "product") for p, i in links
+    }
+    # And the link still records (and charges) a person's click on that impression.
+    ad_product, impression = links[0]
+    opened = client.get(f"/products/{ad_product}", params={"ad": impression}, headers=html)
+    assert opened.status_code == 200
+    with database.session() as session:
+        click = session.scalar(select(AdClick).where(AdClick.impression_id == impression))
+    assert click is not None
+    assert click.charged
+    assert click.product_id == ad_product
+
+
+def test_impression_ids_are_unique_across_processes(database: Database) -> None:
+    first, second = ImpressionIds(database.engine, block_size=4), ImpressionIds(database.engine)
+    taken = first.take(3) + second.take(5) + first.take(6)
+    with database.session() as session:
+        taken += adids.reserve(session.connection(), 2)
+    assert len(set(taken)) == len(taken) == 16
 
 
 def test_a_product_page_shows_the_stock_just_committed(

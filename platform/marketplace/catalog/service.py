@@ -11,12 +11,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
-from marketplace.catalog import search
+from marketplace.catalog import adids, search
 from marketplace.catalog.models import AdClick, AdImpression, Category, Product
 from marketplace.catalog.schemas import (
     CategoryOut,
@@ -241,31 +241,71 @@ def serve_ads(
     visitor_class: str,
     now: datetime,
 ) -> list[ProductSummary]:
-    """Record one impression per sponsored product served at its 1-based position, and return
-    each as a sponsored summary whose `ad_click` link names its impression."""
-    impressions = [
-        AdImpression(
-            product_id=product.id,
-            bid=product.sponsored_bid,
-            placement=placement,
-            position=position,
-            query=query,
-            visitor_class=visitor_class,
-            account_id=shopper.account_id if shopper else None,
-            session_key=shopper.session_key if shopper else None,
-            created_at=now,
-        )
-        for position, product in placed
-    ]
-    if not impressions:
+    """Record one impression per sponsored product served at its 1-based position, in the
+    session's transaction, and return each as a sponsored summary whose `ad_click` link names
+    its impression."""
+    if not placed:
         return []
-    session.add_all(impressions)
-    session.flush()  # the click links name their impression
+    ids = adids.reserve(session.connection(), len(placed))
+    rows = _impression_rows(placed, ids, placement, query, shopper, visitor_class, now)
+    session.execute(insert(AdImpression), rows)
+    return _sponsored(placed, ids)
+
+
+def queue_ads(
+    write_behind: WriteBehind,
+    impression_ids: adids.ImpressionIds,
+    placed: list[tuple[int, Product]],
+    *,
+    placement: str,
+    shopper: ShopperRef | None,
+    visitor_class: str,
+    now: datetime,
+) -> list[ProductSummary]:
+    """`serve_ads` without a write in the request: the ids come from this process's block and
+    the impressions are queued on the write-behind (written before this process's next
+    transaction, so a click on one always finds it)."""
+    if not placed:
+        return []
+    ids = impression_ids.take(len(placed))
+    table = cast(Table, AdImpression.__table__)
+    for row in _impression_rows(placed, ids, placement, None, shopper, visitor_class, now):
+        write_behind.add(table, row)
+    return _sponsored(placed, ids)
+
+
+def _impression_rows(
+    placed: list[tuple[int, Product]],
+    ids: list[int],
+    placement: str,
+    query: str | None,
+    shopper: ShopperRef | None,
+    visitor_class: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": impression_id,
+            "product_id": product.id,
+            "bid": product.sponsored_bid,
+            "placement": placement,
+            "position": position,
+            "query": query,
+            "visitor_class": visitor_class,
+            "account_id": shopper.account_id if shopper else None,
+            "session_key": shopper.session_key if shopper else None,
+            "created_at": now,
+        }
+        for (position, product), impression_id in zip(placed, ids, strict=True)
+    ]
+
+
+def _sponsored(placed: list[tuple[int, Product]], ids: list[int]) -> list[ProductSummary]:
     return [
         product_summary(product, sponsored=True).model_copy(
-            update={"ad_click": ad_click_path(product.id, impression.id)}
+            update={"ad_click": ad_click_path(product.id, impression_id)}
         )
-        for (_position, product), impression in zip(placed, impressions, strict=True)
+        for (_position, product), impression_id in zip(placed, ids, strict=True)
     ]
 
 
@@ -274,19 +314,22 @@ def sponsored_beside(
     product: Product,
     *,
     slots: int,
+    write_behind: WriteBehind,
+    impression_ids: adids.ImpressionIds,
     shopper: ShopperRef | None,
     visitor_class: str,
     now: datetime,
 ) -> list[ProductSummary]:
-    """Sponsored products of the same category shown on a product's page (highest bids)."""
+    """Sponsored products of the same category shown on a product's page (highest bids); their
+    impressions are queued (`queue_ads`), so `session` may be a read-only one."""
     flt = search.ProductFilter(category_id=product.category_id)
     ids = [i for i in search.sponsored_ids(session, flt, limit=slots + 1) if i != product.id]
     by_id = products_by_ids(session, ids[:slots])
-    return serve_ads(
-        session,
+    return queue_ads(
+        write_behind,
+        impression_ids,
         list(enumerate((by_id[i] for i in ids[:slots] if i in by_id), start=1)),
         placement="product",
-        query=None,
         shopper=shopper,
         visitor_class=visitor_class,
         now=now,

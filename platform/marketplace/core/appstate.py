@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from marketplace.accounts.anonymous import AnonymousTokens
     from marketplace.accounts.service import LoginHook
     from marketplace.accounts.throttle import LoginThrottle
+    from marketplace.catalog.adids import ImpressionIds
     from marketplace.decide.assistant.memory import ConversationMemory
     from marketplace.decide.config import DecideConfig
     from marketplace.decide.snapshot import SnapshotRefresher
@@ -58,6 +59,7 @@ class AppState:
     acp: AcpState
     protocols: ProtocolState
     decide_snapshots: SnapshotRefresher
+    impression_ids: ImpressionIds
     shutdown_hooks: list[Callable[[], object]] = field(default_factory=list)
     database_turns: DatabaseTurns = field(default_factory=WeakKeyDictionary)
 

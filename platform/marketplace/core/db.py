@@ -165,6 +165,11 @@ class Database:
             expire_on_commit=False,
             autoflush=True,
         )
+        # Sessions that only read: on SQLite they never begin `BEGIN IMMEDIATE`, so they neither
+        # wait for nor hold the write lock (the reader refuses writes: `query_only`).
+        self.read_sessionmaker = sessionmaker(
+            self.read_engine, expire_on_commit=False, autoflush=False
+        )
         self._watch_sessions()
 
     def _watch_sessions(self) -> None:

@@ -68,6 +68,21 @@ async def get_session(
     await _finish(session, commit=True)
 
 
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session for a request that only reads (a product page): on SQLite it takes no turn and
+    no write lock, and refuses writes; nothing is committed. Closing it ends the driver's read,
+    which costs nothing on SQLite, so there it stays on the event loop."""
+    database = request_state(request).db
+    session = database.read_sessionmaker()
+    try:
+        yield session
+    finally:
+        if database.dialect == "sqlite" or not session.in_transaction():
+            session.close()
+        else:
+            await run_in_threadpool(session.close)
+
+
 async def _finish(session: Session, *, commit: bool) -> None:
     if (
         not session.in_transaction()
@@ -100,6 +115,7 @@ async def visitor_class(request: Request) -> str:
 # scope="function" closes (and commits) the session when the endpoint returns, before the
 # response goes out, so a failed commit becomes an error response rather than a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]

@@ -60,6 +60,14 @@ class WriteBehind:
     def pending(self) -> int:
         return len(self._pending)
 
+    def queued(self, table: Table) -> list[dict[str, Any]]:
+        """A copy of the rows queued for `table` and not yet taken (e.g. to count a view the
+        database does not have yet)."""
+        if not self._pending:
+            return []
+        with self._lock:
+            return [row for t, row in self._pending if t is table]
+
     def take(self) -> Batch:
         """Everything queued so far, removed from the queue (give it back with `requeue`)."""
         if not self._pending:
