@@ -11,10 +11,11 @@ import re
 import threading
 import time
 import uuid
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 
 from marketplace.catalog import adids
 from marketplace.catalog.adids import ImpressionIds
@@ -73,6 +74,22 @@ def test_a_rolled_back_session_gives_the_queued_rows_back(database: Database) ->
     assert views_of(database, key) == 1
 
 
+def test_a_rolled_back_savepoint_keeps_the_rows_its_transaction_commits(
+    database: Database,
+) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    queue_view(database, key, product)
+    with database.session() as session:
+        session.execute(select(1))  # writes the queue in this transaction
+        with pytest.raises(RuntimeError), session.begin_nested():
+            raise RuntimeError("e.g. a duplicate e-mail, caught by the request")
+    # Written once, and not given back to be written again.
+    assert database.write_behind.pending == 0
+    for _ in range(3):
+        assert views_of(database, key) == 1
+
+
 def test_shutdown_writes_what_is_queued(database: Database) -> None:
     product = product_with_stock(database)
     key = f"wb-{uuid.uuid4().hex}"
@@ -111,6 +128,37 @@ def test_a_product_page_takes_no_write_lock(client: TestClient, database: Databa
 
 
 _AD_LINK = re.compile(r'href="/products/(\d+)\?ad=(\d+)"')
+
+
+def test_a_row_the_database_refuses_is_dropped_not_retried_forever(database: Database) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    with database.session() as session:
+        taken = adids.reserve(session.connection(), 1)[0]
+    row = {
+        "id": taken,
+        "product_id": product,
+        "bid": 1.0,
+        "placement": "product",
+        "position": 1,
+        "query": None,
+        "visitor_class": "human",
+        "account_id": None,
+        "session_key": key,
+        "created_at": TEST_NOW,
+    }
+    table = cast(Table, AdImpression.__table__)
+    database.write_behind.add(table, row)
+    database.write_behind.flush()
+    database.write_behind.add(table, row)  # the same id again: refused
+    queue_view(database, key, product)
+    for _ in range(100):
+        if database.write_behind.pending == 0:
+            break
+        time.sleep(0.05)
+    assert database.write_behind.pending == 0
+    assert database.write_behind.dropped == 1
+    assert views_of(database, key) == 1
 
 
 def test_an_html_product_page_with_ads_takes_no_write_lock(
