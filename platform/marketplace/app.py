@@ -27,6 +27,7 @@ from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
 from marketplace.catalog.adids import ImpressionIds
 from marketplace.catalog.routes import router as catalog_router
+from marketplace.catalog.slates import SponsoredSlates
 from marketplace.core import cookies
 from marketplace.core.apidocs import install_api_docs
 from marketplace.core.appstate import AppState
@@ -297,6 +298,7 @@ def build_state(
         acp=acp,
         decide_snapshots=decide_snapshots,
         impression_ids=ImpressionIds(db.engine),
+        sponsored_slates=SponsoredSlates(),
         shutdown_hooks=[
             decide_snapshots.close,
             gate.close,

@@ -1,4 +1,5 @@
-"""The catalog's parts for routes: this process's block of ad impression ids."""
+"""The catalog's parts for routes: this process's block of ad impression ids and its lists of
+each category's highest bidders."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from marketplace.catalog.adids import ImpressionIds
+from marketplace.catalog.slates import SponsoredSlates
 from marketplace.core.appstate import request_state
 
 
@@ -14,4 +16,9 @@ async def impression_ids(request: Request) -> ImpressionIds:
     return request_state(request).impression_ids
 
 
+async def sponsored_slates(request: Request) -> SponsoredSlates:
+    return request_state(request).sponsored_slates
+
+
 ImpressionIdsDep = Annotated[ImpressionIds, Depends(impression_ids)]
+SponsoredSlatesDep = Annotated[SponsoredSlates, Depends(sponsored_slates)]

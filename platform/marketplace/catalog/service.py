@@ -26,6 +26,7 @@ from marketplace.catalog.schemas import (
     SearchParams,
     Specification,
 )
+from marketplace.catalog.slates import Slot, SponsoredSlates
 from marketplace.catalog.taxonomy import CATEGORY_SLUGS, AttributeSpec, attribute_specs
 from marketplace.core.errors import NotFound, Unprocessable
 from marketplace.core.ids import is_id
@@ -247,15 +248,16 @@ def serve_ads(
     if not placed:
         return []
     ids = adids.reserve(session.connection(), len(placed))
-    rows = _impression_rows(placed, ids, placement, query, shopper, visitor_class, now)
+    slots = [(pos, (product_summary(p, sponsored=True), p.sponsored_bid)) for pos, p in placed]
+    rows = _impression_rows(slots, ids, placement, query, shopper, visitor_class, now)
     session.execute(insert(AdImpression), rows)
-    return _sponsored(placed, ids)
+    return _with_links(slots, ids)
 
 
 def queue_ads(
     write_behind: WriteBehind,
     impression_ids: adids.ImpressionIds,
-    placed: list[tuple[int, Product]],
+    placed: list[tuple[int, Slot]],
     *,
     placement: str,
     shopper: ShopperRef | None,
@@ -271,11 +273,11 @@ def queue_ads(
     table = cast(Table, AdImpression.__table__)
     for row in _impression_rows(placed, ids, placement, None, shopper, visitor_class, now):
         write_behind.add(table, row)
-    return _sponsored(placed, ids)
+    return _with_links(placed, ids)
 
 
 def _impression_rows(
-    placed: list[tuple[int, Product]],
+    placed: list[tuple[int, Slot]],
     ids: list[int],
     placement: str,
     query: str | None,
@@ -286,8 +288,8 @@ def _impression_rows(
     return [
         {
             "id": impression_id,
-            "product_id": product.id,
-            "bid": product.sponsored_bid,
+            "product_id": summary.id,
+            "bid": bid,
             "placement": placement,
             "position": position,
             "query": query,
@@ -296,16 +298,14 @@ def _impression_rows(
             "session_key": shopper.session_key if shopper else None,
             "created_at": now,
         }
-        for (position, product), impression_id in zip(placed, ids, strict=True)
+        for (position, (summary, bid)), impression_id in zip(placed, ids, strict=True)
     ]
 
 
-def _sponsored(placed: list[tuple[int, Product]], ids: list[int]) -> list[ProductSummary]:
+def _with_links(placed: list[tuple[int, Slot]], ids: list[int]) -> list[ProductSummary]:
     return [
-        product_summary(product, sponsored=True).model_copy(
-            update={"ad_click": ad_click_path(product.id, impression_id)}
-        )
-        for (_position, product), impression_id in zip(placed, ids, strict=True)
+        summary.model_copy(update={"ad_click": ad_click_path(summary.id, impression_id)})
+        for (_position, (summary, _bid)), impression_id in zip(placed, ids, strict=True)
     ]
 
 
@@ -314,6 +314,7 @@ def sponsored_beside(
     product: Product,
     *,
     slots: int,
+    slates: SponsoredSlates,
     write_behind: WriteBehind,
     impression_ids: adids.ImpressionIds,
     shopper: ShopperRef | None,
@@ -322,13 +323,17 @@ def sponsored_beside(
 ) -> list[ProductSummary]:
     """Sponsored products of the same category shown on a product's page (highest bids); their
     impressions are queued (`queue_ads`), so `session` may be a read-only one."""
-    flt = search.ProductFilter(category_id=product.category_id)
-    ids = [i for i in search.sponsored_ids(session, flt, limit=slots + 1) if i != product.id]
-    by_id = products_by_ids(session, ids[:slots])
+    shown = slates.beside(
+        session,
+        product_id=product.id,
+        category_id=product.category_id,
+        category_slug=product.category.slug,
+        slots=slots,
+    )
     return queue_ads(
         write_behind,
         impression_ids,
-        list(enumerate((by_id[i] for i in ids[:slots] if i in by_id), start=1)),
+        list(enumerate(shown, start=1)),
         placement="product",
         shopper=shopper,
         visitor_class=visitor_class,

@@ -17,6 +17,7 @@ from marketplace.accounts.schemas import AccountCreate
 from marketplace.catalog import service as catalog
 from marketplace.catalog.adids import ImpressionIds
 from marketplace.catalog.schemas import ProductDetail, ProductSummary, SearchParams
+from marketplace.catalog.slates import SponsoredSlates
 from marketplace.catalog.taxonomy import category_spec
 from marketplace.core.errors import ProblemError
 from marketplace.core.writebehind import WriteBehind
@@ -337,6 +338,7 @@ def product_page(
     visitor_class: str,
     write_behind: WriteBehind,
     impression_ids: ImpressionIds,
+    slates: SponsoredSlates,
 ) -> dict[str, Any]:
     """The product, recorded as viewed; the Help Me Decide offer counts this view too.
 
@@ -350,6 +352,7 @@ def product_page(
         session,
         product,
         slots=PRODUCT_PAGE_AD_SLOTS,
+        slates=slates,
         write_behind=write_behind,
         impression_ids=impression_ids,
         shopper=shopper,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from marketplace.accounts.deps import ShopperDep
-from marketplace.catalog.deps import ImpressionIdsDep
+from marketplace.catalog.deps import ImpressionIdsDep, SponsoredSlatesDep
 from marketplace.core.deps import (
     DatabaseDep,
     NowDep,
@@ -79,6 +79,7 @@ def product_page(
     session: ReadSessionDep,
     database: DatabaseDep,
     impression_ids: ImpressionIdsDep,
+    slates: SponsoredSlatesDep,
     settings: SettingsDep,
     config: DecideConfigDep,
     visitor_class: VisitorClassDep,
@@ -105,6 +106,7 @@ def product_page(
         visitor_class=visitor_class,
         write_behind=database.write_behind,
         impression_ids=impression_ids,
+        slates=slates,
     )
     return render(
         request, "product.html", settings=settings, shopper=shopper, session=session, **page
