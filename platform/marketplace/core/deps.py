@@ -38,6 +38,11 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     gets no thread to commit in until timeouts fail the rest. Waiting here holds no thread:
     SQLite gets one turn at a time (its writers are serial anyway), PostgreSQL a bounded number.
     """
+    async with _turns(request):
+        yield
+
+
+def _turns(request: Request) -> asyncio.Semaphore:
     state = request_state(request)
     queues = state.database_turns
     loop = asyncio.get_running_loop()
@@ -45,8 +50,7 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     if turns is None:
         sqlite = state.db.dialect == "sqlite"
         turns = queues[loop] = asyncio.Semaphore(1 if sqlite else POSTGRES_CONCURRENT_SESSIONS)
-    async with turns:
-        yield
+    return turns
 
 
 async def get_session(
@@ -71,16 +75,24 @@ async def get_session(
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """A session for a request that only reads (a product page): on SQLite it takes no turn and
     no write lock, and refuses writes; nothing is committed. Closing it ends the driver's read,
-    which costs nothing on SQLite, so there it stays on the event loop."""
+    which costs nothing on SQLite, so there it stays on the event loop.
+
+    Elsewhere it takes a turn like any session: its pooled connection would otherwise be one
+    more for which a thread may wait while a writer waits for a thread to commit in."""
     database = request_state(request).db
-    session = database.read_sessionmaker()
-    try:
-        yield session
-    finally:
-        if database.dialect == "sqlite" or not session.in_transaction():
-            session.close()
-        else:
-            await run_in_threadpool(session.close)
+    if database.dialect == "sqlite":
+        with database.read_sessionmaker() as session:
+            yield session
+        return
+    async with _turns(request):
+        session = database.read_sessionmaker()
+        try:
+            yield session
+        finally:
+            if session.in_transaction():
+                await run_in_threadpool(session.close)
+            else:
+                session.close()
 
 
 async def _finish(session: Session, *, commit: bool) -> None:
