@@ -214,6 +214,42 @@ def test_an_html_product_page_with_ads_takes_no_write_lock(
     assert click.product_id == ad_product
 
 
+def test_searches_take_no_write_lock(client: TestClient, database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    product = product_with_stock(database)
+    html = {"accept": "text/html"}
+    # Once before: the visitor's first request is known to the gate afterwards.
+    assert client.get("/", headers=html).status_code == 200
+    with database.session() as holder:
+        holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
+        started = time.monotonic()
+        page = client.get("/search", params={"q": "headphones"}, headers=html)
+        api = client.get("/api/v1/products", params={"q": "headphones"})
+        home = client.get("/", headers=html)
+        took = time.monotonic() - started
+        assert (page.status_code, api.status_code, home.status_code) == (200, 200, 200)
+        assert took < 5, f"the searches waited {took:.1f} s with the write lock held elsewhere"
+    shown = [int(i) for _, i in _AD_LINK.findall(page.text)]
+    shown += [
+        int(item["ad_click"].rsplit("=", 1)[1]) for item in api.json()["items"] if item["sponsored"]
+    ]
+    assert shown
+    with database.session() as session:
+        placements = dict(
+            session.execute(
+                select(AdImpression.id, AdImpression.query).where(AdImpression.id.in_(shown))
+            ).all()
+        )
+        searches = session.scalar(
+            select(func.count())
+            .select_from(HistoryEvent)
+            .where(HistoryEvent.kind == "search", HistoryEvent.query == "headphones")
+        )
+    assert placements == dict.fromkeys(shown, "headphones")
+    assert searches == 2
+
+
 def test_impression_ids_are_unique_across_processes(database: Database) -> None:
     first, second = ImpressionIds(database.engine, block_size=4), ImpressionIds(database.engine)
     taken = first.take(3) + second.take(5) + first.take(6)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from marketplace.catalog.adids import ImpressionIds
+from marketplace.catalog.service import WriteQueue
 from marketplace.catalog.slates import SponsoredSlates
 from marketplace.core.appstate import request_state
 
@@ -20,5 +21,10 @@ async def sponsored_slates(request: Request) -> SponsoredSlates:
     return request_state(request).sponsored_slates
 
 
+async def write_queue(request: Request) -> WriteQueue:
+    return request_state(request).write_queue
+
+
 ImpressionIdsDep = Annotated[ImpressionIds, Depends(impression_ids)]
 SponsoredSlatesDep = Annotated[SponsoredSlates, Depends(sponsored_slates)]
+WriteQueueDep = Annotated[WriteQueue, Depends(write_queue)]

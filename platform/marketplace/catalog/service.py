@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -44,6 +44,16 @@ MAX_AD_CANDIDATES = 40
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
+@dataclass(frozen=True)
+class WriteQueue:
+    """Where a request that writes nothing itself queues what it records: history rows and ad
+    impressions (ids from this process's block), written before this process's next
+    transaction."""
+
+    write_behind: WriteBehind
+    impression_ids: adids.ImpressionIds
+
+
 class ShopperRef(Protocol):
     """Who is shopping: `marketplace.accounts.deps.Shopper` fits, so does any simple record."""
 
@@ -63,12 +73,14 @@ def search_products(
     now: datetime,
     record_history: bool = True,
     placement: str = "search",
+    queue: WriteQueue | None = None,
 ) -> SearchPage:
     """One page of ranked results with sponsored products in their slots.
 
     Records a `search` event in the shopper's history and one `AdImpression` per sponsored
     product served (with `visitor_class` and `placement`, e.g. "home" for a storefront
-    shelf). Pass `record_history=False` for listings the shopper did not ask for. Unknown
+    shelf): in the session's transaction, or on `queue`, so that `session` may be a read-only
+    one. Pass `record_history=False` for listings the shopper did not ask for. Unknown
     categories and inverted price ranges are refused with a 422 that says what to change.
     """
     category = resolve_category(session, params.category)
@@ -102,22 +114,34 @@ def search_products(
     placed: list[tuple[int, Product]] = []
     for slot, ad_id in zip(SPONSORED_SLOTS, [i for i in ad_ids if i in by_id], strict=False):
         placed.append((min(slot, len(items) + len(placed) + 1), by_id[ad_id]))
-    ads = serve_ads(
-        session,
-        placed,
-        placement=placement,
-        query=query_text,
-        shopper=shopper,
-        visitor_class=visitor_class,
-        now=now,
-    )
+    if queue is None:
+        ads = serve_ads(
+            session,
+            placed,
+            placement=placement,
+            query=query_text,
+            shopper=shopper,
+            visitor_class=visitor_class,
+            now=now,
+        )
+    else:
+        ads = queue_ads(
+            queue.write_behind,
+            queue.impression_ids,
+            [(pos, (product_summary(p, sponsored=True), p.sponsored_bid)) for pos, p in placed],
+            placement=placement,
+            query=query_text,
+            shopper=shopper,
+            visitor_class=visitor_class,
+            now=now,
+        )
     for (position, _product), ad in zip(placed, ads, strict=True):
         items.insert(position - 1, ad)
     account_id = shopper.account_id if shopper else None
     session_key = shopper.session_key if shopper else None
     if record_history and shopper is not None:
         record_event(
-            session,
+            queue.write_behind if queue is not None else session,
             kind="search",
             now=now,
             account_id=account_id,
@@ -263,6 +287,7 @@ def queue_ads(
     shopper: ShopperRef | None,
     visitor_class: str,
     now: datetime,
+    query: str | None = None,
 ) -> list[ProductSummary]:
     """`serve_ads` without a write in the request: the ids come from this process's block and
     the impressions are queued on the write-behind (written before this process's next
@@ -271,7 +296,7 @@ def queue_ads(
         return []
     ids = impression_ids.take(len(placed))
     table = cast(Table, AdImpression.__table__)
-    for row in _impression_rows(placed, ids, placement, None, shopper, visitor_class, now):
+    for row in _impression_rows(placed, ids, placement, query, shopper, visitor_class, now):
         write_behind.add(table, row)
     return _with_links(placed, ids)
 

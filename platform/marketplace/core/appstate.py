@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from marketplace.accounts.service import LoginHook
     from marketplace.accounts.throttle import LoginThrottle
     from marketplace.catalog.adids import ImpressionIds
+    from marketplace.catalog.service import WriteQueue
     from marketplace.catalog.slates import SponsoredSlates
     from marketplace.decide.assistant.memory import ConversationMemory
     from marketplace.decide.config import DecideConfig
@@ -62,6 +63,7 @@ class AppState:
     decide_snapshots: SnapshotRefresher
     impression_ids: ImpressionIds
     sponsored_slates: SponsoredSlates
+    write_queue: WriteQueue
     shutdown_hooks: list[Callable[[], object]] = field(default_factory=list)
     database_turns: DatabaseTurns = field(default_factory=WeakKeyDictionary)
 

@@ -267,7 +267,12 @@ class SearchFilters:
 
 
 def home_page(
-    session: Session, *, shopper: Shopper, visitor_class: str, now: datetime
+    session: Session,
+    *,
+    shopper: Shopper,
+    visitor_class: str,
+    now: datetime,
+    queue: catalog.WriteQueue | None = None,
 ) -> dict[str, Any]:
     """Categories and the best-rated products, with the sponsored slots the catalog fills."""
     categories = catalog.list_categories(session)
@@ -282,6 +287,7 @@ def home_page(
         now=now,
         record_history=False,
         placement="home",
+        queue=queue,
     )
     return {
         "categories": categories,
@@ -297,8 +303,10 @@ def search_page(
     shopper: Shopper,
     visitor_class: str,
     now: datetime,
+    queue: catalog.WriteQueue | None = None,
 ) -> dict[str, Any]:
-    """One page of results for the search form's raw values (see `SearchFilters.parse`)."""
+    """One page of results for the search form's raw values (see `SearchFilters.parse`); with
+    `queue`, nothing is written in `session` (see `catalog.search_products`)."""
     categories = catalog.list_categories(session)
     names = {c.slug: c.name for c in categories}
     filters = SearchFilters.parse(**form, categories=names)
@@ -308,6 +316,7 @@ def search_page(
         shopper=shopper,
         visitor_class=visitor_class,
         now=now,
+        queue=queue,
     )
     pages = max(1, math.ceil(result.total / SEARCH_PAGE_SIZE))
     first = (filters.page - 1) * SEARCH_PAGE_SIZE + 1 if result.total else 0

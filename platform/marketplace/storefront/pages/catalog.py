@@ -8,12 +8,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from marketplace.accounts.deps import ShopperDep
-from marketplace.catalog.deps import ImpressionIdsDep, SponsoredSlatesDep
+from marketplace.catalog.deps import ImpressionIdsDep, SponsoredSlatesDep, WriteQueueDep
 from marketplace.core.deps import (
     DatabaseDep,
     NowDep,
     ReadSessionDep,
-    SessionDep,
     SettingsDep,
     VisitorClassDep,
 )
@@ -29,12 +28,15 @@ router = APIRouter(route_class=StorefrontRoute, include_in_schema=False)
 def home(
     request: Request,
     shopper: ShopperDep,
-    session: SessionDep,
+    session: ReadSessionDep,
+    queue: WriteQueueDep,
     settings: SettingsDep,
     visitor_class: VisitorClassDep,
     now: NowDep,
 ) -> Response:
-    page = views.home_page(session, shopper=shopper, visitor_class=visitor_class, now=now)
+    page = views.home_page(
+        session, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
+    )
     return render(request, "home.html", settings=settings, shopper=shopper, session=session, **page)
 
 
@@ -42,7 +44,8 @@ def home(
 def search(
     request: Request,
     shopper: ShopperDep,
-    session: SessionDep,
+    session: ReadSessionDep,
+    queue: WriteQueueDep,
     settings: SettingsDep,
     visitor_class: VisitorClassDep,
     now: NowDep,
@@ -65,7 +68,10 @@ def search(
         "sort": sort,
         "page": page,
     }
-    result = views.search_page(session, form, shopper=shopper, visitor_class=visitor_class, now=now)
+    # Read without the write lock; the search and its ad impressions are queued.
+    result = views.search_page(
+        session, form, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
+    )
     return render(
         request, "search.html", settings=settings, shopper=shopper, session=session, **result
     )
