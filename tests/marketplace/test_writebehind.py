@@ -24,7 +24,7 @@ from marketplace.core.db import Database
 from marketplace.core.security import CookieSigner
 from marketplace.history.models import HistoryEvent
 from marketplace.history.service import record_event
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, register_and_login
 from tests.marketplace._shop import product_with_stock, set_stock
 
 
@@ -248,6 +248,27 @@ def test_searches_take_no_write_lock(client: TestClient, database: Database) -> 
         )
     assert placements == dict.fromkeys(shown, "headphones")
     assert searches == 2
+
+
+def test_the_cart_and_checkout_pages_take_no_write_lock(
+    client: TestClient, database: Database
+) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    product = product_with_stock(database, at_least=2)
+    register_and_login(client, f"{uuid.uuid4().hex[:12]}@example.com")
+    added = client.post("/api/v1/cart/items", json={"product_id": product, "quantity": 2})
+    assert added.status_code in (200, 201), added.text
+    html = {"accept": "text/html"}
+    with database.session() as holder:
+        holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
+        started = time.monotonic()
+        cart = client.get("/cart", headers=html)
+        checkout = client.get("/checkout", headers=html, follow_redirects=False)
+        took = time.monotonic() - started
+        assert (cart.status_code, checkout.status_code) == (200, 200)
+        assert took < 5, f"the pages waited {took:.1f} s with the write lock held elsewhere"
+    assert f"/products/{product}" in cart.text
 
 
 def test_impression_ids_are_unique_across_processes(database: Database) -> None:
