@@ -25,7 +25,10 @@ from marketplace.admin.dashboard import router as dashboard_router
 from marketplace.admin.retention import build_retention
 from marketplace.admin.routes import router as admin_router
 from marketplace.cart.routes import router as cart_router
+from marketplace.catalog.adids import ImpressionIds
 from marketplace.catalog.routes import router as catalog_router
+from marketplace.catalog.service import WriteQueue
+from marketplace.catalog.slates import SponsoredSlates
 from marketplace.core import cookies
 from marketplace.core.apidocs import install_api_docs
 from marketplace.core.appstate import AppState
@@ -274,6 +277,7 @@ def build_state(
         or hashlib.sha256(f"acp-webhook:{settings.secret_key}".encode()).hexdigest(),
     )
     decide_snapshots = build_refresher(db, decide_config)
+    impression_ids = ImpressionIds(db.engine)
     return AppState(
         settings=settings,
         db=db,
@@ -295,6 +299,9 @@ def build_state(
         protocols=protocols,
         acp=acp,
         decide_snapshots=decide_snapshots,
+        impression_ids=impression_ids,
+        sponsored_slates=SponsoredSlates(),
+        write_queue=WriteQueue(db.write_behind, impression_ids),
         shutdown_hooks=[
             decide_snapshots.close,
             gate.close,

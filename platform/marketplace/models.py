@@ -3,7 +3,7 @@
 from marketplace.accounts.models import Account, AuthSession
 from marketplace.admin.models import WorkshopChallenge
 from marketplace.cart.models import CartItem
-from marketplace.catalog.models import AdImpression, Category, Product
+from marketplace.catalog.models import AdImpression, Category, IdBlock, Product
 from marketplace.core.db import Base
 from marketplace.core.shared.models import GateCounter, GateKV, GateNonce, GateSessionSignal
 from marketplace.gate.identity.models import (
@@ -46,6 +46,7 @@ __all__ = [
     "GatePartnerKey",
     "GateSessionSignal",
     "HistoryEvent",
+    "IdBlock",
     "Order",
     "OrderItem",
     "Product",

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from marketplace.catalog.models import AdImpression
+from marketplace.catalog import slates
+from marketplace.catalog.models import AdImpression, Product
+from marketplace.core.appstate import state_of
 from marketplace.core.db import Database
 from tests.conftest import ADMIN_TOKEN, TEST_NOW, register_and_login
+from tests.marketplace._shop import set_stock
 
 ADMIN = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 HTML = {"accept": "text/html"}
@@ -109,3 +113,67 @@ def test_stats_by_account_join_what_each_shopper_brought(client: TestClient) -> 
     assert mine["events"] >= 2  # the search and the view
     assert mine["events_by_kind"]["search"] == 1
     assert "accounts" not in stats(client)
+
+
+def _ads_on(client: TestClient, product_id: int) -> list[int]:
+    page = client.get(f"/products/{product_id}", headers=HTML)
+    assert page.status_code == 200
+    return [int(p) for p, _ in _AD_LINK.findall(page.text)]
+
+
+def _full_auction(database: Database, category_id: int, product_id: int) -> list[int]:
+    with database.session() as session:
+        ids = session.scalars(
+            select(Product.id)
+            .where(
+                Product.category_id == category_id,
+                Product.sponsored_bid > 0,
+                Product.stock > 0,
+                Product.id != product_id,
+            )
+            .order_by(Product.sponsored_bid.desc(), Product.id)
+            .limit(2)
+        ).all()
+    return list(ids)
+
+
+def test_product_page_ads_are_the_full_auctions_whatever_the_stock(
+    app: FastAPI, client: TestClient, database: Database
+) -> None:
+    depth = 3  # the test catalog's categories have fewer bidders than a worker keeps
+    state_of(app).sponsored_slates = slates.SponsoredSlates(depth=depth)
+    with database.session() as session:
+        category_id, bidders = session.execute(
+            select(Product.category_id, func.count())
+            .where(Product.sponsored_bid > 0)
+            .group_by(Product.category_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).one()
+        product_id = session.scalar(
+            select(Product.id).where(Product.category_id == category_id).order_by(Product.id)
+        )
+    assert product_id is not None
+    assert bidders > depth + 2, "the test catalog needs a category with more bidders"
+    shown = _ads_on(client, product_id)
+    assert shown == _full_auction(database, category_id, product_id)
+    assert len(shown) == 2
+    # The best ad sells out: the next page drops it at once, not when a cached list expires.
+    set_stock(database, shown[0], 0)
+    after = _ads_on(client, product_id)
+    assert shown[0] not in after
+    assert after == _full_auction(database, category_id, product_id)
+    # Every bidder a worker keeps in memory sells out: the page runs the auction deeper.
+    with database.session() as session:
+        top = session.scalars(
+            select(Product.id)
+            .where(Product.category_id == category_id, Product.sponsored_bid > 0)
+            .order_by(Product.sponsored_bid.desc(), Product.id)
+            .limit(depth)
+        ).all()
+    for bidder in top:
+        set_stock(database, bidder, 0)
+    deeper = _ads_on(client, product_id)
+    assert deeper == _full_auction(database, category_id, product_id)
+    assert len(deeper) == 2
+    assert not set(deeper) & set(top)

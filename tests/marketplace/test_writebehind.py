@@ -7,19 +7,24 @@ writes everything, and a product page takes no write lock.
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 import uuid
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 
-from marketplace.catalog.models import Product
+from marketplace.catalog import adids
+from marketplace.catalog.adids import ImpressionIds
+from marketplace.catalog.models import AdClick, AdImpression, Product
 from marketplace.core.db import Database
 from marketplace.core.security import CookieSigner
 from marketplace.history.models import HistoryEvent
 from marketplace.history.service import record_event
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, register_and_login
 from tests.marketplace._shop import product_with_stock, set_stock
 
 
@@ -69,6 +74,22 @@ def test_a_rolled_back_session_gives_the_queued_rows_back(database: Database) ->
     assert views_of(database, key) == 1
 
 
+def test_a_rolled_back_savepoint_keeps_the_rows_its_transaction_commits(
+    database: Database,
+) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    queue_view(database, key, product)
+    with database.session() as session:
+        session.execute(select(1))  # writes the queue in this transaction
+        with pytest.raises(RuntimeError), session.begin_nested():
+            raise RuntimeError("e.g. a duplicate e-mail, caught by the request")
+    # Written once, and not given back to be written again.
+    assert database.write_behind.pending == 0
+    for _ in range(3):
+        assert views_of(database, key) == 1
+
+
 def test_shutdown_writes_what_is_queued(database: Database) -> None:
     product = product_with_stock(database)
     key = f"wb-{uuid.uuid4().hex}"
@@ -104,6 +125,158 @@ def test_a_product_page_takes_no_write_lock(client: TestClient, database: Databa
         response = client.get(f"/api/v1/products/{product}")
         assert response.status_code == 200
         assert response.json()["id"] == product
+
+
+_AD_LINK = re.compile(r'href="/products/(\d+)\?ad=(\d+)"')
+
+
+def test_a_row_the_database_refuses_is_dropped_not_retried_forever(database: Database) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    with database.session() as session:
+        taken = adids.reserve(session.connection(), 1)[0]
+    row = {
+        "id": taken,
+        "product_id": product,
+        "bid": 1.0,
+        "placement": "product",
+        "position": 1,
+        "query": None,
+        "visitor_class": "human",
+        "account_id": None,
+        "session_key": key,
+        "created_at": TEST_NOW,
+    }
+    table = cast(Table, AdImpression.__table__)
+    database.write_behind.add(table, row)
+    database.write_behind.flush()
+    database.write_behind.add(table, row)  # the same id again: refused
+    queue_view(database, key, product)
+    # No session meanwhile: one that began now would write the refused row and fail.
+    for _ in range(100):
+        if database.write_behind.dropped:
+            break
+        time.sleep(0.05)
+    assert database.write_behind.dropped == 1
+    for _ in range(100):  # the rest is written in the same transaction, just after
+        if views_of(database, key):
+            break
+        time.sleep(0.05)
+    assert views_of(database, key) == 1
+    assert database.write_behind.pending == 0
+
+
+def test_an_html_product_page_with_ads_takes_no_write_lock(
+    client: TestClient, database: Database
+) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    html = {"accept": "text/html"}
+    # A product whose page shows sponsored products (and so mints impression ids).
+    page = product = None
+    for skip in range(20):
+        product = product_with_stock(database, skip=skip)
+        page = client.get(f"/products/{product}", headers=html)
+        if _AD_LINK.search(page.text):
+            break
+    assert page is not None
+    assert product is not None
+    assert _AD_LINK.search(page.text)
+    with database.session() as holder:
+        holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
+        started = time.monotonic()
+        page = client.get(f"/products/{product}", headers=html)
+        took = time.monotonic() - started
+        assert page.status_code == 200
+        # A page that needed the lock would wait for SQLite's busy timeout (30 s), then fail.
+        assert took < 5, f"the page waited {took:.1f} s with the write lock held elsewhere"
+    links = [(int(p), int(i)) for p, i in _AD_LINK.findall(page.text)]
+    assert links
+    # Once the lock is free the queued impressions are written, under the ids the links name.
+    with database.session() as session:
+        shown = {
+            i.id: i
+            for i in session.scalars(
+                select(AdImpression).where(AdImpression.id.in_([i for _, i in links]))
+            )
+        }
+    assert {i: (shown[i].product_id, shown[i].placement) for _, i in links} == {
+        i: (p, "product") for p, i in links
+    }
+    # And the link still records (and charges) a person's click on that impression.
+    ad_product, impression = links[0]
+    opened = client.get(f"/products/{ad_product}", params={"ad": impression}, headers=html)
+    assert opened.status_code == 200
+    with database.session() as session:
+        click = session.scalar(select(AdClick).where(AdClick.impression_id == impression))
+    assert click is not None
+    assert click.charged
+    assert click.product_id == ad_product
+
+
+def test_searches_take_no_write_lock(client: TestClient, database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    product = product_with_stock(database)
+    html = {"accept": "text/html"}
+    # Once before: the visitor's first request is known to the gate afterwards.
+    assert client.get("/", headers=html).status_code == 200
+    with database.session() as holder:
+        holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
+        started = time.monotonic()
+        page = client.get("/search", params={"q": "headphones"}, headers=html)
+        api = client.get("/api/v1/products", params={"q": "headphones"})
+        home = client.get("/", headers=html)
+        took = time.monotonic() - started
+        assert (page.status_code, api.status_code, home.status_code) == (200, 200, 200)
+        assert took < 5, f"the searches waited {took:.1f} s with the write lock held elsewhere"
+    shown = [int(i) for _, i in _AD_LINK.findall(page.text)]
+    shown += [
+        int(item["ad_click"].rsplit("=", 1)[1]) for item in api.json()["items"] if item["sponsored"]
+    ]
+    assert shown
+    with database.session() as session:
+        placements = dict(
+            session.execute(
+                select(AdImpression.id, AdImpression.query).where(AdImpression.id.in_(shown))
+            ).all()
+        )
+        searches = session.scalar(
+            select(func.count())
+            .select_from(HistoryEvent)
+            .where(HistoryEvent.kind == "search", HistoryEvent.query == "headphones")
+        )
+    assert placements == dict.fromkeys(shown, "headphones")
+    assert searches == 2
+
+
+def test_the_cart_and_checkout_pages_take_no_write_lock(
+    client: TestClient, database: Database
+) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    product = product_with_stock(database, at_least=2)
+    register_and_login(client, f"{uuid.uuid4().hex[:12]}@example.com")
+    added = client.post("/api/v1/cart/items", json={"product_id": product, "quantity": 2})
+    assert added.status_code in (200, 201), added.text
+    html = {"accept": "text/html"}
+    with database.session() as holder:
+        holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
+        started = time.monotonic()
+        cart = client.get("/cart", headers=html)
+        checkout = client.get("/checkout", headers=html, follow_redirects=False)
+        took = time.monotonic() - started
+        assert (cart.status_code, checkout.status_code) == (200, 200)
+        assert took < 5, f"the pages waited {took:.1f} s with the write lock held elsewhere"
+    assert f"/products/{product}" in cart.text
+
+
+def test_impression_ids_are_unique_across_processes(database: Database) -> None:
+    first, second = ImpressionIds(database.engine, block_size=4), ImpressionIds(database.engine)
+    taken = first.take(3) + second.take(5) + first.take(6)
+    with database.session() as session:
+        taken += adids.reserve(session.connection(), 2)
+    assert len(set(taken)) == len(taken) == 16
 
 
 def test_a_product_page_shows_the_stock_just_committed(

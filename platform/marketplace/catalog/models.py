@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -96,6 +97,16 @@ class AdImpression(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     session_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdBlock(Base):
+    """The next free id of a table whose ids are handed out in blocks (`catalog.adids`), so a
+    process can name a row before it is written; one row per table."""
+
+    __tablename__ = "id_blocks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class AdClick(Base):

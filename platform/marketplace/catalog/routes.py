@@ -9,8 +9,15 @@ from fastapi import APIRouter, Path, Query
 
 from marketplace.accounts.deps import ShopperDep
 from marketplace.catalog import service
+from marketplace.catalog.deps import WriteQueueDep
 from marketplace.catalog.schemas import CategoryList, ProductDetail, SearchPage, SearchParams
-from marketplace.core.deps import DatabaseDep, NowDep, SessionDep, VisitorClassDep
+from marketplace.core.deps import (
+    DatabaseDep,
+    NowDep,
+    ReadSessionDep,
+    SessionDep,
+    VisitorClassDep,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
@@ -36,13 +43,15 @@ ProductId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The product's i
 )
 def search_products(
     params: Annotated[SearchParams, Query()],
-    session: SessionDep,
+    session: ReadSessionDep,
+    queue: WriteQueueDep,
     shopper: ShopperDep,
     visitor_class: VisitorClassDep,
     now: NowDep,
 ) -> SearchPage:
+    # Read without the write lock; the search and its ad impressions are queued.
     return service.search_products(
-        session, params, shopper=shopper, visitor_class=visitor_class, now=now
+        session, params, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
     )
 
 

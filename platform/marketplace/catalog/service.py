@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
-from marketplace.catalog import search
+from marketplace.catalog import adids, search
 from marketplace.catalog.models import AdClick, AdImpression, Category, Product
 from marketplace.catalog.schemas import (
     CategoryOut,
@@ -26,6 +26,7 @@ from marketplace.catalog.schemas import (
     SearchParams,
     Specification,
 )
+from marketplace.catalog.slates import Slot, SponsoredSlates
 from marketplace.catalog.taxonomy import CATEGORY_SLUGS, AttributeSpec, attribute_specs
 from marketplace.core.errors import NotFound, Unprocessable
 from marketplace.core.ids import is_id
@@ -41,6 +42,16 @@ SPONSORED_SLOTS = (1, 4)
 # Ads are auctioned among at most this many candidates; deep pages show none.
 MAX_AD_CANDIDATES = 40
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+@dataclass(frozen=True)
+class WriteQueue:
+    """Where a request that writes nothing itself queues what it records: history rows and ad
+    impressions (ids from this process's block), written before this process's next
+    transaction."""
+
+    write_behind: WriteBehind
+    impression_ids: adids.ImpressionIds
 
 
 class ShopperRef(Protocol):
@@ -62,12 +73,14 @@ def search_products(
     now: datetime,
     record_history: bool = True,
     placement: str = "search",
+    queue: WriteQueue | None = None,
 ) -> SearchPage:
     """One page of ranked results with sponsored products in their slots.
 
     Records a `search` event in the shopper's history and one `AdImpression` per sponsored
     product served (with `visitor_class` and `placement`, e.g. "home" for a storefront
-    shelf). Pass `record_history=False` for listings the shopper did not ask for. Unknown
+    shelf): in the session's transaction, or on `queue`, so that `session` may be a read-only
+    one. Pass `record_history=False` for listings the shopper did not ask for. Unknown
     categories and inverted price ranges are refused with a 422 that says what to change.
     """
     category = resolve_category(session, params.category)
@@ -101,22 +114,34 @@ def search_products(
     placed: list[tuple[int, Product]] = []
     for slot, ad_id in zip(SPONSORED_SLOTS, [i for i in ad_ids if i in by_id], strict=False):
         placed.append((min(slot, len(items) + len(placed) + 1), by_id[ad_id]))
-    ads = serve_ads(
-        session,
-        placed,
-        placement=placement,
-        query=query_text,
-        shopper=shopper,
-        visitor_class=visitor_class,
-        now=now,
-    )
+    if queue is None:
+        ads = serve_ads(
+            session,
+            placed,
+            placement=placement,
+            query=query_text,
+            shopper=shopper,
+            visitor_class=visitor_class,
+            now=now,
+        )
+    else:
+        ads = queue_ads(
+            queue.write_behind,
+            queue.impression_ids,
+            [(pos, (product_summary(p, sponsored=True), p.sponsored_bid)) for pos, p in placed],
+            placement=placement,
+            query=query_text,
+            shopper=shopper,
+            visitor_class=visitor_class,
+            now=now,
+        )
     for (position, _product), ad in zip(placed, ads, strict=True):
         items.insert(position - 1, ad)
     account_id = shopper.account_id if shopper else None
     session_key = shopper.session_key if shopper else None
     if record_history and shopper is not None:
         record_event(
-            session,
+            queue.write_behind if queue is not None else session,
             kind="search",
             now=now,
             account_id=account_id,
@@ -241,31 +266,71 @@ def serve_ads(
     visitor_class: str,
     now: datetime,
 ) -> list[ProductSummary]:
-    """Record one impression per sponsored product served at its 1-based position, and return
-    each as a sponsored summary whose `ad_click` link names its impression."""
-    impressions = [
-        AdImpression(
-            product_id=product.id,
-            bid=product.sponsored_bid,
-            placement=placement,
-            position=position,
-            query=query,
-            visitor_class=visitor_class,
-            account_id=shopper.account_id if shopper else None,
-            session_key=shopper.session_key if shopper else None,
-            created_at=now,
-        )
-        for position, product in placed
-    ]
-    if not impressions:
+    """Record one impression per sponsored product served at its 1-based position, in the
+    session's transaction, and return each as a sponsored summary whose `ad_click` link names
+    its impression."""
+    if not placed:
         return []
-    session.add_all(impressions)
-    session.flush()  # the click links name their impression
+    ids = adids.reserve(session.connection(), len(placed))
+    slots = [(pos, (product_summary(p, sponsored=True), p.sponsored_bid)) for pos, p in placed]
+    rows = _impression_rows(slots, ids, placement, query, shopper, visitor_class, now)
+    session.execute(insert(AdImpression), rows)
+    return _with_links(slots, ids)
+
+
+def queue_ads(
+    write_behind: WriteBehind,
+    impression_ids: adids.ImpressionIds,
+    placed: list[tuple[int, Slot]],
+    *,
+    placement: str,
+    shopper: ShopperRef | None,
+    visitor_class: str,
+    now: datetime,
+    query: str | None = None,
+) -> list[ProductSummary]:
+    """`serve_ads` without a write in the request: the ids come from this process's block and
+    the impressions are queued on the write-behind (written before this process's next
+    transaction, so a click on one always finds it)."""
+    if not placed:
+        return []
+    ids = impression_ids.take(len(placed))
+    table = cast(Table, AdImpression.__table__)
+    for row in _impression_rows(placed, ids, placement, query, shopper, visitor_class, now):
+        write_behind.add(table, row)
+    return _with_links(placed, ids)
+
+
+def _impression_rows(
+    placed: list[tuple[int, Slot]],
+    ids: list[int],
+    placement: str,
+    query: str | None,
+    shopper: ShopperRef | None,
+    visitor_class: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
     return [
-        product_summary(product, sponsored=True).model_copy(
-            update={"ad_click": ad_click_path(product.id, impression.id)}
-        )
-        for (_position, product), impression in zip(placed, impressions, strict=True)
+        {
+            "id": impression_id,
+            "product_id": summary.id,
+            "bid": bid,
+            "placement": placement,
+            "position": position,
+            "query": query,
+            "visitor_class": visitor_class,
+            "account_id": shopper.account_id if shopper else None,
+            "session_key": shopper.session_key if shopper else None,
+            "created_at": now,
+        }
+        for (position, (summary, bid)), impression_id in zip(placed, ids, strict=True)
+    ]
+
+
+def _with_links(placed: list[tuple[int, Slot]], ids: list[int]) -> list[ProductSummary]:
+    return [
+        summary.model_copy(update={"ad_click": ad_click_path(summary.id, impression_id)})
+        for (_position, (summary, _bid)), impression_id in zip(placed, ids, strict=True)
     ]
 
 
@@ -274,19 +339,27 @@ def sponsored_beside(
     product: Product,
     *,
     slots: int,
+    slates: SponsoredSlates,
+    write_behind: WriteBehind,
+    impression_ids: adids.ImpressionIds,
     shopper: ShopperRef | None,
     visitor_class: str,
     now: datetime,
 ) -> list[ProductSummary]:
-    """Sponsored products of the same category shown on a product's page (highest bids)."""
-    flt = search.ProductFilter(category_id=product.category_id)
-    ids = [i for i in search.sponsored_ids(session, flt, limit=slots + 1) if i != product.id]
-    by_id = products_by_ids(session, ids[:slots])
-    return serve_ads(
+    """Sponsored products of the same category shown on a product's page (highest bids); their
+    impressions are queued (`queue_ads`), so `session` may be a read-only one."""
+    shown = slates.beside(
         session,
-        list(enumerate((by_id[i] for i in ids[:slots] if i in by_id), start=1)),
+        product_id=product.id,
+        category_id=product.category_id,
+        category_slug=product.category.slug,
+        slots=slots,
+    )
+    return queue_ads(
+        write_behind,
+        impression_ids,
+        list(enumerate(shown, start=1)),
         placement="product",
-        query=None,
         shopper=shopper,
         visitor_class=visitor_class,
         now=now,

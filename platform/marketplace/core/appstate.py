@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from marketplace.accounts.anonymous import AnonymousTokens
     from marketplace.accounts.service import LoginHook
     from marketplace.accounts.throttle import LoginThrottle
+    from marketplace.catalog.adids import ImpressionIds
+    from marketplace.catalog.service import WriteQueue
+    from marketplace.catalog.slates import SponsoredSlates
     from marketplace.decide.assistant.memory import ConversationMemory
     from marketplace.decide.config import DecideConfig
     from marketplace.decide.snapshot import SnapshotRefresher
@@ -58,6 +61,9 @@ class AppState:
     acp: AcpState
     protocols: ProtocolState
     decide_snapshots: SnapshotRefresher
+    impression_ids: ImpressionIds
+    sponsored_slates: SponsoredSlates
+    write_queue: WriteQueue
     shutdown_hooks: list[Callable[[], object]] = field(default_factory=list)
     database_turns: DatabaseTurns = field(default_factory=WeakKeyDictionary)
 

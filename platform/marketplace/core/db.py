@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from marketplace.core.writebehind import Batch, WriteBehind, give_back
+from marketplace.core.writebehind import WriteBehind, give_back
 
 T = TypeVar("T")
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
@@ -143,6 +143,12 @@ def create_null_pool_engine(url: str) -> Engine:
     return engine
 
 
+# Keys of a connection's `info`: write-behind batches its open transaction wrote, and those of
+# a commit not yet known to have succeeded.
+_TAKEN = "write_behind_taken"
+_COMMITTING = "write_behind_committing"
+
+
 class Database:
     """The engine and session factory of one platform instance."""
 
@@ -165,31 +171,42 @@ class Database:
             expire_on_commit=False,
             autoflush=True,
         )
+        # Sessions that only read: on SQLite they never begin `BEGIN IMMEDIATE`, so they neither
+        # wait for nor hold the write lock (the reader refuses writes: `query_only`).
+        self.read_sessionmaker = sessionmaker(
+            self.read_engine, expire_on_commit=False, autoflush=False
+        )
         self._watch_sessions()
 
     def _watch_sessions(self) -> None:
         # Queued rows are written by the next transaction that begins, so this process reads
-        # its own writes; a rollback gives them back to the queue instead of losing them.
+        # its own writes; a rollback gives them back to the queue instead of losing them. The
+        # connection's own commit and rollback decide, not the session's events: those fire for
+        # savepoints too, and giving back rows whose transaction later commits writes them twice.
         write_behind = self.write_behind
 
-        def taken(session: Session) -> list[Batch]:
-            batches: list[Batch] = session.info.setdefault("write_behind_taken", [])
-            return batches
-
         @event.listens_for(self.sessionmaker, "after_begin")
-        def _write_queued(session: Session, _tx: Any, connection: Connection) -> None:
-            if write_behind.pending:
+        def _write_queued(_session: Session, transaction: Any, connection: Connection) -> None:
+            if write_behind.pending and not transaction.nested:
                 batch = write_behind.write_pending(connection)
                 if batch:
-                    taken(session).append(batch)
+                    connection.info.setdefault(_TAKEN, []).append(batch)
 
-        @event.listens_for(self.sessionmaker, "after_commit")
-        def _forget(session: Session) -> None:
-            session.info.pop("write_behind_taken", None)
+        @event.listens_for(self.engine, "begin")
+        def _committed(connection: Connection) -> None:
+            # No rollback came after the last commit: those rows are written.
+            connection.info.pop(_COMMITTING, None)
 
-        @event.listens_for(self.sessionmaker, "after_rollback")
-        def _give_back(session: Session) -> None:
-            give_back(write_behind, session.info.pop("write_behind_taken", ()))
+        @event.listens_for(self.engine, "commit")
+        def _committing(connection: Connection) -> None:
+            taken = connection.info.pop(_TAKEN, None)
+            if taken:
+                connection.info[_COMMITTING] = taken
+
+        @event.listens_for(self.engine, "rollback")
+        def _give_back(connection: Connection) -> None:
+            give_back(write_behind, connection.info.pop(_COMMITTING, ()))
+            give_back(write_behind, connection.info.pop(_TAKEN, ()))
 
     @property
     def dialect(self) -> str:

@@ -38,6 +38,11 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     gets no thread to commit in until timeouts fail the rest. Waiting here holds no thread:
     SQLite gets one turn at a time (its writers are serial anyway), PostgreSQL a bounded number.
     """
+    async with _turns(request):
+        yield
+
+
+def _turns(request: Request) -> asyncio.Semaphore:
     state = request_state(request)
     queues = state.database_turns
     loop = asyncio.get_running_loop()
@@ -45,8 +50,7 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     if turns is None:
         sqlite = state.db.dialect == "sqlite"
         turns = queues[loop] = asyncio.Semaphore(1 if sqlite else POSTGRES_CONCURRENT_SESSIONS)
-    async with turns:
-        yield
+    return turns
 
 
 async def get_session(
@@ -66,6 +70,29 @@ async def get_session(
         await _finish(session, commit=False)
         raise
     await _finish(session, commit=True)
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session for a request that only reads (a product page): on SQLite it takes no turn and
+    no write lock, and refuses writes; nothing is committed. Closing it ends the driver's read,
+    which costs nothing on SQLite, so there it stays on the event loop.
+
+    Elsewhere it takes a turn like any session: its pooled connection would otherwise be one
+    more for which a thread may wait while a writer waits for a thread to commit in."""
+    database = request_state(request).db
+    if database.dialect == "sqlite":
+        with database.read_sessionmaker() as session:
+            yield session
+        return
+    async with _turns(request):
+        session = database.read_sessionmaker()
+        try:
+            yield session
+        finally:
+            if session.in_transaction():
+                await run_in_threadpool(session.close)
+            else:
+                session.close()
 
 
 async def _finish(session: Session, *, commit: bool) -> None:
@@ -100,6 +127,7 @@ async def visitor_class(request: Request) -> str:
 # scope="function" closes (and commits) the session when the endpoint returns, before the
 # response goes out, so a failed commit becomes an error response rather than a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from marketplace.core.tick import BackgroundTick
 
@@ -59,6 +59,14 @@ class WriteBehind:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    def queued(self, table: Table) -> list[dict[str, Any]]:
+        """A copy of the rows queued for `table` and not yet taken (e.g. to count a view the
+        database does not have yet)."""
+        if not self._pending:
+            return []
+        with self._lock:
+            return [row for t, row in self._pending if t is table]
 
     def take(self) -> Batch:
         """Everything queued so far, removed from the queue (give it back with `requeue`)."""
@@ -122,9 +130,39 @@ class WriteBehind:
     def _tick(self) -> int:
         try:
             return self.flush()
+        except IntegrityError as exc:
+            # A row the database refuses would fail every batch it is in, and with it every
+            # transaction that begins: write the rest one by one and drop it.
+            log.error("a queued row was refused, writing the queue row by row: %s", exc)
+            return self._flush_row_by_row()
         except SQLAlchemyError as exc:
             log.warning("write-behind rows not written yet, will retry: %s", exc)
             return 0
+
+    def _flush_row_by_row(self) -> int:
+        # As `flush`, in one transaction begun first, so no reader of this process misses a
+        # row in flight; each row in a savepoint of its own.
+        written = 0
+        with self.engine.connect() as connection:
+            transaction = connection.begin()
+            batch: Batch = []
+            try:
+                with self._write_lock:
+                    batch = self.take()
+                    for item in batch:
+                        try:
+                            with connection.begin_nested():
+                                self.write(connection, [item])
+                            written += 1
+                        except IntegrityError:
+                            self.dropped += 1
+                            log.exception("dropped a queued row for %s", item[0].name)
+                    transaction.commit()
+            except SQLAlchemyError:
+                transaction.rollback()
+                self.requeue(batch)
+                return 0
+        return written
 
     def close(self) -> None:
         """Stop the tick and write what is left (a clean shutdown loses nothing)."""

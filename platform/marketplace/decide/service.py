@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from marketplace.decide.signals import (
     offered_by_counts,
     trigger_category,
     view_counts,
+    with_queued_views,
 )
 from marketplace.decide.summary import summarize
 
@@ -117,11 +118,18 @@ def offered_category(
     session_key: str | None,
     now: datetime,
     config: DecideConfig,
+    queued: Iterable[Mapping[str, Any]] = (),
 ) -> str | None:
-    """The category Help Me Decide is offered for right now, or None (no button to show)."""
+    """The category Help Me Decide is offered for right now, or None (no button to show).
+
+    `queued` are history rows not written yet (the write-behind's): their views count too."""
     # Only the views in the trigger's window count; the database counts them per category.
     since = now - timedelta(hours=config.trigger_window_hours)
     counts = view_counts(session, account_id=account_id, session_key=session_key, since=since)
+    if queued:
+        counts = with_queued_views(
+            session, counts, queued, account_id=account_id, session_key=session_key, since=since
+        )
     return offered_by_counts(counts, min_viewed=config.min_viewed_products)
 
 

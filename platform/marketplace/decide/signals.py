@@ -100,6 +100,55 @@ def view_counts(
     return {str(r[0]): (int(r[1]), r[2]) for r in rows}
 
 
+def with_queued_views(
+    session: Session,
+    counts: Mapping[str, tuple[int, datetime]],
+    queued: Iterable[Mapping[str, Any]],
+    *,
+    account_id: int | None,
+    session_key: str | None,
+    since: datetime,
+) -> dict[str, tuple[int, datetime]]:
+    """`counts` with the shopper's views still queued on the write-behind (rows the database does
+    not have yet, e.g. the page being served): a product counts once, queued or written."""
+    mine: dict[str, dict[int, datetime]] = defaultdict(dict)
+    for row in queued:
+        if row.get("kind") != "view" or row.get("product_id") is None:
+            continue
+        owner = (
+            row.get("account_id") == account_id
+            if account_id is not None
+            else bool(session_key)
+            and row.get("account_id") is None
+            and row.get("session_key") == session_key
+        )
+        if owner and row.get("category_slug") and row["created_at"] >= since:
+            seen = mine[str(row["category_slug"])]
+            product = int(row["product_id"])
+            seen[product] = max(seen.get(product, row["created_at"]), row["created_at"])
+    if not mine:
+        return dict(counts)
+    products = {p for seen in mine.values() for p in seen}
+    written = set(
+        session.scalars(
+            select(HistoryEvent.product_id)
+            .distinct()
+            .where(
+                owner_filter(account_id, session_key),
+                HistoryEvent.kind == "view",
+                HistoryEvent.created_at >= since,
+                HistoryEvent.product_id.in_(products),
+            )
+        )
+    )
+    merged = dict(counts)
+    for slug, seen in mine.items():
+        count, last = merged.get(slug, (0, min(seen.values())))
+        fresh = sum(1 for p in seen if p not in written)
+        merged[slug] = (count + fresh, max(last, *seen.values()))
+    return merged
+
+
 def offered_by_counts(counts: Mapping[str, tuple[int, datetime]], *, min_viewed: int) -> str | None:
     """`trigger_category`'s choice from `view_counts`: the most recently viewed category among
     those with enough distinct products viewed."""

@@ -5,21 +5,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 from pydantic import ValidationError
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.deps import Shopper
 from marketplace.accounts.schemas import AccountCreate
 from marketplace.catalog import service as catalog
+from marketplace.catalog.adids import ImpressionIds
 from marketplace.catalog.schemas import ProductDetail, ProductSummary, SearchParams
+from marketplace.catalog.slates import SponsoredSlates
 from marketplace.catalog.taxonomy import category_spec
 from marketplace.core.errors import ProblemError
+from marketplace.core.writebehind import WriteBehind
 from marketplace.decide import service as decide
 from marketplace.decide.config import DecideConfig
 from marketplace.decide.schemas import Pick
+from marketplace.history.models import HistoryEvent
 
 SEARCH_PAGE_SIZE = 24
 SORTS: tuple[tuple[str, str], ...] = (
@@ -262,7 +267,12 @@ class SearchFilters:
 
 
 def home_page(
-    session: Session, *, shopper: Shopper, visitor_class: str, now: datetime
+    session: Session,
+    *,
+    shopper: Shopper,
+    visitor_class: str,
+    now: datetime,
+    queue: catalog.WriteQueue | None = None,
 ) -> dict[str, Any]:
     """Categories and the best-rated products, with the sponsored slots the catalog fills."""
     categories = catalog.list_categories(session)
@@ -277,6 +287,7 @@ def home_page(
         now=now,
         record_history=False,
         placement="home",
+        queue=queue,
     )
     return {
         "categories": categories,
@@ -292,8 +303,10 @@ def search_page(
     shopper: Shopper,
     visitor_class: str,
     now: datetime,
+    queue: catalog.WriteQueue | None = None,
 ) -> dict[str, Any]:
-    """One page of results for the search form's raw values (see `SearchFilters.parse`)."""
+    """One page of results for the search form's raw values (see `SearchFilters.parse`); with
+    `queue`, nothing is written in `session` (see `catalog.search_products`)."""
     categories = catalog.list_categories(session)
     names = {c.slug: c.name for c in categories}
     filters = SearchFilters.parse(**form, categories=names)
@@ -303,6 +316,7 @@ def search_page(
         shopper=shopper,
         visitor_class=visitor_class,
         now=now,
+        queue=queue,
     )
     pages = max(1, math.ceil(result.total / SEARCH_PAGE_SIZE))
     first = (filters.page - 1) * SEARCH_PAGE_SIZE + 1 if result.total else 0
@@ -331,31 +345,37 @@ def product_page(
     now: datetime,
     config: DecideConfig,
     visitor_class: str,
-    ad_impression: int | None = None,
+    write_behind: WriteBehind,
+    impression_ids: ImpressionIds,
+    slates: SponsoredSlates,
 ) -> dict[str, Any]:
-    """The product, recorded as viewed (and its ad as clicked, when reached through one); the
-    Help Me Decide offer counts this view too."""
-    product = catalog.view_product(session, product_id, shopper=shopper, now=now)
-    if ad_impression is not None:
-        catalog.record_ad_click(
-            session,
-            impression_id=ad_impression,
-            product_id=product.id,
-            shopper=shopper,
-            visitor_class=visitor_class,
-            now=now,
-        )
+    """The product, recorded as viewed; the Help Me Decide offer counts this view too.
+
+    Nothing is written here: `session` may be a read-only one. The view and the impressions of
+    the sponsored products beside it are queued on `write_behind`, so a page takes no write lock.
+    """
+    product = catalog.get_product(session, product_id)
+    catalog.record_view(write_behind, product.id, product.category.slug, shopper=shopper, now=now)
     detail = page_of(catalog.product_detail(product))
-    session.flush()
     sponsored = catalog.sponsored_beside(
         session,
         product,
         slots=PRODUCT_PAGE_AD_SLOTS,
+        slates=slates,
+        write_behind=write_behind,
+        impression_ids=impression_ids,
         shopper=shopper,
         visitor_class=visitor_class,
         now=now,
     )
-    offered = decide_offer(session, shopper=shopper, now=now, config=config)
+    offered = decide.offered_category(
+        session,
+        account_id=shopper.account_id,
+        session_key=shopper.session_key,
+        now=now,
+        config=config,
+        queued=write_behind.queued(cast(Table, HistoryEvent.__table__)),
+    )
     name = detail.category_name if offered == detail.category_slug else None
     names = {detail.category_slug: detail.category_name}
     return {
@@ -364,6 +384,26 @@ def product_page(
         "decide_category": offered or "",
         "decide_category_name": (name or _category_noun(offered or "")).lower(),
     }
+
+
+def record_ad_click(
+    session: Session,
+    product_id: int,
+    impression_id: int,
+    *,
+    shopper: Shopper,
+    visitor_class: str,
+    now: datetime,
+) -> None:
+    """A visit through an ad's click link: the click is recorded (once per impression)."""
+    catalog.record_ad_click(
+        session,
+        impression_id=impression_id,
+        product_id=product_id,
+        shopper=shopper,
+        visitor_class=visitor_class,
+        now=now,
+    )
 
 
 # --- Forms and messages ------------------------------------------------------------------------
@@ -487,16 +527,3 @@ def decide_page(
         "notes": decision.notes,
         "empty_message": "",
     }
-
-
-def decide_offer(
-    session: Session, *, shopper: Shopper, now: datetime, config: DecideConfig
-) -> str | None:
-    """The category whose Help Me Decide button a page should show, if any."""
-    return decide.offered_category(
-        session,
-        account_id=shopper.account_id,
-        session_key=shopper.session_key,
-        now=now,
-        config=config,
-    )

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from marketplace.accounts.deps import ShopperDep
 from marketplace.cart import service as cart
-from marketplace.core.deps import NowDep, SessionDep, SettingsDep
+from marketplace.core.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep
 from marketplace.core.errors import ProblemError
 from marketplace.core.ids import MAX_ID
 from marketplace.storefront import views
@@ -34,7 +34,7 @@ def cart_page(
     request: Request,
     account: HtmlAccountDep,
     shopper: ShopperDep,
-    session: SessionDep,
+    session: ReadSessionDep,  # a read: it waits for no writer
     settings: SettingsDep,
 ) -> Response:
     return render(

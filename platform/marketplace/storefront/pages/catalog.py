@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from marketplace.accounts.deps import ShopperDep
-from marketplace.core.deps import NowDep, SessionDep, SettingsDep, VisitorClassDep
+from marketplace.catalog.deps import ImpressionIdsDep, SponsoredSlatesDep, WriteQueueDep
+from marketplace.core.deps import (
+    DatabaseDep,
+    NowDep,
+    ReadSessionDep,
+    SettingsDep,
+    VisitorClassDep,
+)
 from marketplace.decide.deps import DecideConfigDep
 from marketplace.storefront import views
 from marketplace.storefront.pages.params import ProductIdPath
@@ -21,12 +28,15 @@ router = APIRouter(route_class=StorefrontRoute, include_in_schema=False)
 def home(
     request: Request,
     shopper: ShopperDep,
-    session: SessionDep,
+    session: ReadSessionDep,
+    queue: WriteQueueDep,
     settings: SettingsDep,
     visitor_class: VisitorClassDep,
     now: NowDep,
 ) -> Response:
-    page = views.home_page(session, shopper=shopper, visitor_class=visitor_class, now=now)
+    page = views.home_page(
+        session, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
+    )
     return render(request, "home.html", settings=settings, shopper=shopper, session=session, **page)
 
 
@@ -34,7 +44,8 @@ def home(
 def search(
     request: Request,
     shopper: ShopperDep,
-    session: SessionDep,
+    session: ReadSessionDep,
+    queue: WriteQueueDep,
     settings: SettingsDep,
     visitor_class: VisitorClassDep,
     now: NowDep,
@@ -57,7 +68,10 @@ def search(
         "sort": sort,
         "page": page,
     }
-    result = views.search_page(session, form, shopper=shopper, visitor_class=visitor_class, now=now)
+    # Read without the write lock; the search and its ad impressions are queued.
+    result = views.search_page(
+        session, form, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
+    )
     return render(
         request, "search.html", settings=settings, shopper=shopper, session=session, **result
     )
@@ -68,7 +82,10 @@ def product_page(
     product_id: ProductIdPath,
     request: Request,
     shopper: ShopperDep,
-    session: SessionDep,
+    session: ReadSessionDep,
+    database: DatabaseDep,
+    impression_ids: ImpressionIdsDep,
+    slates: SponsoredSlatesDep,
     settings: SettingsDep,
     config: DecideConfigDep,
     visitor_class: VisitorClassDep,
@@ -78,14 +95,24 @@ def product_page(
         Query(ge=1, le=2**63 - 1, description="The ad impression this visit clicked."),
     ] = None,
 ) -> Response:
+    # The page reads on a session that takes no write lock and queues what it records (the
+    # view, the impressions of the ads beside it). Only a visit through an ad's link writes
+    # in the request: the click, once per impression, in a transaction of its own.
+    if ad is not None:
+        with database.session() as writer:
+            views.record_ad_click(
+                writer, product_id, ad, shopper=shopper, visitor_class=visitor_class, now=now
+            )
     page = views.product_page(
         session,
         product_id,
         shopper=shopper,
         now=now,
         config=config,
-        ad_impression=ad,
         visitor_class=visitor_class,
+        write_behind=database.write_behind,
+        impression_ids=impression_ids,
+        slates=slates,
     )
     return render(
         request, "product.html", settings=settings, shopper=shopper, session=session, **page

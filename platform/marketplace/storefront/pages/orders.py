@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from marketplace.accounts.deps import ShopperDep, require_ordering_allowed
 from marketplace.cart import service as cart
-from marketplace.core.deps import NowDep, SessionDep, SettingsDep, VisitorClassDep
+from marketplace.core.deps import NowDep, ReadSessionDep, SessionDep, SettingsDep, VisitorClassDep
 from marketplace.core.errors import ProblemError
 from marketplace.core.security import new_token
 from marketplace.orders import service as orders
@@ -38,7 +38,7 @@ def checkout_page(
     request: Request,
     account: HtmlAccountDep,
     shopper: ShopperDep,
-    session: SessionDep,
+    session: ReadSessionDep,  # a read: it waits for no writer
     settings: SettingsDep,
 ) -> Response:
     current = cart.cart_view(session, account.id)
