@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -21,6 +23,37 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def wait_until_healthy(
+    url: str,
+    process: subprocess.Popen[Any],
+    *,
+    timeout_s: float = 60,
+    output: Callable[[], str] = lambda: "",
+) -> None:
+    """Wait until the server `process` started answers `GET {url}/healthz` with 200.
+
+    Raises RuntimeError, with the tail of `output()` (its log), when the process exits first or
+    `timeout_s` passes; a process that did not come up in time is stopped first, so reading its
+    output cannot block.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"the server at {url} exited: {output()[-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError(
+                f"the server at {url} was not up after {timeout_s:g} s: {output()[-2000:]}"
+            )
+        time.sleep(0.2)
 
 
 def proxy_options(trusted_proxies: Sequence[str]) -> dict[str, Any]:

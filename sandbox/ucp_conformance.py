@@ -16,16 +16,13 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import venv
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from sandbox.liveserver import free_port
+from sandbox.liveserver import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SUITE = ROOT.parent / "shared" / "reference" / "ucp-conformance"
@@ -121,18 +118,7 @@ def live_store(suite: Path, secret: str) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "the store did not start: " + (Path(tmp) / "serve.log").read_text()[-2000:]
-                    )
-                time.sleep(0.2)
+            wait_until_healthy(url, server, output=(Path(tmp) / "serve.log").read_text)
             yield url
         finally:
             server.terminate()

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from sandbox.liveserver import free_port
+from sandbox.liveserver import free_port, wait_until_healthy
 from tests.conftest import CHROME_UA
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -72,16 +71,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "sandbox serve did not come up"
-            time.sleep(0.3)
+        wait_until_healthy(
+            url,
+            process,
+            timeout_s=120,
+            output=lambda: process.stdout.read() if process.stdout else "",
+        )
         yield url, folder
     finally:
         process.terminate()

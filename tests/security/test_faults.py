@@ -41,7 +41,7 @@ from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
 from marketplace.core.settings import Settings
 from marketplace.orders.models import Order, OrderItem
-from sandbox.liveserver import free_port
+from sandbox.liveserver import free_port, wait_until_healthy
 from tests.conftest import (
     ADMIN_TOKEN,
     CHROME_UA,
@@ -283,16 +283,7 @@ class Uvicorn:
         ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_until_healthy(self.url, self.process, output=self.log.read_text)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -17,14 +17,13 @@ import random
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from sandbox.liveserver import free_port
+from sandbox.liveserver import free_port, wait_until_healthy
 from tests.conftest import ADMIN_TOKEN, CHROME_UA
 
 pytestmark = pytest.mark.slow
@@ -68,16 +67,11 @@ def server(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, int]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the app did not start: {process.stderr.read()[-2000:]}")
-            time.sleep(0.2)
+        wait_until_healthy(
+            url,
+            process,
+            output=lambda: process.stderr.read() if process.stderr else "",
+        )
         yield url, process.pid
     finally:
         process.terminate()

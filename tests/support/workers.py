@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from sandbox.liveserver import free_port
+from sandbox.liveserver import free_port, wait_until_healthy
 
 
 class Worker:
@@ -41,17 +38,7 @@ class Worker:
         )
 
     def wait_ready(self, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker on {self.url} exited with {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"worker on {self.url} did not start")
+        wait_until_healthy(self.url, self.proc, timeout_s=timeout_s)
 
     def stop(self) -> None:
         self.proc.terminate()

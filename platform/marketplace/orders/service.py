@@ -203,6 +203,37 @@ def _take_stock(session: Session, account_id: int, lines: list[CartLine]) -> Non
             )
 
 
+def _claim_key(session: Session, order: Order) -> Order | None:
+    """Insert `order`, claiming its idempotency key; the order that holds the key already, if any.
+
+    A concurrent request with the same key blocks on the unique index until the first commits,
+    then finds its order instead of taking stock twice.
+    """
+    try:
+        with session.begin_nested():
+            session.add(order)
+    except IntegrityError:
+        winner = _order_by_key(session, order.account_id, order.idempotency_key)
+        if winner is None:
+            raise
+        return winner
+    return None
+
+
+def _fill(session: Session, order: Order, lines: list[CartLine]) -> None:
+    """Take the lines' units out of stock (or 409) and add them to `order` as its items."""
+    _take_stock(session, order.account_id, lines)
+    order.items.extend(
+        OrderItem(
+            product_id=line.product_id,
+            title=line.title,
+            unit_price=line.price,
+            quantity=line.quantity,
+        )
+        for line in lines
+    )
+
+
 def place_order(
     session: Session,
     *,
@@ -251,27 +282,10 @@ def place_order(
         created_at=now,
         items=[],
     )
-    # The key is claimed first: a concurrent request with the same key blocks on the unique
-    # index until this one commits, then finds its order instead of decrementing stock twice.
-    try:
-        with session.begin_nested():
-            session.add(order)
-    except IntegrityError:
-        winner = _order_by_key(session, account_id, key)
-        if winner is None:
-            raise
+    winner = _claim_key(session, order)
+    if winner is not None:
         return _replay(winner, body, lines)
-
-    _take_stock(session, account_id, lines)
-    order.items.extend(
-        OrderItem(
-            product_id=line.product_id,
-            title=line.title,
-            unit_price=line.price,
-            quantity=line.quantity,
-        )
-        for line in lines
-    )
+    _fill(session, order, lines)
     take_ordered_lines(session, account_id, lines)
     for line in lines:
         record_event(
@@ -328,24 +342,10 @@ def place_lines_order(
         created_at=now,
         items=[],
     )
-    try:
-        with session.begin_nested():
-            session.add(order)
-    except IntegrityError:
-        winner = _order_by_key(session, account_id, idempotency_key)
-        if winner is None:
-            raise
+    winner = _claim_key(session, order)
+    if winner is not None:
         return PlacedOrder(order=winner, created=False)
-    _take_stock(session, account_id, lines)
-    order.items.extend(
-        OrderItem(
-            product_id=line.product_id,
-            title=line.title,
-            unit_price=line.price,
-            quantity=line.quantity,
-        )
-        for line in lines
-    )
+    _fill(session, order, lines)
     session.flush()
     return PlacedOrder(order=order, created=True)
 

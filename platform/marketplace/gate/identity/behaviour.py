@@ -23,19 +23,18 @@ whose script proves a browser ran it (`challenge.py`); a passed challenge scores
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.core.shared.session_signals import SessionSignals
 from marketplace.core.shared.state import SharedState
 from marketplace.gate.facts import RequestFacts
 from marketplace.gate.identity.beacon_token import MAX_TOKEN_LENGTH, BeaconTokens
 from marketplace.gate.identity.challenge import CHALLENGE_PATH, parse_answer, proof_holds
+from marketplace.gate.identity.posted import parse_posted
 
 BEACON_PATH = "/api/v1/beacon"
 BEACON_PATHS = (BEACON_PATH, CHALLENGE_PATH)
@@ -139,18 +138,7 @@ class BeaconBody(BaseModel):
 
 def parse_beacon(raw: bytes) -> BeaconBody | None:
     """The beacon's body, or None when it is not one (sendBeacon posts text/plain JSON)."""
-    if len(raw) > MAX_BEACON_BYTES:
-        return None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(data, Mapping):
-        return None
-    try:
-        return BeaconBody.model_validate(data)
-    except ValidationError:
-        return None
+    return parse_posted(raw, BeaconBody, MAX_BEACON_BYTES)
 
 
 def beacon_delta(body: BeaconBody, now: float) -> SessionSignals:

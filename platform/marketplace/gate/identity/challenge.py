@@ -11,12 +11,11 @@ admits to being automated (`navigator.webdriver`) is recorded as such instead of
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.gate.identity.beacon_token import MAX_TOKEN_LENGTH
+from marketplace.gate.identity.posted import parse_posted
 
 CHALLENGE_PATH = "/api/v1/challenge"
 CHALLENGE_PURPOSE = b"challenge-token"
@@ -55,15 +54,4 @@ def proof_holds(token: str, counter: int, bits: int = DIFFICULTY_BITS) -> bool:
 
 def parse_answer(raw: bytes) -> ChallengeAnswer | None:
     """The posted answer, or None when the body is not one."""
-    if len(raw) > MAX_CHALLENGE_BYTES:
-        return None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(data, Mapping):
-        return None
-    try:
-        return ChallengeAnswer.model_validate(data)
-    except ValidationError:
-        return None
+    return parse_posted(raw, ChallengeAnswer, MAX_CHALLENGE_BYTES)
