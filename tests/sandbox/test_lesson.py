@@ -158,7 +158,8 @@ def lesson(browser: Any, url: str, folder: Path, shots: Path, n: int) -> str:
             f"Number(document.getElementById('requests-would-refuse').textContent) >= {before + 5}",
             timeout=60_000,
         )
-        expect(page.locator("#observed")).to_contain_text("ai-crawlers-out")
+        # The newest observed refusals, each with the rule enforcement would have applied.
+        expect(page.locator("#observed")).to_contain_text(OBSERVED_RULES)
         page.screenshot(path=str(shots / f"lesson-{n}-observe.png"))
         switch(page, "closed")
         output, _ = run.communicate(timeout=120)
@@ -173,6 +174,11 @@ def lesson(browser: Any, url: str, folder: Path, shots: Path, n: int) -> str:
     finally:
         context.close()
     return output
+
+
+OBSERVED_RULES = re.compile(
+    "ai-crawlers-out|ai-agents-out|outside-agents-no-transactions|suspected-automation-challenged"
+)
 
 
 def test_the_lesson_twice_in_a_row(store: tuple[str, Path], browser: Any, tmp_path: Path) -> None:
