@@ -10,6 +10,7 @@ objects (errors.py).
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, Path, Request, status
@@ -179,6 +180,16 @@ def _own(acp: AcpState, session: Session, checkout_id: str) -> CheckoutView:
     return view
 
 
+def _with_default_option(
+    acp: AcpState, session: Session, view: CheckoutView, now: datetime
+) -> CheckoutView:
+    """`view` with the fulfillment option ACP picks by default, when it has none chosen yet."""
+    default = adapter.default_option(view)
+    if default is None:
+        return view
+    return acp.core.update(session, view.id, default, now=now)
+
+
 def _body(model: Any) -> Any:
     # Sent members only: ACP tells `null` (clear it) from an absent member (keep it).
     return model.model_dump(mode="json", exclude_unset=True)
@@ -208,9 +219,7 @@ def create_session(
     if isinstance(outcome, Replay):
         return _replayed(outcome, headers)
     view = acp.core.create(session, channel=CHANNEL, now=now, **adapter.create_inputs(body))
-    default = adapter.default_option(view)
-    if default is not None:
-        view = acp.core.update(session, view.id, default, now=now)
+    view = _with_default_option(acp, session, view, now)
     return _answer(request, view, outcome, 201, headers)
 
 
@@ -259,9 +268,7 @@ def update_session(
         return _replayed(outcome, headers)
     _own(acp, session, checkout_session_id)
     view = acp.core.update(session, checkout_session_id, adapter.changes(body), now=now)
-    default = adapter.default_option(view)
-    if default is not None:
-        view = acp.core.update(session, view.id, default, now=now)
+    view = _with_default_option(acp, session, view, now)
     return _answer(request, view, outcome, 200, headers)
 
 
