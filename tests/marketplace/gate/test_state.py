@@ -124,7 +124,12 @@ def test_nonce_log_is_copied_back_off_the_claim_path(gate_database, clock, monke
         assert store.claim_nonce("k:next", T, 60) is True
         other = sqlite3.connect(store.nonce_engine.url.database, isolation_level=None)
         try:
-            busy, log_pages, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            for _ in range(100):
+                # busy: the store's own checkpoint thread (woken by the claim) holds it right now.
+                busy, log_pages, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if not busy:
+                    break
+                time.sleep(0.02)
         finally:
             other.close()
         assert (busy, copied) == (0, log_pages)
