@@ -29,6 +29,7 @@ from marketplace.catalog.adids import ImpressionIds
 from marketplace.catalog.routes import router as catalog_router
 from marketplace.catalog.service import WriteQueue
 from marketplace.catalog.slates import SponsoredSlates
+from marketplace.catalog.text_index import ProductIndex, index_location
 from marketplace.core import cookies
 from marketplace.core.apidocs import install_api_docs
 from marketplace.core.appstate import AppState
@@ -137,7 +138,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Before serving: no shopper's first request pays for reading a whole category.
+        # Before serving: no shopper's first request pays for reading a whole category, or
+        # for bringing the search index up to date with the catalog.
+        await anyio.to_thread.run_sync(state.product_index.catch_up, db)
         await anyio.to_thread.run_sync(state.decide_snapshots.warm)
         try:
             async with state.protocols.mcp.running():
@@ -255,10 +258,13 @@ def build_state(
         settings, db, clock, learning_window_days=decide_config.history_window_days
     )
     gate = build_gate_runtime(settings, db, identity, clock, housekeeping=retention.maybe_prune)
+    product_index = ProductIndex(
+        index_location(db.url, configured=settings.search_index_dir, data_dir=settings.data_dir)
+    )
     core = CheckoutCore(currency=settings.currency)
     protocols = ProtocolState(
         core=core,
-        mcp=McpDoor(db=db, core=core, clock=clock, path=MCP_PATH),
+        mcp=McpDoor(db=db, index=product_index, core=core, clock=clock, path=MCP_PATH),
         webhooks=OrderWebhooks(
             timeout_s=settings.protocol_webhook_timeout_s,
             sign=detached_signer(identity.signing_key, identity.keyid),
@@ -299,6 +305,7 @@ def build_state(
         protocols=protocols,
         acp=acp,
         decide_snapshots=decide_snapshots,
+        product_index=product_index,
         impression_ids=impression_ids,
         sponsored_slates=SponsoredSlates(),
         write_queue=WriteQueue(db.write_behind, impression_ids),

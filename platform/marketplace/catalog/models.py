@@ -125,3 +125,20 @@ class AdClick(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     session_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProductChange(Base):
+    """A product whose searchable fields changed, logged by triggers in the changing transaction
+    (migration 0015), so the search index (`catalog.text_index`) can catch up with it. A row
+    without a product says the whole catalog changed (a bulk load), under a new `token`."""
+
+    __tablename__ = "product_changes"
+    __table_args__ = (
+        Index("ix_product_changes_product", "product_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # No foreign key: a deleted product's id is logged too.
+    product_id: Mapped[int | None] = mapped_column(Integer)
+    token: Mapped[str | None] = mapped_column(String(32))

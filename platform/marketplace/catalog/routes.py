@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from marketplace.accounts.deps import ShopperDep
 from marketplace.catalog import service
-from marketplace.catalog.deps import WriteQueueDep
+from marketplace.catalog.deps import ProductIndexDep, WriteQueueDep
 from marketplace.catalog.schemas import CategoryList, ProductDetail, SearchPage, SearchParams
 from marketplace.core.deps import (
     DatabaseDep,
@@ -30,15 +30,14 @@ ProductId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The product's i
     summary="Search and browse products",
     description="Ranked full-text search over titles, brands and descriptions (every word must "
     "match; search-syntax characters are ignored), with filters for category, price and "
-    "rating, a choice of sort and pagination. Without `q` it lists products, most reviewed "
-    "first.\n\nSponsored products (ads) fill marked slots, positions 1 and 4 of each page, with "
-    '`"sponsored": true`; they come in addition to the `page_size` organic results, and '
-    "`total` counts organic matches only. With words and relevance order, the ads are the "
-    "best bids among the 300 best-ranked matches that pass the filters. A search with words "
-    "*and* filters in another order stops counting at 1,000 matches: "
-    '`"total_is_lower_bound": true` then says there are at least `total` ("over 1,000 '
-    'results"). Every ad served is recorded as an impression for the visitor, and every '
-    "search is recorded in the caller's history.",
+    "rating, a choice of sort and pagination. Relevance is BM25 (title, brand, description "
+    "weighted 10, 4, 1; English stems), ties going to the most reviewed. Without `q` it "
+    "lists products, most reviewed first.\n\nSponsored products (ads) fill marked slots, "
+    'positions 1 and 4 of each page, with `"sponsored": true`; they come in addition to the '
+    "`page_size` organic results, and `total` counts organic matches only. With words, the "
+    "ads are the best bids among the 300 most relevant matches that pass the filters, "
+    "whatever the order of the page. `total` is exact. Every ad served is recorded as an "
+    "impression for the visitor, and every search is recorded in the caller's history.",
     responses={422: {"description": "A parameter is invalid (e.g. an unknown category)."}},
 )
 def search_products(
@@ -48,10 +47,11 @@ def search_products(
     shopper: ShopperDep,
     visitor_class: VisitorClassDep,
     now: NowDep,
+    index: ProductIndexDep,
 ) -> SearchPage:
     # Read without the write lock; the search and its ad impressions are queued.
     return service.search_products(
-        session, params, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
+        session, index, params, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace.catalog.search import COUNT_CAP, SortKey
+from marketplace.catalog.query import SortKey
 
 MAX_PAGE_SIZE = 100
 MAX_QUERY_CHARS = 200
@@ -94,10 +94,9 @@ class SearchPage(BaseModel):
     total: int = Field(description="Organic products matching the search, on all pages.")
     total_is_lower_bound: bool = Field(
         default=False,
-        description="True when `total` is a lower bound: a search with words and filters, "
-        f"sorted by anything but relevance, stops counting at {COUNT_CAP:,} matches, so "
-        f'`total` {COUNT_CAP} with this flag reads "over {COUNT_CAP:,} results". Every other '
-        "search counts exactly.",
+        description="Always false: every search counts its matches exactly. Kept for clients "
+        "of 0.1, where a search with words and filters in another order than relevance "
+        "stopped counting at 1,000.",
     )
     page: int
     page_size: int

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from marketplace.catalog import adids, search
 from marketplace.catalog.models import AdClick, AdImpression, Category, Product
+from marketplace.catalog.query import ProductFilter, search_terms
 from marketplace.catalog.schemas import (
     CategoryOut,
     ProductDetail,
@@ -28,6 +29,7 @@ from marketplace.catalog.schemas import (
 )
 from marketplace.catalog.slates import Slot, SponsoredSlates
 from marketplace.catalog.taxonomy import CATEGORY_SLUGS, AttributeSpec, attribute_specs
+from marketplace.catalog.text_index import ProductIndex
 from marketplace.core.errors import NotFound, Unprocessable
 from marketplace.core.ids import is_id
 from marketplace.core.precompiled import Precompiled
@@ -66,6 +68,7 @@ class ShopperRef(Protocol):
 
 def search_products(
     session: Session,
+    index: ProductIndex,
     params: SearchParams,
     *,
     shopper: ShopperRef | None,
@@ -85,8 +88,8 @@ def search_products(
     """
     category = resolve_category(session, params.category)
     _check_price_range(params)
-    terms = search.search_terms(params.q)
-    flt = search.ProductFilter(
+    terms = search_terms(params.q)
+    flt = ProductFilter(
         terms=terms,
         category_id=category.id if category else None,
         min_price=params.min_price,
@@ -95,11 +98,13 @@ def search_products(
     )
     sort = params.effective_sort
     offset = (params.page - 1) * params.page_size
-    hits = search.search_ids(session, flt, sort=sort, limit=params.page_size, offset=offset)
+    hits = search.search_ids(session, index, flt, sort=sort, limit=params.page_size, offset=offset)
     if hits.total == 0 and len(terms) > 1:
         # Like a store's search box: when no product has every word, rank those with any.
         flt = replace(flt, any_term=True)
-        hits = search.search_ids(session, flt, sort=sort, limit=params.page_size, offset=offset)
+        hits = search.search_ids(
+            session, index, flt, sort=sort, limit=params.page_size, offset=offset
+        )
 
     ad_ids: list[int] = []
     slots = len(SPONSORED_SLOTS)
@@ -153,7 +158,7 @@ def search_products(
     return SearchPage(
         items=items,
         total=hits.total,
-        total_is_lower_bound=hits.total_is_lower_bound,
+        total_is_lower_bound=False,
         page=params.page,
         page_size=params.page_size,
         sort=sort,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.catalog import search
 from marketplace.catalog.models import Product
+from marketplace.catalog.query import ProductFilter
 from marketplace.catalog.schemas import ProductSummary
 
 DEPTH = 8
@@ -78,7 +79,7 @@ class SponsoredSlates:
         chosen = [rows[i] for i in in_stock[:slots]]
         if len(chosen) < slots and len(bidders) >= self.depth:
             # Deeper bidders may be in stock: the full auction decides.
-            flt = search.ProductFilter(category_id=category_id)
+            flt = ProductFilter(category_id=category_id)
             auction = search.sponsored_ids(session, flt, limit=slots + 1)
             ids = [i for i in auction if i != product_id]
             rows = _rows(session, ids[:slots])

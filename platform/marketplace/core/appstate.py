@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from marketplace.catalog.adids import ImpressionIds
     from marketplace.catalog.service import WriteQueue
     from marketplace.catalog.slates import SponsoredSlates
+    from marketplace.catalog.text_index import ProductIndex
     from marketplace.decide.assistant.memory import ConversationMemory
     from marketplace.decide.config import DecideConfig
     from marketplace.decide.snapshot import SnapshotRefresher
@@ -61,6 +62,7 @@ class AppState:
     acp: AcpState
     protocols: ProtocolState
     decide_snapshots: SnapshotRefresher
+    product_index: ProductIndex
     impression_ids: ImpressionIds
     sponsored_slates: SponsoredSlates
     write_queue: WriteQueue

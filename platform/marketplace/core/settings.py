@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default: a SQLite file `sandbox.db` in the data folder. "
         "PostgreSQL: postgresql+psycopg://user:pass@host/db",
     )
+    search_index_dir: Path | None = Field(
+        default=None,
+        description="Folder for the product search index; default: beside the SQLite file, "
+        "or `search/` in the data folder for PostgreSQL. Every worker of a store shares it.",
+    )
     policy: str = Field(default="closed", description="A preset name or a YAML policy path.")
     admin_token: str = Field(
         default="change-me-admin-token",

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from marketplace.accounts.deps import AccountDep, ShopperDep
+from marketplace.catalog.deps import ProductIndexDep
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
 from marketplace.decide import service
 from marketplace.decide.assistant.agent import run_turn
@@ -106,9 +107,11 @@ def post_assistant_message(
     settings: SettingsDep,
     config: DecideConfigDep,
     memory: AssistantMemoryDep,
+    index: ProductIndexDep,
 ) -> AssistantReplyOut:
     ctx = AssistantContext(
         session=session,
+        index=index,
         account_id=account.id,
         session_key=shopper.session_key,
         now=now,

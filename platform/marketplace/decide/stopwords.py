@@ -9,7 +9,7 @@ read as constraints before these words are dropped.
 
 from __future__ import annotations
 
-from marketplace.catalog.search import STOPWORDS as SEARCH_STOPWORDS
+from marketplace.catalog.query import STOPWORDS as SEARCH_STOPWORDS
 from marketplace.decide.constraints import NEGATORS
 
 # fmt: off

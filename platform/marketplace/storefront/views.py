@@ -19,6 +19,7 @@ from marketplace.catalog.adids import ImpressionIds
 from marketplace.catalog.schemas import ProductDetail, ProductSummary, SearchParams
 from marketplace.catalog.slates import SponsoredSlates
 from marketplace.catalog.taxonomy import category_spec
+from marketplace.catalog.text_index import ProductIndex
 from marketplace.core.errors import ProblemError
 from marketplace.core.writebehind import WriteBehind
 from marketplace.decide import service as decide
@@ -268,6 +269,7 @@ class SearchFilters:
 
 def home_page(
     session: Session,
+    index: ProductIndex,
     *,
     shopper: Shopper,
     visitor_class: str,
@@ -281,6 +283,7 @@ def home_page(
     # still counted as impressions for this visitor.
     top = catalog.search_products(
         session,
+        index,
         SearchParams(sort="rating", page_size=HOME_PRODUCTS),
         shopper=shopper,
         visitor_class=visitor_class,
@@ -298,6 +301,7 @@ def home_page(
 
 def search_page(
     session: Session,
+    index: ProductIndex,
     form: dict[str, str],
     *,
     shopper: Shopper,
@@ -312,6 +316,7 @@ def search_page(
     filters = SearchFilters.parse(**form, categories=names)
     result = catalog.search_products(
         session,
+        index,
         filters.params(SEARCH_PAGE_SIZE),
         shopper=shopper,
         visitor_class=visitor_class,

@@ -15,6 +15,7 @@ from marketplace.cart import service as cart_service
 from marketplace.cart.schemas import CartOut
 from marketplace.catalog import service as catalog_service
 from marketplace.catalog.schemas import MAX_QUERY_CHARS, SearchParams
+from marketplace.catalog.text_index import ProductIndex
 from marketplace.core.errors import ProblemError
 from marketplace.decide import service as decide_service
 from marketplace.decide.config import DecideConfig
@@ -30,6 +31,7 @@ class AssistantContext:
     """Who the assistant works for in this request, and what its tools produced."""
 
     session: Session
+    index: ProductIndex
     account_id: int
     session_key: str | None
     now: datetime
@@ -101,6 +103,7 @@ def build_tools(ctx: AssistantContext) -> list[BaseTool]:
         try:
             page = catalog_service.search_products(
                 ctx.session,
+                ctx.index,
                 params,
                 shopper=ctx.shopper,
                 visitor_class=ASSISTANT_VISITOR_CLASS,

@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from marketplace.catalog.schemas import SearchParams
 from marketplace.catalog.service import get_product as catalog_product
 from marketplace.catalog.service import product_detail, search_products
+from marketplace.catalog.text_index import ProductIndex
 from marketplace.core.clock import Clock
 from marketplace.core.db import Database
 from marketplace.core.errors import ProblemError
@@ -68,8 +69,11 @@ class AddressArg(BaseModel):
 class McpDoor:
     """The MCP server and its HTTP endpoint; `running()` belongs in the app's lifespan."""
 
-    def __init__(self, *, db: Database, core: CheckoutCore, clock: Clock, path: str) -> None:
+    def __init__(
+        self, *, db: Database, index: ProductIndex, core: CheckoutCore, clock: Clock, path: str
+    ) -> None:
         self.db = db
+        self.index = index
         self.core = core
         self.clock = clock
         self.path = path
@@ -131,6 +135,7 @@ class McpDoor:
             def work(session: Session) -> dict[str, Any]:
                 page = search_products(
                     session,
+                    self.index,
                     params,
                     shopper=None,
                     visitor_class=_visitor_class(ctx),

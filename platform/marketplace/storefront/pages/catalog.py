@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from marketplace.accounts.deps import ShopperDep
-from marketplace.catalog.deps import ImpressionIdsDep, SponsoredSlatesDep, WriteQueueDep
+from marketplace.catalog.deps import (
+    ImpressionIdsDep,
+    ProductIndexDep,
+    SponsoredSlatesDep,
+    WriteQueueDep,
+)
 from marketplace.core.deps import (
     DatabaseDep,
     NowDep,
@@ -33,9 +38,10 @@ def home(
     settings: SettingsDep,
     visitor_class: VisitorClassDep,
     now: NowDep,
+    index: ProductIndexDep,
 ) -> Response:
     page = views.home_page(
-        session, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
+        session, index, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
     )
     return render(request, "home.html", settings=settings, shopper=shopper, session=session, **page)
 
@@ -49,6 +55,7 @@ def search(
     settings: SettingsDep,
     visitor_class: VisitorClassDep,
     now: NowDep,
+    index: ProductIndexDep,
     q: Annotated[str, Query(max_length=200)] = "",
     category: Annotated[str, Query(max_length=64)] = "",
     min_price: Annotated[str, Query(max_length=20)] = "",
@@ -70,7 +77,7 @@ def search(
     }
     # Read without the write lock; the search and its ad impressions are queued.
     result = views.search_page(
-        session, form, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
+        session, index, form, shopper=shopper, visitor_class=visitor_class, now=now, queue=queue
     )
     return render(
         request, "search.html", settings=settings, shopper=shopper, session=session, **result
