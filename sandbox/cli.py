@@ -8,13 +8,17 @@ import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from sandbox.commands import accounts, agent, eval, policy, probe, prune, run, workshop
 from sandbox.network import WILDCARDS, is_loopback, serving_urls
+
+if TYPE_CHECKING:
+    from marketplace.catalog.text_index import ProductIndex
+    from marketplace.core.settings import Settings
 
 app = typer.Typer(
     name="sandbox",
@@ -55,9 +59,20 @@ def prepare_database(products: int | None = None, seed: int | None = None) -> st
             console.print(f"Seeding an empty store: {n:,} products and the personas ...")
             seed_catalog(database, products=n, seed=seed or settings.seed, now=now, progress=True)
             seed_personas(database, load_personas(), seed=seed or settings.seed, now=now)
+            console.print("Building the search index ...")
+            search_index(settings, url).catch_up(database)
         finally:
             database.dispose()
     return url
+
+
+def search_index(settings: Settings, url: str) -> ProductIndex:
+    """The store's search index, where the server will look for it."""
+    from marketplace.catalog.text_index import ProductIndex, index_location
+
+    return ProductIndex(
+        index_location(url, configured=settings.search_index_dir, data_dir=settings.data_dir)
+    )
 
 
 def port_problem(host: str, port: int) -> str | None:
