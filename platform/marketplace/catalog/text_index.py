@@ -55,6 +55,7 @@ _SORT_FIELDS: dict[str, tuple[str, bool]] = {
     "popularity": ("key_popularity", True),
 }
 _WRITER_HEAP = 256_000_000
+_TIE_READ_AHEAD = 4
 _BATCH = 10_000
 
 products: Table = Product.__table__  # type: ignore[assignment]
@@ -220,18 +221,22 @@ class ProductIndex:
     def _ranked(self, searcher: Any, query: Any, *, size: int) -> tuple[list[int], int]:
         """The best `size` matches by score, ties broken by review count then id, and the
         number of matches. Every match tied with the `size`-th is read, so the cut is exact."""
-        fetch = size
+        # Generated catalogs tie often (alike titles score alike): read well past the cut at
+        # once, and four times further while the last row read still ties with it.
+        fetch = size * _TIE_READ_AHEAD
+        total: int | None = None
         while True:
-            found = searcher.search(query, limit=fetch, count=True)
+            found = searcher.search(query, limit=fetch, count=total is None)
+            total = int(found.count) if total is None else total
             hits = found.hits
             if len(hits) < fetch or hits[-1][0] < hits[size - 1][0]:
                 break
-            fetch *= 2
+            fetch *= _TIE_READ_AHEAD
         addresses = [address for _score, address in hits]
         ids = self._ids(searcher, addresses)
         reviews = searcher.fast_field_values("review_count", addresses)
         order = sorted(range(len(hits)), key=lambda i: (-hits[i][0], -reviews[i], ids[i]))
-        return [ids[i] for i in order[:size]], int(found.count)
+        return [ids[i] for i in order[:size]], total
 
     @staticmethod
     def _ids(searcher: Any, addresses: Sequence[Any]) -> list[int]:
