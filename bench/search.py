@@ -272,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
                 # Kept beside the server's files, like its catalog, for later runs.
                 index_dir = scratch("pg") / f"search-{products}"
                 searchers.append(Searcher("postgresql", url, index_dir))
+            load_1m = machine()["load_1m"]
             try:
                 samples = measure(searchers, mix, args.warmup, args.budget)
             finally:
@@ -296,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
                         "index_s": next(s.index_s for s in searchers if s.label == label),
                         "thread_cpu": cpu,
                         "by_kind": kinds,
+                        "load_1m": load_1m,
                     }
                 )
                 print(f"{label:>10} {products:>9,}: {fmt(stats)}", flush=True)
