@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from marketplace.app import create_app
 from marketplace.cart.models import CartItem
+from marketplace.core.appstate import state_of
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import Database
 from marketplace.core.settings import Settings
@@ -134,11 +135,12 @@ def test_the_assistant_answers_any_text_without_a_server_error(
 
 def test_the_tools_refuse_out_of_range_ids_and_quantities(store: tuple[FastAPI, Database]) -> None:
     # What a real model may send: the tools' own type hints only say `int`.
-    _, database = store
+    app, database = store
     with database.session() as session:
         lines_before = len(session.scalars(select(CartItem)).all())
         ctx = AssistantContext(
             session=session,
+            index=state_of(app).product_index,
             account_id=1,
             session_key=None,
             now=TEST_NOW,
