@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from marketplace.catalog import taxonomy
@@ -20,7 +21,7 @@ from marketplace.decide.config import DecideConfig
 from marketplace.decide.constraints import Constraint, relax_constraints, revealed_constraints
 from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
 from marketplace.decide.picks import choose_picks
-from marketplace.decide.pool import CategoryPool
+from marketplace.decide.pool import CategoryPool, Rows
 from marketplace.decide.profile import learn_profile
 from marketplace.decide.ranking import Scored, score_rows
 from marketplace.decide.schemas import Evidence, OfferOut, Pick, PickProduct, RecommendationOut
@@ -415,9 +416,9 @@ def rank_and_pick(
     )
 
 
-def _admitted(pool: CategoryPool, constraints: Sequence[Constraint]) -> list[int]:
+def _admitted(pool: CategoryPool, constraints: Sequence[Constraint]) -> Rows:
     """Rows of the pool that meet every constraint (each judged once per distinct value)."""
-    rows: list[int] = list(range(len(pool)))
+    rows = pool.all_rows()
     for c in constraints:
         rows = pool.keep(c.reads, lambda _v, row, c=c: c.admits(pool.products[row]), rows)  # type: ignore[misc]
     return rows
@@ -468,11 +469,14 @@ def rank_pool(
             f'Relaxed "{c.source}" ({c.describe()}): too few in-stock {noun} meet it together '
             "with your other wishes."
         )
-    if not kept:
-        kept = list(range(len(pool)))
+    if not len(kept):
+        kept = pool.all_rows()
     if limit is not None and len(kept) > limit:
         # The cut keeps the most reviewed; co-viewed products it left out come back.
-        kept = kept[:limit] + [r for r in kept[limit:] if pool.ids[r] in co_view]
+        rest = kept[limit:]
+        kept = np.concatenate(
+            (kept[:limit], rest[np.isin(pool.id_array[rest], list(co_view))] if co_view else [])
+        ).astype(np.intp)
 
     ranking = score_rows(pool, kept, profile, config, co_view=co_view)
     picks = choose_picks(ranking, profile, config, noun)
