@@ -36,7 +36,17 @@ def upgrades_on_features(ranking: Ranking, top: int) -> Mask:
             continue
         col = pool.column(f"attributes.{pref.spec.key}")
         mine = top_attributes.get(pref.spec.key)
-        table = np.array([_value_better(v, mine, pref) for v in col.values], dtype=np.int8)
+        if pref.kind == "directed":
+            # `_value_better` of every value at once: the sign of the difference, 0 when
+            # either is no number.
+            theirs = number_of(mine, pref.spec)
+            if theirs is None:
+                table = np.zeros(len(col.values), dtype=np.int8)
+            else:
+                difference = (pool.numbers(pref.spec) - theirs) * pref.preferred
+                table = np.nan_to_num(np.sign(difference)).astype(np.int8)
+        else:
+            table = np.array([_value_better(v, mine, pref) for v in col.values], dtype=np.int8)
         comparisons.append(table[col.codes[ranking.rows]])
     if not comparisons:
         return np.zeros(len(ranking), dtype=np.bool_)

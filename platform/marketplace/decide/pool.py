@@ -155,7 +155,7 @@ class CategoryPool:
         self.price_percentiles()
         for spec in self.specs:
             self.column(f"attributes.{spec.key}")
-            self.percentiles(spec)
+            self.percentiles(spec)  # and `numbers`
 
     def tokens(self, rows: Sequence[int]) -> list[tuple[str, ...]]:
         """The words a search term can match (see `product_text_tokens`), for each of `rows`.
@@ -191,7 +191,7 @@ class CategoryPool:
     def derived(
         self,
         key: Hashable,
-        compute: Callable[[], Sequence[float]],
+        compute: Callable[[], Sequence[float] | Floats],
         *,
         reads_stock: bool = False,
     ) -> Floats:
@@ -213,17 +213,26 @@ class CategoryPool:
             ("price percentile",), lambda: [self.stats.price_percentile(v) for v in values]
         )
 
-    def percentiles(self, spec: AttrSpec) -> Floats:
-        """Each distinct value's percentile of `spec` in the category (`CategoryStats.percentile`
-        of its `number_of`), NaN for a value that is no number."""
+    def numbers(self, spec: AttrSpec) -> Floats:
+        """Each distinct value of `spec` as `number_of` says, NaN for a value that is no number."""
         values = self.column(f"attributes.{spec.key}").values
 
         def compute() -> list[float]:
-            out = []
-            for raw in values:
-                number = number_of(raw, spec)
-                out.append(math.nan if number is None else self.stats.percentile(spec.key, number))
-            return out
+            numbers = (number_of(raw, spec) for raw in values)
+            return [math.nan if number is None else number for number in numbers]
+
+        return self.derived(("number", spec), compute)
+
+    def percentiles(self, spec: AttrSpec) -> Floats:
+        """Each distinct value's percentile of `spec` in the category (`CategoryStats.percentile`
+        of its `number_of`), NaN for a value that is no number."""
+
+        def compute() -> list[float]:
+            percentile = self.stats.percentile
+            return [
+                number if math.isnan(number) else percentile(spec.key, number)
+                for number in self.numbers(spec).tolist()
+            ]
 
         return self.derived(("percentile", spec), compute)
 

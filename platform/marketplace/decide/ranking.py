@@ -68,7 +68,9 @@ def _availability_column(pool: CategoryPool, low_stock: int) -> Floats:
     """The `availability` factor of each product: enough stock to ship."""
     return pool.derived(
         ("availability", low_stock),
-        lambda: [min(1.0, p.stock / low_stock) for p in pool.products],
+        lambda: np.minimum(
+            1.0, np.fromiter((p.stock for p in pool.products), dtype=np.int64) / low_stock
+        ),
         reads_stock=True,
     )
 
@@ -77,6 +79,14 @@ def _house_column(pool: CategoryPool) -> Floats:
     return pool.derived(
         ("house_brand",), lambda: [1.0 if p.is_house_brand else 0.0 for p in pool.products]
     )
+
+
+def prime(pool: CategoryPool, config: DecideConfig) -> None:
+    """Work out every per-product column a ranking with `config` reads (the refresher does it
+    in the background, so a shopper's first ask after a read does not)."""
+    _quality_column(pool, config.rating_prior_count)
+    _availability_column(pool, config.low_stock)
+    _house_column(pool)
 
 
 def preference_column(pool: CategoryPool, pref: Preference, rows: Rows) -> Floats:

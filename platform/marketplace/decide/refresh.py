@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.core.db import Database
 from marketplace.decide import candidates as cands
-from marketplace.decide import snapshot
+from marketplace.decide import ranking, snapshot
 from marketplace.decide.config import DecideConfig
 from marketplace.decide.domain import AttrSpec, ProductFacts
 from marketplace.decide.service import attr_specs
@@ -24,13 +24,15 @@ def build_refresher(db: Database, config: DecideConfig) -> snapshot.SnapshotRefr
         with db.reader() as connection, Session(bind=connection) as session:
             category = cands.category_row(session, slug)
             if category is not None:
-                snapshot.reload(
+                pool = snapshot.reload(
                     session,
                     category,
                     specs_for=specs_for,
                     ttl=config.snapshot_ttl_seconds,
                     engine=db.engine,
-                ).prime()
+                )
+                pool.prime()
+                ranking.prime(pool, config)
 
     def warm() -> list[str]:
         wanted = [s.strip() for s in config.warm_categories.split(",") if s.strip()]
