@@ -120,6 +120,11 @@ class CategoryPool:
     def __len__(self) -> int:
         return len(self.products)
 
+    def facts(self, product_id: int) -> ProductFacts | None:
+        """The product's facts as this copy holds them, or None (not in it)."""
+        row = self.row_of.get(product_id)
+        return None if row is None else self.products[row]
+
     def all_rows(self) -> Rows:
         return np.arange(len(self.products), dtype=np.intp)
 

@@ -309,6 +309,7 @@ def decide(
         category_words=words,
         extra_queries=[request_text] if request_text else [],
         now=now,
+        known=pool.facts,
     )
     co = cands.co_view(
         session,
