@@ -15,7 +15,7 @@ import numpy as np
 
 from marketplace.decide.config import DecideConfig
 from marketplace.decide.domain import AttrSpec, ProductFacts
-from marketplace.decide.pool import CategoryPool, Floats, Mask, Rows
+from marketplace.decide.pool import CategoryPool, Floats, Mask, Rows, present
 from marketplace.decide.profile import CategoryStats, LearnedProfile, Preference, PriceBand
 
 
@@ -238,7 +238,7 @@ def score_rows(
     else:
         prices = pool.column("price")
         codes = prices.codes[rows]
-        wanted = np.unique(codes)
+        wanted = present(codes, len(prices.values))
         table = np.zeros(len(prices.values))
         table[wanted] = _price_fit_table(
             np.array(prices.values)[wanted], pool.price_percentiles()[wanted], band
