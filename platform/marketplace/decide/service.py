@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from marketplace.catalog import taxonomy
+from marketplace.catalog.models import Category
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.decide import candidates as cands
 from marketplace.decide import reasons as rs
@@ -370,6 +371,24 @@ def decide(
         constraints=ranked.constraints,
         compared=ranked.compared,
         weights=weights,
+    )
+
+
+def prepare(session: Session, *, now: datetime, config: DecideConfig) -> None:
+    """Run the statements of an ask once, matching nothing, so that the first shopper's ask in
+    this process compiles none of them (the app does it as it warms its category copies)."""
+    _history(session, account_id=0, session_key=None, now=now, config=config)
+    load_facts(session, [0])
+    snapshot.catalog_version(session)
+    cands.category_row(session, "")
+    # Nobody dealt with product 0: only the first co-view statement runs, as in most asks.
+    cands.co_view(
+        session,
+        seeds=[0],
+        category=Category(slug="", name=""),
+        exclude_account_id=0,
+        since=now,
+        limit=1,
     )
 
 
