@@ -282,7 +282,7 @@ def build_state(
         webhook_secret=settings.acp_webhook_secret
         or hashlib.sha256(f"acp-webhook:{settings.secret_key}".encode()).hexdigest(),
     )
-    decide_snapshots = build_refresher(db, decide_config)
+    decide_snapshots = build_refresher(db, decide_config, clock)
     impression_ids = ImpressionIds(db.engine)
     return AppState(
         settings=settings,

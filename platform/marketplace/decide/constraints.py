@@ -8,13 +8,13 @@ soft search-term matches in scoring.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from marketplace.decide.domain import AttrSpec, ProductFacts, SearchSignal
 
-T = TypeVar("T")
+S = TypeVar("S", bound=Sized)
 Op = Literal[
     "is", "is_not", "in", "min", "max", "eq", "max_price", "min_price", "min_rating", "brand"
 ]
@@ -326,8 +326,8 @@ def relax_constraints(
     constraints: Sequence[Constraint],
     *,
     minimum: int,
-    select: Callable[[Sequence[Constraint]], list[T]],
-) -> tuple[list[T], list[Constraint], list[Constraint]]:
+    select: Callable[[Sequence[Constraint]], S],
+) -> tuple[S, list[Constraint], list[Constraint]]:
     """What `select` keeps under the constraints, dropping the least decisive below `minimum`."""
     active = sorted(constraints, key=lambda c: _RELAX_ORDER[c.op], reverse=True)
     relaxed: list[Constraint] = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from marketplace.decide.config import DecideConfig
+from marketplace.decide.pool import Mask
 from marketplace.decide.profile import LearnedProfile, Preference, number_of
 from marketplace.decide.ranking import Ranking, Scored
 
@@ -23,25 +25,33 @@ def _value_better(a: Any, b: Any, pref: Preference) -> int:
     return 0
 
 
-def upgrades_on_features(ranking: Ranking, top: int) -> Callable[[int], bool]:
-    """A test of whether a position is no worse than `top` on any preference with a direction
-    and better on at least one; each preference is compared once per distinct value."""
+def upgrades_on_features(ranking: Ranking, top: int) -> Mask:
+    """Whether each position is no worse than `top` on any preference with a direction and
+    better on at least one; each preference is compared once per distinct value."""
     pool = ranking.pool
     top_attributes = ranking.product(top).attributes
-    tables: list[tuple[list[int], list[int]]] = []
+    comparisons = []
     for pref in ranking.profile.preferences:
         if pref.kind not in ("bool", "directed"):
             continue
         col = pool.column(f"attributes.{pref.spec.key}")
         mine = top_attributes.get(pref.spec.key)
-        tables.append((col.codes, [_value_better(v, mine, pref) for v in col.values]))
-    rows = ranking.rows
-
-    def upgrades(pos: int) -> bool:
-        row = rows[pos]
-        comparisons = [table[codes[row]] for codes, table in tables]
-        return bool(comparisons) and min(comparisons) >= 0 and max(comparisons) > 0
-
+        if pref.kind == "directed":
+            # `_value_better` of every value at once: the sign of the difference, 0 when
+            # either is no number.
+            theirs = number_of(mine, pref.spec)
+            if theirs is None:
+                table = np.zeros(len(col.values), dtype=np.int8)
+            else:
+                difference = (pool.numbers(pref.spec) - theirs) * pref.preferred
+                table = np.nan_to_num(np.sign(difference)).astype(np.int8)
+        else:
+            table = np.array([_value_better(v, mine, pref) for v in col.values], dtype=np.int8)
+        comparisons.append(table[col.codes[ranking.rows]])
+    if not comparisons:
+        return np.zeros(len(ranking), dtype=np.bool_)
+    stacked = np.vstack(comparisons)
+    upgrades: Mask = (stacked.min(axis=0) >= 0) & (stacked.max(axis=0) > 0)
     return upgrades
 
 
@@ -54,76 +64,36 @@ class PickSet:
     premium_note: str | None
 
 
-# Bounds and totals are sums of the same terms in a different order; this covers the rounding.
-_SLACK = 1e-9
-
-
-def _best_by_bound(
-    ranking: Ranking, candidates: Iterable[int], admits: Callable[[int], bool] | None = None
-) -> int | None:
-    """The best-ranked of `candidates` (highest bound first) that `admits`, evaluating few.
-
-    Candidates are evaluated in batches; once one's bound is below the best total found, no
-    later one can beat it (so `admits`, which may be costly, is not even asked).
-    """
-    best: int | None = None
-    batch: list[int] = []
-    size = 1  # a first total to compare with as soon as possible, then growing batches
-    for j in candidates:
-        if best is not None and ranking.bound[j] < ranking.totals[best] - _SLACK:
-            break
-        if admits is not None and not admits(j):
-            continue
-        batch.append(j)
-        if len(batch) == size:
-            ranking.evaluate(batch)
-            best = ranking.best([*batch, *([] if best is None else [best])])
-            batch, size = [], min(2 * size, 256)
-    if batch:
-        ranking.evaluate(batch)
-        best = ranking.best([*batch, *([] if best is None else [best])])
-    return best
-
-
 def choose_picks(
     ranking: Ranking, profile: LearnedProfile, config: DecideConfig, noun: str
 ) -> PickSet:
     """Top = best score; budget = clearly cheaper, above a quality floor; premium = an upgrade.
 
-    Each pick is the best-ranked product its rule admits. Only `attribute_fit` is left to work
-    out, and a row whose bound is below the best total found so far cannot win, so rows are
-    evaluated highest bound first and only until then: the picks are the same as if every row
-    had been evaluated.
+    Each pick is the best-ranked product its rule admits (`Ranking.best`: highest total, then
+    lower price, then lower id), over every candidate at once.
     """
     n = len(ranking)
     if not n:
         raise ValueError("no candidates to pick from")
-    prices, stars, bound = ranking.prices, ranking.stars, ranking.bound
+    prices, stars = ranking.prices, ranking.stars
     floor = config.budget_min_quality
-    by_bound = sorted(range(n), key=bound.__getitem__, reverse=True)
-    top = _best_by_bound(ranking, by_bound)
+    top = ranking.best()
     assert top is not None
-    top_price, top_stars = prices[top], stars[top]
-    upgrades = upgrades_on_features(ranking, top)
+    top_price, top_stars = float(prices[top]), float(stars[top])
     price_cap = top_price * config.budget_max_price_ratio
     ceiling = top_price * config.premium_max_price_ratio
-
-    def dearer(j: int) -> bool:
-        return top_price + 1e-9 < prices[j] <= ceiling + 1e-9
-
-    budget = _best_by_bound(
-        ranking,
-        (j for j in by_bound if j != top and prices[j] <= price_cap + 1e-9 and stars[j] >= floor),
+    others = np.ones(n, dtype=np.bool_)
+    others[top] = False
+    cheap = others & (prices <= price_cap + 1e-9)
+    dearer = (top_price + 1e-9 < prices) & (prices <= ceiling + 1e-9)
+    good = stars >= floor
+    budget = ranking.best(cheap & good)
+    premium = ranking.best(
+        dearer & good & ((stars >= top_stars) | upgrades_on_features(ranking, top))
     )
-    premium = _best_by_bound(
-        ranking,
-        (j for j in by_bound if dearer(j) and stars[j] >= floor),
-        lambda j: stars[j] >= top_stars or upgrades(j),
-    )
-    others = [j for j in range(n) if j != top]
     budget_note = None
     if budget is None:
-        cheaper = sum(1 for j in others if prices[j] <= price_cap + 1e-9)
+        cheaper = int(cheap.sum())
         if not cheaper:
             budget_note = (
                 f"No budget pick: no other in-stock {noun} cost at most ${price_cap:,.2f} "
@@ -137,7 +107,7 @@ def choose_picks(
             )
     premium_note = None
     if premium is None:
-        pricier = sum(1 for j in others if dearer(j))
+        pricier = int((others & dearer).sum())
         if not pricier:
             premium_note = (
                 f"No premium pick: no in-stock {noun} cost more than the top pick "

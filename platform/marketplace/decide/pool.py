@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
-from operator import contains, itemgetter
+from operator import contains
 from typing import Any, TypeVar
 
-from marketplace.decide.domain import AttrSpec, ProductFacts
-from marketplace.decide.profile import CategoryStats, category_stats, tokens
+import numpy as np
+from numpy.typing import NDArray
 
-T = TypeVar("T")
+from marketplace.decide.domain import AttrSpec, ProductFacts
+from marketplace.decide.profile import CategoryStats, category_stats, number_of, tokens
+
+# Rows of a pool (positions in `products`), a yes/no per row and a number per row or value.
+Rows = NDArray[np.intp]
+Mask = NDArray[np.bool_]
+Floats = NDArray[np.float64]
+A = TypeVar("A", bound="np.ndarray[Any, Any]")
 # Search terms come from shoppers: a pool remembers the rows of at most this many (terms that
 # match nothing cost a few dozen bytes each, and matches are bounded by the catalog's words).
 REMEMBERED_TERMS = 4096
@@ -42,7 +50,7 @@ def product_text_tokens(product: ProductFacts, specs: Sequence[AttrSpec]) -> set
 class _Column:
     """One field of every product, as an index into its distinct values."""
 
-    codes: list[int]
+    codes: NDArray[np.intp]
     values: list[Any]
     first: list[int]  # a row holding each distinct value, to judge it on
 
@@ -65,14 +73,18 @@ def _intern(values: Sequence[Any]) -> _Column:
             distinct.append(value)
             first.append(row)
         codes.append(code)
-    return _Column(codes, distinct, first)
+    return _Column(_frozen(np.array(codes, dtype=np.intp)), distinct, first)
 
 
-def gather(values: Sequence[T], rows: Sequence[int]) -> list[T]:
-    """`[values[r] for r in rows]`, done by `itemgetter` in C: scoring does this a lot."""
-    if len(rows) == 1:
-        return [values[rows[0]]]
-    return list(itemgetter(*rows)(values)) if rows else []
+def _frozen(array: A) -> A:
+    # Shared between threads: nothing may change a cached array in place.
+    array.setflags(write=False)
+    return array
+
+
+def present(codes: NDArray[np.intp], size: int) -> NDArray[np.intp]:
+    """The distinct codes among `codes` (each below `size`), ascending: a count, not a sort."""
+    return np.flatnonzero(np.bincount(codes, minlength=size))
 
 
 class CategoryPool:
@@ -80,9 +92,10 @@ class CategoryPool:
 
     Values are kept column by column, as codes into each column's distinct values, so a preference,
     a price fit or a constraint is judged once per distinct value rather than once per product,
-    and the per-product arithmetic runs in `map` over whole columns: that is what keeps scoring
-    thousands of products cheap in plain Python. Columns are filled on first use; filling one
-    twice from two threads gives the same result, so a pool can be shared.
+    and the per-product arithmetic runs in numpy over whole columns (elementwise, in the same
+    order of operations as plain floats, so every score is the same to the last bit). Columns are
+    filled on first use; filling one twice from two threads gives the same result, so a pool can
+    be shared.
     """
 
     def __init__(
@@ -97,19 +110,28 @@ class CategoryPool:
         self.specs: tuple[AttrSpec, ...] = tuple(specs)
         self.stats = stats if stats is not None else category_stats(self.products, self.specs)
         self.ids = [p.id for p in self.products]
-        self.prices = [p.price for p in self.products]
+        self.id_array = _frozen(np.array(self.ids, dtype=np.int64))
+        self.price_array = _frozen(np.array([p.price for p in self.products], dtype=np.float64))
         self.row_of = {pid: row for row, pid in enumerate(self.ids)}
         # Longest first, so "Nile Basics" is found before a brand called "Nile".
         self.brands = sorted({p.brand for p in self.products}, key=lambda b: (-len(b), b))
         self._columns: dict[str, _Column] = {}
         known = tokens or {}
         self._tokens: list[tuple[str, ...] | None] = [known.get(pid) for pid in self.ids]
-        self._term_rows: dict[str, frozenset[int]] = {}
-        self._derived: dict[tuple[str, float], list[float]] = {}
-        self._stock_derived: dict[tuple[str, float], list[float]] = {}
+        self._term_rows: dict[str, Rows] = {}
+        self._derived: dict[Hashable, Floats] = {}
+        self._stock_derived: dict[Hashable, Floats] = {}
 
     def __len__(self) -> int:
         return len(self.products)
+
+    def facts(self, product_id: int) -> ProductFacts | None:
+        """The product's facts as this copy holds them, or None (not in it)."""
+        row = self.row_of.get(product_id)
+        return None if row is None else self.products[row]
+
+    def all_rows(self) -> Rows:
+        return np.arange(len(self.products), dtype=np.intp)
 
     def with_products(self, products: Sequence[ProductFacts]) -> CategoryPool:
         """The same products in the same order with new stock counts; the rest is kept."""
@@ -140,8 +162,10 @@ class CategoryPool:
         the first shopper's request after a read does not."""
         for name in ("price", "rating", "brand", "stock"):
             self.column(name)
+        self.price_percentiles()
         for spec in self.specs:
             self.column(f"attributes.{spec.key}")
+            self.percentiles(spec)  # and `numbers`
 
     def tokens(self, rows: Sequence[int]) -> list[tuple[str, ...]]:
         """The words a search term can match (see `product_text_tokens`), for each of `rows`.
@@ -152,14 +176,19 @@ class CategoryPool:
         known = self._tokens
         for row in [r for r in rows if known[r] is None]:
             known[row] = tuple(sorted(product_text_tokens(self.products[row], self.specs)))
-        return gather(known, rows)  # type: ignore[arg-type]
+        return [known[r] for r in rows]  # type: ignore[misc]
 
-    def rows_matching(self, term: str) -> frozenset[int]:
-        """The rows whose words include `term`, found once per term."""
+    def rows_matching(self, term: str) -> Rows:
+        """The rows whose words include `term` (ascending), found once per term."""
         found = self._term_rows.get(term)
         if found is None:
             every = range(len(self.products))
-            found = frozenset(compress(every, map(contains, self.tokens(every), repeat(term))))
+            found = _frozen(
+                np.fromiter(
+                    compress(every, map(contains, self.tokens(every), repeat(term))),
+                    dtype=np.intp,
+                )
+            )
             if len(self._term_rows) >= REMEMBERED_TERMS:
                 self._term_rows.clear()
             self._term_rows[term] = found
@@ -171,41 +200,66 @@ class CategoryPool:
 
     def derived(
         self,
-        key: tuple[str, float],
-        compute: Callable[[], list[float]],
+        key: Hashable,
+        compute: Callable[[], Sequence[float] | Floats],
         *,
         reads_stock: bool = False,
-    ) -> list[float]:
-        """A number per product, worked out by `compute` once per `key`.
+    ) -> Floats:
+        """A number per product (or per distinct value of a column), worked out by `compute`
+        once per `key`.
 
         One that `reads_stock` is worked out again after `with_products`; the others are kept.
         """
         cache = self._stock_derived if reads_stock else self._derived
         found = cache.get(key)
         if found is None:
-            found = cache[key] = compute()
+            found = cache[key] = _frozen(np.array(compute(), dtype=np.float64))
         return found
 
-    def judged(
-        self, field_name: str, judge: Callable[[Any, int], Any], rows: Sequence[int]
-    ) -> list[Any]:
+    def price_percentiles(self) -> Floats:
+        """Each distinct price's place in the category (`CategoryStats.price_percentile`)."""
+        values = self.column("price").values
+        return self.derived(
+            ("price percentile",), lambda: [self.stats.price_percentile(v) for v in values]
+        )
+
+    def numbers(self, spec: AttrSpec) -> Floats:
+        """Each distinct value of `spec` as `number_of` says, NaN for a value that is no number."""
+        values = self.column(f"attributes.{spec.key}").values
+
+        def compute() -> list[float]:
+            numbers = (number_of(raw, spec) for raw in values)
+            return [math.nan if number is None else number for number in numbers]
+
+        return self.derived(("number", spec), compute)
+
+    def percentiles(self, spec: AttrSpec) -> Floats:
+        """Each distinct value's percentile of `spec` in the category (`CategoryStats.percentile`
+        of its `number_of`), NaN for a value that is no number."""
+
+        def compute() -> list[float]:
+            percentile = self.stats.percentile
+            return [
+                number if math.isnan(number) else percentile(spec.key, number)
+                for number in self.numbers(spec).tolist()
+            ]
+
+        return self.derived(("percentile", spec), compute)
+
+    def judged(self, field_name: str, judge: Callable[[Any, int], float], rows: Rows) -> Floats:
         """`judge(value, a row holding it)` for each of `rows`, once per distinct value."""
         col = self.column(field_name)
-        codes = gather(col.codes, rows)
-        table = self._table(col, judge, set(codes))
-        return list(map(table.__getitem__, codes))
+        codes = col.codes[rows]
+        table = np.zeros(len(col.values), dtype=np.float64)
+        for code in present(codes, len(col.values)).tolist():
+            table[code] = judge(col.values[code], col.first[code])
+        return table[codes]
 
-    def keep(
-        self, field_name: str, admits: Callable[[Any, int], bool], rows: Sequence[int]
-    ) -> list[int]:
+    def keep(self, field_name: str, admits: Callable[[Any, int], bool], rows: Rows) -> Rows:
         """The rows whose value `admits(value, a row holding it)`, once per distinct value."""
         col = self.column(field_name)
-        table = self._table(col, admits, range(len(col.values)))
-        return list(compress(rows, map(table.__getitem__, gather(col.codes, rows))))
-
-    @staticmethod
-    def _table(col: _Column, judge: Callable[[Any, int], Any], wanted: Iterable[int]) -> list[Any]:
-        table: list[Any] = [None] * len(col.values)
-        for code in wanted:
-            table[code] = judge(col.values[code], col.first[code])
-        return table
+        table = np.array(
+            [admits(value, row) for value, row in zip(col.values, col.first, strict=True)],
+            dtype=np.bool_,
+        )
+        return rows[table[col.codes[rows]]]

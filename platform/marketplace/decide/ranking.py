@@ -8,15 +8,15 @@ shopper's learned profile, the category's pool and the aggregate co-view similar
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import repeat
-from operator import add, contains, mul, truediv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from marketplace.decide.config import DecideConfig
 from marketplace.decide.domain import AttrSpec, ProductFacts
-from marketplace.decide.pool import CategoryPool, gather
-from marketplace.decide.profile import CategoryStats, LearnedProfile, PriceBand
+from marketplace.decide.pool import CategoryPool, Floats, Mask, Rows, present
+from marketplace.decide.profile import CategoryStats, LearnedProfile, Preference, PriceBand
 
 
 def price_fit(price: float, band: PriceBand | None, percentile: float = 0.5) -> float:
@@ -46,7 +46,7 @@ def bayes_rating(product: ProductFacts, mean: float, prior: float) -> float:
     return (prior * mean + n * product.rating) / (prior + n) if prior + n > 0 else mean
 
 
-def _stars_column(pool: CategoryPool, prior: float) -> list[float]:
+def _stars_column(pool: CategoryPool, prior: float) -> Floats:
     """Each product's Bayesian-average rating with `prior` pseudo-ratings."""
     mean = pool.stats.mean_rating
     return pool.derived(
@@ -54,23 +54,59 @@ def _stars_column(pool: CategoryPool, prior: float) -> list[float]:
     )
 
 
-def _quality_column(pool: CategoryPool, prior: float) -> list[float]:
+def _quality_column(pool: CategoryPool, prior: float) -> Floats:
     """The `quality` factor of each product."""
     # On a fixed scale (3 stars = 0, 5 stars = 1), so a tenth of a star between two
     # good products stays a small difference however close the candidates are.
     return pool.derived(
         ("quality", prior),
-        lambda: [min(1.0, max(0.0, (s - 3.0) / 2.0)) for s in _stars_column(pool, prior)],
+        lambda: [min(1.0, max(0.0, (s - 3.0) / 2.0)) for s in _stars_column(pool, prior).tolist()],
     )
 
 
-def _availability_column(pool: CategoryPool, low_stock: int) -> list[float]:
+def _availability_column(pool: CategoryPool, low_stock: int) -> Floats:
     """The `availability` factor of each product: enough stock to ship."""
     return pool.derived(
         ("availability", low_stock),
-        lambda: [min(1.0, p.stock / low_stock) for p in pool.products],
+        lambda: np.minimum(
+            1.0, np.fromiter((p.stock for p in pool.products), dtype=np.int64) / low_stock
+        ),
         reads_stock=True,
     )
+
+
+def _house_column(pool: CategoryPool) -> Floats:
+    return pool.derived(
+        ("house_brand",), lambda: [1.0 if p.is_house_brand else 0.0 for p in pool.products]
+    )
+
+
+def prime(pool: CategoryPool, config: DecideConfig) -> None:
+    """Work out every per-product column a ranking with `config` reads (the refresher does it
+    in the background, so a shopper's first ask after a read does not)."""
+    _quality_column(pool, config.rating_prior_count)
+    _availability_column(pool, config.low_stock)
+    _house_column(pool)
+
+
+def preference_column(pool: CategoryPool, pref: Preference, rows: Rows) -> Floats:
+    """`pref.score_value` of each of `rows`' value, 0 where the product does not say (an unknown
+    value earns nothing rather than an average)."""
+    stats = pool.stats
+    col = pool.column(f"attributes.{pref.spec.key}")
+    if pref.kind in ("directed", "target"):
+        # A number's score is a function of its percentile, which the pool keeps per value.
+        pct = pool.percentiles(pref.spec)
+        if pref.kind == "directed":
+            table = pct if pref.preferred > 0 else 1.0 - pct
+        else:
+            target = stats.percentile(pref.spec.key, float(pref.preferred))
+            table = 1.0 - np.abs(pct - target)
+        table = np.where(np.isnan(table), 0.0, table)
+    else:
+        table = np.array([pref.score_value(v, stats) or 0.0 for v in col.values], dtype=np.float64)
+    result: Floats = table[col.codes[rows]]
+    return result
 
 
 @dataclass(frozen=True)
@@ -83,107 +119,63 @@ class Scored:
     matched_terms: tuple[str, ...]
 
 
-def _weighted(weight: float, column: Sequence[float]) -> Iterator[float]:
-    return map(mul, repeat(weight), column)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Ranking:
-    """Scores of some rows of a pool, by position, with `attribute_fit` worked out on demand.
-
-    Every factor but `attribute_fit` is cheap, column-wise, and computed for every row up front;
-    `attribute_fit` (a pass per preference) is at most 1, so `bound` (the other factors plus
-    the whole `attribute_fit` weight) caps what a row can score, and `choose_picks` evaluates
-    rows best bound first until no unevaluated row could still change a pick.
-    """
+    """Every factor and the total of some rows of a pool, by position, as numpy columns."""
 
     pool: CategoryPool
     profile: LearnedProfile
-    config: DecideConfig
-    rows: list[int]
-    factors: dict[str, list[float]]  # every factor but attribute_fit, for every row
-    bound: list[float]
+    rows: Rows
+    factors: dict[str, Floats]  # every factor, attribute_fit first
+    totals: Floats
+    preference_scores: tuple[tuple[str, Floats], ...]  # each preference's score, in order
     terms: tuple[str, ...]
-    stars: list[float]
-    prices: list[float]
-    ids: list[int]
-    totals: dict[int, float] = field(default_factory=dict)  # evaluated positions only
-    fits: dict[int, float] = field(default_factory=dict)
-    preference_scores: dict[int, dict[str, float]] = field(default_factory=dict)
+    stars: Floats
+    prices: Floats
+    ids: Rows
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def product(self, pos: int) -> ProductFacts:
-        return self.pool.products[self.rows[pos]]
-
-    def evaluate(self, positions: Sequence[int]) -> None:
-        """Work out `attribute_fit` and the total of these positions."""
-        positions = [j for j in positions if j not in self.totals]
-        if not positions:
-            return
-        stats = self.pool.stats
-        rows = gather(self.rows, positions)
-        num = [0.0] * len(positions)
-        den = 0.0
-        columns: list[tuple[str, list[float]]] = []
-        for pref in self.profile.preferences:
-            col: list[float] = self.pool.judged(
-                f"attributes.{pref.spec.key}",
-                # An unknown value earns nothing rather than an average.
-                lambda raw, _row, pref=pref: pref.score_value(raw, stats) or 0.0,  # type: ignore[misc]
-                rows,
-            )
-            columns.append((pref.spec.key, col))
-            num = list(map(add, num, _weighted(pref.importance, col)))
-            den += pref.importance
-        w = self.config.weights
-        f = self.factors
-        for i, pos in enumerate(positions):
-            fit = num[i] / den if den else 0.5
-            # The same sum in the same order as ever, so totals match to the last bit.
-            total = (
-                w.attribute_fit * fit
-                + w.search_match * f["search_match"][pos]
-                + w.quality * f["quality"][pos]
-                + w.price_fit * f["price_fit"][pos]
-                + w.brand_affinity * f["brand_affinity"][pos]
-                + w.co_view * f["co_view"][pos]
-                + w.availability * f["availability"][pos]
-                + w.interest * f["interest"][pos]
-            )
-            if "house_brand" in f:
-                total += w.house_brand_boost * f["house_brand"][pos]
-            self.fits[pos] = fit
-            self.totals[pos] = total
-            self.preference_scores[pos] = {key: col[i] for key, col in columns}
+        return self.pool.products[int(self.rows[pos])]
 
     def key(self, pos: int) -> tuple[float, float, int]:
-        """Sort key of an evaluated position: best total first, then lower price, lower id."""
-        return (-self.totals[pos], self.prices[pos], self.ids[pos])
+        """Sort key of a position: best total first, then lower price, lower id."""
+        return (-float(self.totals[pos]), float(self.prices[pos]), int(self.ids[pos]))
 
-    def best(self, positions: Iterable[int]) -> int | None:
-        return min(positions, key=self.key, default=None)
+    def best(self, among: Mask | None = None) -> int | None:
+        """The position with the smallest `key` (of those `among` allows), or None."""
+        positions = np.arange(len(self.rows)) if among is None else np.flatnonzero(among)
+        if not len(positions):
+            return None
+        totals = self.totals[positions]
+        positions = positions[totals == totals.max()]
+        if len(positions) > 1:
+            prices = self.prices[positions]
+            positions = positions[prices == prices.min()]
+        return int(positions[np.argmin(self.ids[positions])])
 
     def scored(self, pos: int) -> Scored:
-        self.evaluate([pos])
-        row = self.rows[pos]
+        row = int(self.rows[pos])
         tokens = self.pool.tokens([row])[0] if self.terms else ()
-        factors = {"attribute_fit": self.fits[pos]}
-        factors.update((k, v[pos]) for k, v in self.factors.items())
+        factors = {k: float(v[pos]) for k, v in self.factors.items()}
         return Scored(
             product=self.pool.products[row],
-            total=self.totals[pos],
+            total=float(self.totals[pos]),
             factors={k: round(factors[k], 4) for k in _FACTOR_ORDER if k in factors},
-            quality_stars=self.stars[pos],
-            attribute_scores=self.preference_scores[pos],
+            quality_stars=float(self.stars[pos]),
+            attribute_scores={key: float(col[pos]) for key, col in self.preference_scores},
             matched_terms=tuple(t for t in self.terms if t in tokens),
         )
 
+    def order(self) -> list[int]:
+        """Every position, best first (by `key`)."""
+        return [int(p) for p in np.lexsort((self.ids, self.prices, -self.totals))]
+
     def ranked(self) -> list[Scored]:
         """Every row as `Scored`, best first."""
-        self.evaluate(range(len(self.rows)))
-        return [self.scored(pos) for pos in sorted(range(len(self.rows)), key=self.key)]
+        return [self.scored(pos) for pos in self.order()]
 
 
 _FACTOR_ORDER = (
@@ -199,96 +191,137 @@ _FACTOR_ORDER = (
 )
 
 
+def _by_position(
+    pool: CategoryPool, rows: Rows, values: Mapping[int, float], most: float
+) -> Floats:
+    """`values.get(id, 0) / most` for each of `rows`' products."""
+    out = np.zeros(len(rows), dtype=np.float64)
+    if not most:
+        return out
+    position = np.full(len(pool), -1, dtype=np.intp)
+    position[rows] = np.arange(len(rows), dtype=np.intp)
+    for pid, value in values.items():
+        row = pool.row_of.get(pid)
+        if row is not None and position[row] >= 0:
+            out[position[row]] = value / most
+    return out
+
+
 def score_rows(
     pool: CategoryPool,
-    rows: Sequence[int],
+    rows: Sequence[int] | Rows,
     profile: LearnedProfile,
     config: DecideConfig,
     *,
     co_view: Mapping[int, float] | None = None,
 ) -> Ranking:
-    """Score the pool's `rows`: every factor but `attribute_fit` now, as whole columns."""
+    """Score the pool's `rows`: every factor and the total, as whole columns."""
     w = config.weights
-    stats = pool.stats
-    rows = list(rows)
+    rows = np.asarray(rows, dtype=np.intp)
     n = len(rows)
-    ids = gather(pool.ids, rows)
 
     terms = profile.terms
     if terms:
-        matched = [0] * n
+        matched = np.zeros(n, dtype=np.int64)
+        having = np.zeros(len(pool), dtype=np.bool_)
         for term in terms:
-            having = pool.rows_matching(term)
-            matched = list(map(add, matched, map(contains, repeat(having), rows)))
-        search_match = list(map(truediv, matched, repeat(len(terms))))
+            having[:] = False
+            having[pool.rows_matching(term)] = True
+            matched += having[rows]
+        search_match = matched / len(terms)
     else:
-        search_match = [0.5] * n
+        search_match = np.full(n, 0.5)
 
-    quality = gather(_quality_column(pool, config.rating_prior_count), rows)
     band = profile.band
-    price_col: list[float] = pool.judged(
-        "price", lambda price, _row: price_fit(price, band, stats.price_percentile(price)), rows
-    )
-    interest = profile.interest
-    interest_max = max(interest.values(), default=0.0)
-    interest_col = (
-        list(map(truediv, map(interest.get, ids, repeat(0.0)), repeat(interest_max)))
-        if interest_max
-        else [0.0] * n
-    )
+    if band is None:
+        price_col = np.full(n, price_fit(0.0, None))
+    else:
+        prices = pool.column("price")
+        codes = prices.codes[rows]
+        wanted = present(codes, len(prices.values))
+        table = np.zeros(len(prices.values))
+        table[wanted] = _price_fit_table(
+            np.array(prices.values)[wanted], pool.price_percentiles()[wanted], band
+        )
+        price_col = table[codes]
     brand_weight = profile.brand_weight
     brand_max = max(brand_weight.values(), default=0.0)
-    brand_col: list[float] = (
+    brand_col = (
         pool.judged("brand", lambda b, _row: brand_weight.get(b, 0.0) / brand_max, rows)
         if brand_max
-        else [0.0] * n
+        else np.zeros(n)
     )
+    interest = profile.interest
     co_view = co_view or {}
-    co_max = max(co_view.values(), default=0.0)
-    co_col = (
-        list(map(truediv, map(co_view.get, ids, repeat(0.0)), repeat(co_max)))
-        if co_max
-        else [0.0] * n
-    )
-    availability = gather(_availability_column(pool, config.low_stock), rows)
-
     factors = {
         "search_match": search_match,
-        "quality": quality,
+        "quality": _quality_column(pool, config.rating_prior_count)[rows],
         "price_fit": price_col,
-        "interest": interest_col,
+        "interest": _by_position(pool, rows, interest, max(interest.values(), default=0.0)),
         "brand_affinity": brand_col,
-        "co_view": co_col,
-        "availability": availability,
+        "co_view": _by_position(pool, rows, co_view, max(co_view.values(), default=0.0)),
+        "availability": _availability_column(pool, config.low_stock)[rows],
     }
-    # attribute_fit is at most 1: the bound gives it all of its weight.
-    bound = [w.attribute_fit] * n
-    for weight, column in (
-        (w.search_match, search_match),
-        (w.quality, quality),
-        (w.price_fit, price_col),
-        (w.brand_affinity, brand_col),
-        (w.co_view, co_col),
-        (w.availability, availability),
-        (w.interest, interest_col),
-    ):
-        bound = list(map(add, bound, _weighted(weight, column)))
     if w.house_brand_boost:
-        house = [1.0 if pool.products[r].is_house_brand else 0.0 for r in rows]
-        factors["house_brand"] = house
-        bound = list(map(add, bound, _weighted(w.house_brand_boost, house)))
+        factors["house_brand"] = _house_column(pool)[rows]
+
+    num = np.zeros(n)
+    den = 0.0
+    preference_scores = []
+    for pref in profile.preferences:
+        col = preference_column(pool, pref, rows)
+        preference_scores.append((pref.spec.key, col))
+        num = num + pref.importance * col
+        den += pref.importance
+    fit = num / den if den else np.full(n, 0.5)
+    f = factors
+    # The same sum in the same order as ever (elementwise, no fused operations), so totals
+    # match a product-by-product sum to the last bit.
+    totals = (
+        w.attribute_fit * fit
+        + w.search_match * f["search_match"]
+        + w.quality * f["quality"]
+        + w.price_fit * f["price_fit"]
+        + w.brand_affinity * f["brand_affinity"]
+        + w.co_view * f["co_view"]
+        + w.availability * f["availability"]
+        + w.interest * f["interest"]
+    )
+    if "house_brand" in f:
+        totals = totals + w.house_brand_boost * f["house_brand"]
     return Ranking(
         pool=pool,
         profile=profile,
-        config=config,
         rows=rows,
-        factors=factors,
-        bound=bound,
+        factors={"attribute_fit": fit, **factors},
+        totals=totals,
+        preference_scores=tuple(preference_scores),
         terms=terms,
-        stars=gather(_stars_column(pool, config.rating_prior_count), rows),
-        prices=gather(pool.prices, rows),
-        ids=ids,
+        stars=_stars_column(pool, config.rating_prior_count)[rows],
+        prices=pool.price_array[rows],
+        ids=pool.id_array[rows],
     )
+
+
+def _price_fit_table(prices: Floats, percentiles: Floats, band: PriceBand) -> Floats:
+    """`price_fit` of each of `prices` (with its percentile), in the same operations."""
+    fit = np.empty(len(prices))
+    low, high = band.low, band.high
+    inside = (low <= prices) & (prices <= high)
+    span = max(high - low, 1e-9)
+    fit[inside] = 1.0 - 0.15 * (prices[inside] - low) / span
+    # Outside the band it takes `math.exp` and `math.log` (numpy's may differ in the last bit).
+    above = prices > high
+    fit[above] = [
+        0.85 * math.exp(-0.5 * (math.log(p / high) / 0.2) ** 2) for p in prices[above].tolist()
+    ]
+    below = ~(inside | above)
+    fit[below] = [
+        math.exp(-0.5 * (math.log(low / max(p, 0.01)) / 0.5) ** 2) for p in prices[below].tolist()
+    ]
+    s = band.sensitivity
+    table: Floats = (1 - s) * fit + s * (1 - percentiles)
+    return table
 
 
 def score_products(

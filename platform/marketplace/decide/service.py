@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from marketplace.catalog import taxonomy
+from marketplace.catalog.models import Category
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.decide import candidates as cands
 from marketplace.decide import reasons as rs
@@ -20,7 +22,7 @@ from marketplace.decide.config import DecideConfig
 from marketplace.decide.constraints import Constraint, relax_constraints, revealed_constraints
 from marketplace.decide.domain import AttrSpec, ProductFacts, ShopperSignal
 from marketplace.decide.picks import choose_picks
-from marketplace.decide.pool import CategoryPool
+from marketplace.decide.pool import CategoryPool, Rows
 from marketplace.decide.profile import learn_profile
 from marketplace.decide.ranking import Scored, score_rows
 from marketplace.decide.schemas import Evidence, OfferOut, Pick, PickProduct, RecommendationOut
@@ -308,6 +310,7 @@ def decide(
         category_words=words,
         extra_queries=[request_text] if request_text else [],
         now=now,
+        known=pool.facts,
     )
     co = cands.co_view(
         session,
@@ -371,6 +374,24 @@ def decide(
     )
 
 
+def prepare(session: Session, *, now: datetime, config: DecideConfig) -> None:
+    """Run the statements of an ask once, matching nothing, so that the first shopper's ask in
+    this process compiles none of them (the app does it as it warms its category copies)."""
+    _history(session, account_id=0, session_key=None, now=now, config=config)
+    load_facts(session, [0])
+    snapshot.catalog_version(session)
+    cands.category_row(session, "")
+    # Nobody dealt with product 0: only the first co-view statement runs, as in most asks.
+    cands.co_view(
+        session,
+        seeds=[0],
+        category=Category(slug="", name=""),
+        exclude_account_id=0,
+        since=now,
+        limit=1,
+    )
+
+
 @dataclass(frozen=True)
 class Ranked:
     top: Pick
@@ -415,9 +436,9 @@ def rank_and_pick(
     )
 
 
-def _admitted(pool: CategoryPool, constraints: Sequence[Constraint]) -> list[int]:
+def _admitted(pool: CategoryPool, constraints: Sequence[Constraint]) -> Rows:
     """Rows of the pool that meet every constraint (each judged once per distinct value)."""
-    rows: list[int] = list(range(len(pool)))
+    rows = pool.all_rows()
     for c in constraints:
         rows = pool.keep(c.reads, lambda _v, row, c=c: c.admits(pool.products[row]), rows)  # type: ignore[misc]
     return rows
@@ -468,11 +489,14 @@ def rank_pool(
             f'Relaxed "{c.source}" ({c.describe()}): too few in-stock {noun} meet it together '
             "with your other wishes."
         )
-    if not kept:
-        kept = list(range(len(pool)))
+    if not len(kept):
+        kept = pool.all_rows()
     if limit is not None and len(kept) > limit:
         # The cut keeps the most reviewed; co-viewed products it left out come back.
-        kept = kept[:limit] + [r for r in kept[limit:] if pool.ids[r] in co_view]
+        rest = kept[limit:]
+        kept = np.concatenate(
+            (kept[:limit], rest[np.isin(pool.id_array[rest], list(co_view))] if co_view else [])
+        ).astype(np.intp)
 
     ranking = score_rows(pool, kept, profile, config, co_view=co_view)
     picks = choose_picks(ranking, profile, config, noun)

@@ -7,12 +7,12 @@ the one shopper (their account, or their anonymous session before they log in).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Category, Product
@@ -40,11 +40,8 @@ def owner_filter(account_id: int | None, session_key: str | None) -> ColumnEleme
     return (HistoryEvent.session_key == session_key) & HistoryEvent.account_id.is_(None)
 
 
-def load_history(
-    session: Session, *, account_id: int | None, session_key: str | None, since: datetime
-) -> list[HistoryRow]:
-    """The shopper's own events since `since`, oldest first."""
-    rows = session.execute(
+def _history_statement(owner: ColumnElement[bool]) -> Select[Any]:
+    return (
         select(
             HistoryEvent.kind,
             HistoryEvent.product_id,
@@ -56,10 +53,37 @@ def load_history(
         )
         .outerjoin(Product, Product.id == HistoryEvent.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
-        .where(owner_filter(account_id, session_key))
-        .where(HistoryEvent.created_at >= since)
+        .where(owner)
+        .where(HistoryEvent.created_at >= bindparam("since"))
         .order_by(HistoryEvent.created_at, HistoryEvent.id)
-    ).all()
+    )
+
+
+# Built once: every ask reads a history, and building the statement cost more than running it.
+_HISTORY_OF_ACCOUNT = _history_statement(HistoryEvent.account_id == bindparam("account_id"))
+_HISTORY_OF_SESSION = _history_statement(
+    (HistoryEvent.session_key == bindparam("session_key")) & HistoryEvent.account_id.is_(None)
+)
+
+
+def _connection(session: Session) -> Connection:
+    """The session's connection, for statements run without the ORM (its own objects written
+    first, as the ORM's autoflush would)."""
+    session.flush()
+    return session.connection()
+
+
+def load_history(
+    session: Session, *, account_id: int | None, session_key: str | None, since: datetime
+) -> list[HistoryRow]:
+    """The shopper's own events since `since`, oldest first."""
+    if account_id is not None:
+        statement, params = _HISTORY_OF_ACCOUNT, {"account_id": account_id, "since": since}
+    elif session_key:
+        statement, params = _HISTORY_OF_SESSION, {"session_key": session_key, "since": since}
+    else:
+        return []  # no identity at all: nobody's history
+    rows = _connection(session).execute(statement, params).all()
     return [
         HistoryRow(
             kind=r[0],
@@ -217,16 +241,19 @@ def fact_from_row(row: Sequence[Any], category_slug: str) -> ProductFacts:
     )
 
 
+_FACTS = (
+    select(*FACT_COLUMNS, Category.slug)
+    .join(Category, Category.id == Product.category_id)
+    .where(Product.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def load_facts(session: Session, ids: Iterable[int]) -> dict[int, ProductFacts]:
     """Product facts by id (whatever their stock), for the products in a shopper's history."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = session.execute(
-        select(*FACT_COLUMNS, Category.slug)
-        .join(Category, Category.id == Product.category_id)
-        .where(Product.id.in_(wanted))
-    ).all()
+    rows = _connection(session).execute(_FACTS, {"ids": wanted}).all()
     return {int(r[0]): fact_from_row(r, r[9]) for r in rows}
 
 
@@ -243,8 +270,12 @@ def category_signal(
     category_words: Sequence[str] = (),
     extra_queries: Sequence[str] = (),
     now: datetime | None = None,
+    known: Callable[[int], ProductFacts | None] | None = None,
 ) -> ShopperSignal:
-    """The shopper's signal for one category, from their own history rows only."""
+    """The shopper's signal for one category, from their own history rows only.
+
+    `known` gives the facts of products the caller already holds (the worker's copy of the
+    category); the others are read from the database."""
     views: Counter[int] = Counter()
     in_cart: dict[int, bool] = {}
     purchases: Counter[int] = Counter()
@@ -275,7 +306,10 @@ def category_signal(
     for text in extra_queries:
         searches.append(SearchSignal(text, {}, now))
     ids = set(views) | set(in_cart) | set(purchases) | set(bought_any)
-    facts = load_facts(session, ids)
+    facts: dict[int, ProductFacts] = {}
+    if known is not None:
+        facts = {pid: fact for pid in ids if (fact := known(pid)) is not None}
+    facts.update(load_facts(session, ids - facts.keys()))
     interactions = tuple(
         Interaction(
             product=facts[pid],

@@ -61,14 +61,16 @@ _refreshers: WeakKeyDictionary[object, SnapshotRefresher] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
+_VERSION = select(
+    select(func.max(Product.id)).scalar_subquery(),
+    select(func.max(Order.id)).scalar_subquery(),
+)
+
+
 def catalog_version(session: Session) -> CatalogVersion:
     """The highest product and order ids: two primary-key lookups, on any database."""
-    row = session.execute(
-        select(
-            select(func.max(Product.id)).scalar_subquery(),
-            select(func.max(Order.id)).scalar_subquery(),
-        )
-    ).one()
+    session.flush()  # as the ORM's autoflush would: the session's own new rows count
+    row = session.connection().execute(_VERSION).one()
     return CatalogVersion(int(row[0] or 0), int(row[1] or 0))
 
 

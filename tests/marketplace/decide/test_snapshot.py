@@ -155,3 +155,31 @@ def test_categories_warmed_at_start_answer_like_cold_ones(
         )
     assert answers[0]["compared"] > 0  # type: ignore[operator]
     assert answers[1] == answers[0]
+
+
+def test_a_shoppers_own_new_views_and_search_show_in_their_next_answer(
+    client: TestClient, database: Database
+) -> None:
+    """Views and searches are queued (written behind), and the product facts come from the
+    worker's copy: the next answer still counts the views and obeys the search at once."""
+    headers, _ = new_shopper(client)
+    tents = in_stock_ids(database, "tents", 3)
+    for pid in tents:
+        assert client.get(f"/api/v1/products/{pid}", headers=headers).status_code == 200
+    first = _decide(client, headers)  # the three views, still queued or just written
+    assert first["constraints"] == []
+    with database.session() as session:
+        prices = sorted(
+            session.scalars(
+                select(Product.price)
+                .join(Category, Category.id == Product.category_id)
+                .where(Category.slug == "tents", Product.stock > 0)
+            )
+        )
+    limit = int(prices[len(prices) // 2]) + 1
+    found = client.get("/api/v1/products", params={"q": f"tent under ${limit}"}, headers=headers)
+    assert found.status_code == 200, found.text
+    again = _decide(client, headers)
+    assert again["constraints"], again["notes"]
+    picks = [again[k] for k in ("top_pick", "budget_pick", "premium_pick") if again[k]]
+    assert all(p["product"]["price"] <= limit for p in picks)  # type: ignore[index]
