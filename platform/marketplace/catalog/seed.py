@@ -74,6 +74,7 @@ def seed_catalog(
     try:
         with bar, database.engine.begin() as conn:
             _seed(conn, pool, products, seed, now, bar)
+        search.vacuum(database.engine)
     finally:
         if pool is not None:
             pool.terminate()
