@@ -90,7 +90,7 @@ async def buyer(
 
 
 def prepare(url: str) -> None:
-    """Give the hot product its small stock and empty every cart and order."""
+    """Give the hot product its small stock (the store is a fresh copy: no carts, no orders)."""
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(
@@ -167,6 +167,23 @@ def run_backend(backend: str, url: str, data_dir: Path, args: argparse.Namespace
     return figures
 
 
+def _fresh_copy(base_url: str, *, template: str) -> str:
+    name = "checkout_run"
+    _drop(base_url, name)
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    return base_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop(base_url: str, name: str) -> None:
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--buyers", type=int, default=50)
@@ -190,7 +207,13 @@ def main(argv: list[str] | None = None) -> None:
                 with postgres_server() as server:
                     base = f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/postgres"
                     url, _ = postgres_catalog(base, CATALOG)
-                    rows.append(run_backend(backend, url, Path(tmp) / "data-pg", args))
+                    # The kept catalog is a template: each run orders from a fresh copy, so
+                    # one run's orders never count in the next one's checks.
+                    copy = _fresh_copy(base, template=url.rsplit("/", 1)[1])
+                    try:
+                        rows.append(run_backend(backend, copy, Path(tmp) / "data-pg", args))
+                    finally:
+                        _drop(base, copy.rsplit("/", 1)[1])
     write_result(
         "checkout",
         {
