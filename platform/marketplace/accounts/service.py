@@ -67,14 +67,15 @@ def register(
             title="Reserved address",
             type_slug="reserved-email",
         )
+    # Hashed before the first statement: on SQLite that statement takes the write lock for
+    # the rest of the transaction, and every other writer would wait out the hash.
+    password_hash = hash_password(password)
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
         raise Conflict(
             f"An account for {email} already exists; log in with POST /api/v1/sessions instead.",
             type_slug="email-taken",
         )
-    account = Account(
-        email=email, name=name.strip(), password_hash=hash_password(password), created_at=now
-    )
+    account = Account(email=email, name=name.strip(), password_hash=password_hash, created_at=now)
     try:
         with session.begin_nested():
             session.add(account)
