@@ -107,8 +107,10 @@ def test_a_writer_held_elsewhere_is_waited_for_then_named(store: tuple[Database,
     # Another process's writer, as tantivy's lock file shows it.
     holder = tantivy.Index.open(str(location)).writer(heap_size=15_000_000, num_threads=1)
     try:
-        with pytest.raises(IndexBusy, match="stayed locked by another process"):
+        with pytest.raises(IndexBusy, match="stayed locked by another process") as busy:
             _ids(database, waiting, "wombat")
+        assert busy.value.status == 503
+        assert busy.value.headers == {"Retry-After": "60"}
     finally:
         holder.rollback()
         del holder

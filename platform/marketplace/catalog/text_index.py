@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from marketplace.catalog.models import Product, ProductChange
 from marketplace.catalog.query import RANK_WINDOW, Hits, ProductFilter, SortKey
 from marketplace.core.db import Database
+from marketplace.core.errors import ProblemError
 
 # Part of the directory's name: a new schema gets a new directory, built from the database.
 FORMAT = 1
@@ -73,8 +74,13 @@ class Mark:
         return self.token == other.token and self.seq >= other.seq
 
 
-class IndexBusy(RuntimeError):
-    """Another process held the index's writer for longer than the wait allows."""
+class IndexBusy(ProblemError):
+    """Another process held the index's writer for longer than the wait allows (a 503: the
+    search can be asked again once that process has committed)."""
+
+    status = 503
+    type_slug = "search-index-busy"
+    title = "Service unavailable"
 
 
 def index_location(database_url: str, *, configured: Path | None, data_dir: Path) -> Path | None:
@@ -180,8 +186,10 @@ class ProductIndex:
                 return None
             if time.monotonic() > deadline:
                 raise IndexBusy(
-                    f"the search index at {self.directory} stayed locked by another process "
-                    f"for {self._writer_wait_s:.0f} s"
+                    f"The search index at {self.directory} stayed locked by another process "
+                    f"for {self._writer_wait_s:.0f} s while it caught up with the catalog; "
+                    "search again in a minute.",
+                    headers={"Retry-After": "60"},
                 )
 
     def _reload(self) -> None:
