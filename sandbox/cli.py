@@ -195,7 +195,7 @@ def seed(
         ),
     ] = None,
 ) -> None:
-    """Create (or with --reset, replace) the catalog and the personas.
+    """Create (or with --reset, replace) the catalog and the personas, and build the search index.
 
     Example: sandbox seed --products 100000 --reset
 
