@@ -15,7 +15,7 @@ from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, event, func, select, update
 
 from marketplace.catalog import adids
 from marketplace.catalog.adids import ImpressionIds
@@ -113,6 +113,42 @@ def test_the_background_tick_writes_without_any_session(database: Database) -> N
         written.wait(0.05)
     assert written.is_set(), "the queue was never written by the background tick"
     assert views_of(database, key) == 1
+
+
+def test_a_session_begun_during_a_flush_reads_the_rows_being_flushed(database: Database) -> None:
+    product = product_with_stock(database)
+    key = f"wb-{uuid.uuid4().hex}"
+    committing, go_on = threading.Event(), threading.Event()
+    main = threading.current_thread()
+
+    def hold_the_first_flush(_connection: object) -> None:
+        # Whichever writes the queue first (the background tick or the thread below) stops
+        # at its commit until the reader has begun.
+        if threading.current_thread() is not main and not committing.is_set():
+            committing.set()
+            go_on.wait(5)
+
+    event.listen(database.engine, "commit", hold_the_first_flush)
+    try:
+        queue_view(database, key, product)
+        flush = threading.Thread(target=database.write_behind.flush)
+        flush.start()
+        assert committing.wait(5), "the queue was never flushed"
+        # The rows have left the queue but are not committed: they still count as pending,
+        # and a session that begins now waits for the commit instead of missing them.
+        assert database.write_behind.pending == 1
+        seen: list[int] = []
+        reader = threading.Thread(target=lambda: seen.append(views_of(database, key)))
+        reader.start()
+        reader.join(0.3)
+        go_on.set()
+        reader.join(5)
+        flush.join(5)
+    finally:
+        go_on.set()
+        event.remove(database.engine, "commit", hold_the_first_flush)
+    assert seen == [1]
+    assert database.write_behind.pending == 0
 
 
 def test_a_product_page_takes_no_write_lock(client: TestClient, database: Database) -> None:

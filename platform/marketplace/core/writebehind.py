@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert
@@ -41,6 +42,9 @@ class WriteBehind:
         self.interval_s = interval_s
         self.dropped = 0
         self._pending: Batch = []
+        # Rows a flush has taken and not yet committed: still "pending" to a session that
+        # begins meanwhile, which then waits for that commit (see `pending`).
+        self._in_flight = 0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._ticker = BackgroundTick(
@@ -58,7 +62,8 @@ class WriteBehind:
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Rows queued or being written by a flush that has not committed yet."""
+        return len(self._pending) + self._in_flight
 
     def queued(self, table: Table) -> list[dict[str, Any]]:
         """A copy of the rows queued for `table` and not yet taken (e.g. to count a view the
@@ -102,17 +107,27 @@ class WriteBehind:
             transaction = connection.begin()
             batch: Batch = []
             try:
-                with self._write_lock:
-                    batch = self.take()
+                with self._write_lock, self._flushing() as batch:
                     self.write(connection, batch)
                     # Committed before the lock is let go: a session that begins meanwhile
-                    # waits for it, so no reader of this process misses rows "in flight".
+                    # sees them pending, waits for the lock, and so misses no row in flight.
                     transaction.commit()
             except BaseException:
                 transaction.rollback()
                 self.requeue(batch)
                 raise
             return len(batch)
+
+    @contextmanager
+    def _flushing(self) -> Iterator[Batch]:
+        with self._lock:
+            # Counted in flight before leaving the queue, so `pending` never reads 0 between.
+            self._in_flight = len(self._pending)
+            batch, self._pending = self._pending, []
+        try:
+            yield batch
+        finally:
+            self._in_flight = 0
 
     def write_pending(self, connection: Connection) -> Batch:
         """Write the queue in `connection`'s transaction (a session as it begins); returns the
@@ -147,8 +162,7 @@ class WriteBehind:
             transaction = connection.begin()
             batch: Batch = []
             try:
-                with self._write_lock:
-                    batch = self.take()
+                with self._write_lock, self._flushing() as batch:
                     for item in batch:
                         try:
                             with connection.begin_nested():
