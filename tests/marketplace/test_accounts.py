@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import time
 
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from marketplace.accounts.models import Account
+from marketplace.core.db import Database
 from marketplace.core.security import SESSION_COOKIE
 from tests.conftest import register_and_login
 
@@ -116,3 +122,27 @@ def test_unknown_path_is_a_problem_json_404(client: TestClient) -> None:
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_wrong_password_is_refused_without_waiting_for_writers(
+    client: TestClient, database: Database
+) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    register_and_login(client, "busy@example.com")
+    # Another transaction holds SQLite's write lock: a login that checked the password inside
+    # its own write transaction would wait for it (the busy timeout is 30 s), then fail.
+    with database.session() as holder:
+        holder.execute(update(Account).values(name=Account.name))
+        started = time.monotonic()
+        wrong = client.post(
+            "/api/v1/sessions", json={"email": "busy@example.com", "password": "not-it-at-all"}
+        )
+        took = time.monotonic() - started
+    assert wrong.status_code == 401
+    assert wrong.json()["type"].endswith("/bad-credentials")
+    assert took < 5, f"the login waited {took:.1f} s with the write lock held elsewhere"
+    right = client.post(
+        "/api/v1/sessions", json={"email": "busy@example.com", "password": "correct-horse-9"}
+    )
+    assert right.status_code == 200

@@ -8,15 +8,13 @@ from marketplace.accounts import service
 from marketplace.accounts.deps import (
     AccountDep,
     LoginHooksDep,
-    LoginThrottleDep,
     ShopperDep,
+    VerifiedLoginDep,
     login_client,
     set_session_cookie,
 )
-from marketplace.accounts.schemas import AccountCreate, AccountOut, LoginRequest, TokenOut
-from marketplace.accounts.throttle import client_of
+from marketplace.accounts.schemas import AccountCreate, AccountOut, TokenOut
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
-from marketplace.core.errors import Unauthorized
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -51,22 +49,15 @@ def create_account(body: AccountCreate, session: SessionDep, now: NowDep) -> Acc
     },
 )
 def login(
-    body: LoginRequest,
+    verified: VerifiedLoginDep,  # before the session: the hash is checked outside its turn
     request: Request,
     shopper: ShopperDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    throttle: LoginThrottleDep,
     login_hooks: LoginHooksDep,
 ) -> TokenOut:
-    client = client_of(request)
-    throttle.check(body.email, client, now)
-    try:
-        account = service.authenticate(session, email=body.email, password=body.password)
-    except Unauthorized:
-        throttle.failed(body.email, client)
-        raise
+    account = service.log_in_verified(session, verified)
     issued = service.start_session(
         session,
         account,

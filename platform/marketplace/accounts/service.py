@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,17 +86,46 @@ def register(
     return account
 
 
-def authenticate(session: Session, *, email: str, password: str) -> Account:
-    """The account for these credentials, or a 401 that does not say which part was wrong."""
-    account = session.scalar(select(Account).where(Account.email == normalise_email(email)))
+@dataclass(frozen=True)
+class VerifiedLogin:
+    """Credentials checked against an account's hash; `new_hash` replaces an outdated one."""
+
+    account_id: int
+    new_hash: str | None = None
+
+
+def password_of(connection: Connection, email: str) -> tuple[int, str] | None:
+    """The id and password hash of the account registered under `email`, if any.
+
+    A login reads them on a connection of its own and hashes outside any transaction: its
+    transaction begins only once the password is known to be right (`log_in_verified`), so on
+    SQLite no writer waits out the hash."""
+    row = connection.execute(
+        select(Account.id, Account.password_hash).where(Account.email == normalise_email(email))
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def verify_password(account: tuple[int, str] | None, password: str) -> VerifiedLogin:
+    """`password` checked against `account`'s (id, hash), or a 401 that does not say which
+    part was wrong; a missing account takes as long."""
     try:
-        _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+        _hasher.verify(account[1] if account else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         account = None
     if account is None:
         raise Unauthorized("The email or the password is wrong.", type_slug="bad-credentials")
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = hash_password(password)
+    needs_rehash = _hasher.check_needs_rehash(account[1])
+    return VerifiedLogin(account[0], hash_password(password) if needs_rehash else None)
+
+
+def log_in_verified(session: Session, verified: VerifiedLogin) -> Account:
+    """The account of checked credentials, loaded in the login's transaction."""
+    account = session.get(Account, verified.account_id)
+    if account is None:  # deleted since its password was checked
+        raise Unauthorized("The email or the password is wrong.", type_slug="bad-credentials")
+    if verified.new_hash is not None:
+        account.password_hash = verified.new_hash
     return account
 
 

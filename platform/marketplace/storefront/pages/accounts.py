@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -17,12 +19,12 @@ from marketplace.accounts.deps import (
     ShopperDep,
     login_client,
     set_session_cookie,
+    verify_credentials,
 )
 from marketplace.accounts.models import Account
-from marketplace.accounts.service import LoginHook
-from marketplace.accounts.throttle import client_of
+from marketplace.accounts.service import LoginHook, VerifiedLogin
 from marketplace.core.deps import NowDep, SessionDep, SettingsDep
-from marketplace.core.errors import ProblemError
+from marketplace.core.errors import ProblemError, Unauthorized
 from marketplace.core.settings import Settings
 from marketplace.storefront import views
 from marketplace.storefront.rendering import (
@@ -50,25 +52,45 @@ def login_page(
     return _account_form(request, "login.html", shopper, session, settings, next, email="")
 
 
+@dataclass(frozen=True)
+class FormLogin:
+    """The login form's email, and its credentials checked (None: they open no account)."""
+
+    email: str
+    verified: VerifiedLogin | None
+
+
+async def verified_form_login(
+    request: Request,
+    throttle: LoginThrottleDep,
+    now: NowDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+) -> FormLogin:
+    """As the API's login: throttled (a 429 page), the hash checked before the session."""
+    try:
+        verified = await verify_credentials(request, throttle, now, email=email, password=password)
+    except Unauthorized:
+        return FormLogin(email, None)
+    return FormLogin(email, verified)
+
+
 @router.post("/login", response_class=HTMLResponse, dependencies=[CsrfDep])
 def login(
+    form: Annotated[FormLogin, Depends(verified_form_login)],  # before the session
     request: Request,
     shopper: ShopperDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    throttle: LoginThrottleDep,
     login_hooks: LoginHooksDep,
-    email: Annotated[str, Form(max_length=254)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    client = client_of(request)
-    throttle.check(email, client, now)  # a 429 page, the same limits as the API's login
-    try:
-        account = accounts.authenticate(session, email=email, password=password)
-    except ProblemError as exc:
-        throttle.failed(email, client)
+    account = None
+    if form.verified is not None:
+        with contextlib.suppress(Unauthorized):
+            account = accounts.log_in_verified(session, form.verified)
+    if account is None:
         error = "That email and password do not match an account. Check both and try again."
         return _account_form(
             request,
@@ -77,9 +99,9 @@ def login(
             session,
             settings,
             next,
-            status_code=exc.status,
+            status_code=Unauthorized.status,
             error=error,
-            email=email,
+            email=form.email,
         )
     welcome = f"Welcome back, {account.name}."
     return _log_in(
