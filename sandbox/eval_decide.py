@@ -30,7 +30,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.accounts.service import register
+from marketplace.accounts.service import hash_password, register
 from marketplace.app import create_app
 from marketplace.catalog.models import Category, Product
 from marketplace.catalog.seed import seed_catalog
@@ -550,7 +550,7 @@ def _pick_with_history(database: Database, persona: Persona, events: int, *, see
         account = register(
             session,
             email=_CURVE_EMAIL.format(key=persona.key),
-            password=persona.password,
+            password_hash=hash_password(persona.password),
             name=persona.name,
             now=EVAL_NOW - timedelta(days=365),
         )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Account
-from marketplace.accounts.service import register
+from marketplace.accounts.service import hash_password, register
 from marketplace.cart import service as cart_service
 from marketplace.catalog.models import Category, Product
 from marketplace.core.db import Database
@@ -201,7 +201,7 @@ def seed_personas(database: Database, personas: Personas, *, seed: int, now: dat
             account = register(
                 session,
                 email=persona.email,
-                password=persona.password,
+                password_hash=hash_password(persona.password),
                 name=persona.name,
                 now=now - timedelta(days=HISTORY_DAYS + 30),
             )

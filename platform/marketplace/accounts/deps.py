@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts import service
 from marketplace.accounts.anonymous import AnonymousTokens
 from marketplace.accounts.models import Account
-from marketplace.accounts.schemas import LoginRequest
+from marketplace.accounts.schemas import AccountCreate, LoginRequest
 from marketplace.accounts.service import LoginHook, VerifiedLogin
 from marketplace.accounts.throttle import LoginThrottle, client_of
 from marketplace.core.appstate import request_state
@@ -243,3 +243,16 @@ async def verified_api_login(
 
 
 VerifiedLoginDep = Annotated[VerifiedLogin, Depends(verified_api_login)]
+
+
+async def hashed_password(password: str) -> str:
+    """`password` hashed in a worker thread: a dependency declared before the route's database
+    session, so the request takes its turn at the database only once the hash is done."""
+    return await run_in_threadpool(service.hash_password, password)
+
+
+async def hashed_api_password(body: AccountCreate) -> str:
+    return await hashed_password(body.password)
+
+
+NewPasswordHashDep = Annotated[str, Depends(hashed_api_password)]

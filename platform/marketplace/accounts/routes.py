@@ -8,6 +8,7 @@ from marketplace.accounts import service
 from marketplace.accounts.deps import (
     AccountDep,
     LoginHooksDep,
+    NewPasswordHashDep,
     ShopperDep,
     VerifiedLoginDep,
     login_client,
@@ -29,9 +30,14 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
         409: {"description": "An account with this email already exists."},
     },
 )
-def create_account(body: AccountCreate, session: SessionDep, now: NowDep) -> AccountOut:
+def create_account(
+    password_hash: NewPasswordHashDep,  # before the session: hashed outside its turn
+    body: AccountCreate,
+    session: SessionDep,
+    now: NowDep,
+) -> AccountOut:
     account = service.register(
-        session, email=body.email, password=body.password, name=body.name, now=now
+        session, email=body.email, password_hash=password_hash, name=body.name, now=now
     )
     session.flush()
     return AccountOut.model_validate(account)

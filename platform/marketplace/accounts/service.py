@@ -49,14 +49,16 @@ def register(
     session: Session,
     *,
     email: str,
-    password: str,
+    password_hash: str,
     name: str,
     now: datetime,
     team_address_ok: bool = False,
 ) -> Account:
     """Create an account; refuses an email that is already registered or a team's address.
 
-    `team_address_ok` is for the workshop, which creates the team accounts.
+    The password comes hashed (`hash_password`): a request hashes it before it takes its turn
+    at the database, so no writer waits out the hash. `team_address_ok` is for the workshop,
+    which creates the team accounts.
     """
     email = normalise_email(email)
     if is_team_address(email) and not team_address_ok:
@@ -67,9 +69,6 @@ def register(
             title="Reserved address",
             type_slug="reserved-email",
         )
-    # Hashed before the first statement: on SQLite that statement takes the write lock for
-    # the rest of the transaction, and every other writer would wait out the hash.
-    password_hash = hash_password(password)
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
         raise Conflict(
             f"An account for {email} already exists; log in with POST /api/v1/sessions instead.",

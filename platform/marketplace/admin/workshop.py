@@ -137,7 +137,7 @@ def start_workshop(
             account = accounts.register(
                 session,
                 email=email,
-                password=password,
+                password_hash=accounts.hash_password(password),
                 name=name.replace("-", " ").title(),
                 now=now,
                 team_address_ok=True,

@@ -52,7 +52,11 @@ def make_account(
     """An account logged in from `client` (the one `facts_for` sends from, unless told)."""
     with database.session() as session:
         account = accounts.register(
-            session, email=email, password="correct-horse-9", name="Shopper", now=NOW
+            session,
+            email=email,
+            password_hash=accounts.hash_password("correct-horse-9"),
+            name="Shopper",
+            now=NOW,
         )
         session.flush()
         issued = accounts.start_session(session, account, now=NOW, max_age_s=3600, client=client)

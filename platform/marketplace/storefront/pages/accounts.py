@@ -17,6 +17,7 @@ from marketplace.accounts.deps import (
     LoginThrottleDep,
     Shopper,
     ShopperDep,
+    hashed_password,
     login_client,
     set_session_cookie,
     verify_credentials,
@@ -124,24 +125,50 @@ def register_page(
     )
 
 
+@dataclass(frozen=True)
+class RegistrationForm:
+    """The registration form, its problem if any, and the password hashed if there is none."""
+
+    name: str
+    email: str
+    error: str | None
+    password_hash: str | None
+
+
+async def hashed_registration_form(
+    name: Annotated[str, Form(max_length=120)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+) -> RegistrationForm:
+    """As the API's registration: the password hashed before the session (and only for a
+    form without a problem)."""
+    error = views.registration_problem(name=name, email=email, password=password)
+    password_hash = None if error else await hashed_password(password)
+    return RegistrationForm(name, email, error, password_hash)
+
+
 @router.post("/register", response_class=HTMLResponse, dependencies=[CsrfDep])
 def register(
+    form: Annotated[RegistrationForm, Depends(hashed_registration_form)],  # before the session
     request: Request,
     shopper: ShopperDep,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
     login_hooks: LoginHooksDep,
-    name: Annotated[str, Form(max_length=120)] = "",
-    email: Annotated[str, Form(max_length=254)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    error = views.registration_problem(name=name, email=email, password=password)
+    error = form.error
     status_code = 422
-    if error is None:
+    if form.password_hash is not None:
         try:
-            account = accounts.register(session, email=email, password=password, name=name, now=now)
+            account = accounts.register(
+                session,
+                email=form.email,
+                password_hash=form.password_hash,
+                name=form.name,
+                now=now,
+            )
         except ProblemError as exc:
             error = (
                 "An account with this email already exists; log in instead."
@@ -159,8 +186,8 @@ def register(
             next,
             status_code=status_code,
             error=error,
-            name=name,
-            email=email,
+            name=form.name,
+            email=form.email,
         )
     session.flush()
     welcome = f"Welcome to {settings.store_name}, {account.name}. You are logged in."
