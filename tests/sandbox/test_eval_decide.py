@@ -11,7 +11,7 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from marketplace.accounts.service import register
+from marketplace.accounts.service import hash_password, register
 from marketplace.catalog.seed import seed_catalog
 from marketplace.core.db import Database
 from marketplace.core.migrate import upgrade
@@ -206,7 +206,7 @@ def test_seed_history_writes_exactly_the_newest_events(tmp_path: Path) -> None:
                 account = register(
                     session,
                     email=f"h{events}@example.test",
-                    password="a-long-password",
+                    password_hash=hash_password("a-long-password"),
                     name="History",
                     now=EVAL_NOW,
                 )

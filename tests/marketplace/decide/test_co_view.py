@@ -6,13 +6,16 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from marketplace.accounts.service import register
+from marketplace.accounts.service import hash_password, register
 from marketplace.catalog.models import Category, Product
 from marketplace.core.db import Database
 from marketplace.decide.config import DecideConfig, ScoringWeights
 from marketplace.decide.service import decide
 from marketplace.history.service import record_event
 from tests.conftest import TEST_NOW
+
+# Never checked: these accounts only hold history.
+PASSWORD_HASH = hash_password("x" * 10)
 
 CONFIG = DecideConfig(max_candidates=10, weights=ScoringWeights(co_view=5.0))
 
@@ -32,7 +35,9 @@ def _tents(database: Database) -> list[int]:
 
 def _shopper(database: Database, email: str, views: list[int]) -> int:
     with database.session() as session:
-        account = register(session, email=email, password="x" * 10, name="S", now=TEST_NOW)
+        account = register(
+            session, email=email, password_hash=PASSWORD_HASH, name="S", now=TEST_NOW
+        )
         session.flush()
         for i, pid in enumerate(views):
             record_event(

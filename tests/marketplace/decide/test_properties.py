@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from marketplace.accounts.service import register
+from marketplace.accounts.service import hash_password, register
 from marketplace.catalog.models import Product
 from marketplace.core.db import Database
 from marketplace.core.errors import Conflict
@@ -32,6 +32,9 @@ from marketplace.decide.signals import category_signal, load_history
 from marketplace.history.models import HistoryEvent
 from marketplace.history.service import record_event
 from tests.conftest import TEST_NOW
+
+# Never checked: these accounts only hold history.
+PASSWORD_HASH = hash_password("x" * 10)
 
 SPECS = (
     AttrSpec("wireless", "Wireless", "bool", None, "higher"),
@@ -188,8 +191,12 @@ other_events = st.lists(
 def two_shoppers(database: Database) -> tuple[int, int, list[int]]:
     """Shopper A with a few headphone views and a search; shopper B with nothing yet."""
     with database.session() as session:
-        a = register(session, email="a@example.com", password="x" * 10, name="A", now=TEST_NOW)
-        b = register(session, email="b@example.com", password="x" * 10, name="B", now=TEST_NOW)
+        a = register(
+            session, email="a@example.com", password_hash=PASSWORD_HASH, name="A", now=TEST_NOW
+        )
+        b = register(
+            session, email="b@example.com", password_hash=PASSWORD_HASH, name="B", now=TEST_NOW
+        )
         session.flush()
         ids = list(session.scalars(select(Product.id).order_by(Product.id)))
         from marketplace.catalog.models import Category

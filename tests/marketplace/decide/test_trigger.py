@@ -160,11 +160,15 @@ def test_anonymous_shoppers_are_offered_it_by_their_session(
 
 @pytest.mark.parametrize("count", [2, 3])
 def test_offered_category_service_function(database: Database, count: int) -> None:
-    from marketplace.accounts.service import register
+    from marketplace.accounts.service import hash_password, register
 
     with database.session() as session:
         account = register(
-            session, email=f"svc{count}@example.com", password="x" * 10, name="S", now=TEST_NOW
+            session,
+            email=f"svc{count}@example.com",
+            password_hash=hash_password("x" * 10),
+            name="S",
+            now=TEST_NOW,
         )
         session.flush()
         account_id = account.id
