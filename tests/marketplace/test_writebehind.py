@@ -137,10 +137,14 @@ def test_a_session_begun_during_a_flush_reads_the_rows_being_flushed(database: D
         # The rows have left the queue but are not committed: they still count as pending,
         # and a session that begins now waits for the commit instead of missing them.
         assert database.write_behind.pending == 1
+        # A read that takes no session (a product page's) still finds them among the queued.
+        queued = database.write_behind.queued(cast(Table, HistoryEvent.__table__))
+        assert [row["session_key"] for row in queued] == [key]
         seen: list[int] = []
         reader = threading.Thread(target=lambda: seen.append(views_of(database, key)))
         reader.start()
         reader.join(0.3)
+        assert reader.is_alive(), "the session did not wait for the flush's commit"
         go_on.set()
         reader.join(5)
         flush.join(5)

@@ -5,8 +5,12 @@ every page view a write transaction, and on SQLite writers take turns: the page 
 the write lock instead of being served from a read. Instead the row is queued here and written
 
 - by the next session of this database that begins a transaction (in that transaction, before
-  its own statements), so whatever this process reads next already includes it, and
-- by a background tick every `interval_s` (0.25 s) when no session came along, in one batch.
+  its own statements), so that session reads it, and
+- by a background tick every `interval_s` (0.25 s) when no session came along, in one batch;
+  a session that begins during that write waits for its commit.
+
+Reads that take no session (a product page's reader) add the rows still queued (`queued`).
+Rows a session wrote as it began are seen by others once that session commits.
 
 Rows taken by a session that then rolls back are queued again, so a failing request loses none.
 What is lost is at most what was queued when the process died without a shutdown (the shutdown
@@ -42,9 +46,9 @@ class WriteBehind:
         self.interval_s = interval_s
         self.dropped = 0
         self._pending: Batch = []
-        # Rows a flush has taken and not yet committed: still "pending" to a session that
-        # begins meanwhile, which then waits for that commit (see `pending`).
-        self._in_flight = 0
+        # Rows a flush has taken and not yet committed: still pending and queued to whoever
+        # asks meanwhile (a session that begins waits for that commit; see `pending`).
+        self._in_flight: Batch = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._ticker = BackgroundTick(
@@ -63,15 +67,15 @@ class WriteBehind:
     @property
     def pending(self) -> int:
         """Rows queued or being written by a flush that has not committed yet."""
-        return len(self._pending) + self._in_flight
+        return len(self._pending) + len(self._in_flight)
 
     def queued(self, table: Table) -> list[dict[str, Any]]:
-        """A copy of the rows queued for `table` and not yet taken (e.g. to count a view the
-        database does not have yet)."""
-        if not self._pending:
+        """A copy of the rows queued for `table` and not yet committed by a flush (e.g. to count
+        a view the database may not have yet; one a flush commits meanwhile may be in both)."""
+        if not self._pending and not self._in_flight:
             return []
         with self._lock:
-            return [row for t, row in self._pending if t is table]
+            return [row for t, row in (*self._in_flight, *self._pending) if t is table]
 
     def take(self) -> Batch:
         """Everything queued so far, removed from the queue (give it back with `requeue`)."""
@@ -105,7 +109,6 @@ class WriteBehind:
             # Begin first: on SQLite that takes the write lock, which a session writing the
             # queue as it begins already holds, so the two locks are always taken in one order.
             transaction = connection.begin()
-            batch: Batch = []
             try:
                 with self._write_lock, self._flushing() as batch:
                     self.write(connection, batch)
@@ -113,21 +116,27 @@ class WriteBehind:
                     # sees them pending, waits for the lock, and so misses no row in flight.
                     transaction.commit()
             except BaseException:
-                transaction.rollback()
-                self.requeue(batch)
+                transaction.rollback()  # the batch is back in the queue
                 raise
             return len(batch)
 
     @contextmanager
     def _flushing(self) -> Iterator[Batch]:
+        """The queue, taken for a flush: in flight until the flush commits (the block ends),
+        given back to the queue if it raises. Neither step leaves `pending` reading 0 between."""
         with self._lock:
-            # Counted in flight before leaving the queue, so `pending` never reads 0 between.
-            self._in_flight = len(self._pending)
-            batch, self._pending = self._pending, []
+            # In flight before leaving the queue: `pending` reads the queue first.
+            self._in_flight = batch = self._pending
+            self._pending = []
         try:
             yield batch
-        finally:
-            self._in_flight = 0
+        except BaseException:
+            with self._lock:
+                self._pending[:0] = batch
+                self._in_flight = []
+            raise
+        with self._lock:
+            self._in_flight = []
 
     def write_pending(self, connection: Connection) -> Batch:
         """Write the queue in `connection`'s transaction (a session as it begins); returns the
@@ -160,7 +169,6 @@ class WriteBehind:
         written = 0
         with self.engine.connect() as connection:
             transaction = connection.begin()
-            batch: Batch = []
             try:
                 with self._write_lock, self._flushing() as batch:
                     for item in batch:
@@ -173,8 +181,7 @@ class WriteBehind:
                             log.exception("dropped a queued row for %s", item[0].name)
                     transaction.commit()
             except SQLAlchemyError:
-                transaction.rollback()
-                self.requeue(batch)
+                transaction.rollback()  # the batch is back in the queue
                 return 0
         return written
 
