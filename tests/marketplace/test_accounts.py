@@ -8,10 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from marketplace.accounts import service
 from marketplace.accounts.models import Account
 from marketplace.core.db import Database
+from marketplace.core.errors import Unauthorized
 from marketplace.core.security import SESSION_COOKIE
-from tests.conftest import register_and_login
+from tests.conftest import TEST_NOW, register_and_login
 
 
 def test_register_returns_the_account_without_secrets(client: TestClient) -> None:
@@ -146,3 +148,39 @@ def test_a_wrong_password_is_refused_without_waiting_for_writers(
         "/api/v1/sessions", json={"email": "busy@example.com", "password": "correct-horse-9"}
     )
     assert right.status_code == 200
+
+
+def test_a_password_checked_before_a_re_key_opens_no_session(database: Database) -> None:
+    # A login checks the password before its transaction; a workshop re-key (a new password)
+    # committed in between must win, as it would have inside one transaction.
+    with database.session() as session:
+        account = service.register(
+            session,
+            email="rekeyed@example.com",
+            password_hash=service.hash_password("old-password-1"),
+            name="Team",
+            now=TEST_NOW,
+        )
+        session.flush()
+        account_id = account.id
+    with database.reader() as connection:
+        found = service.password_of(connection, "Rekeyed@example.com")
+    verified = service.verify_password(found, "old-password-1")
+    assert verified.account_id == account_id
+    with database.session() as session:
+        rekeyed = session.get(Account, account_id)
+        assert rekeyed is not None
+        rekeyed.password_hash = service.hash_password("new-password-2")
+    with pytest.raises(Unauthorized), database.session() as session:
+        service.log_in_verified(session, verified)
+
+
+def test_a_bad_bearer_token_is_answered_before_the_password(client: TestClient) -> None:
+    register_and_login(client, "bearer@example.com")
+    answer = client.post(
+        "/api/v1/sessions",
+        json={"email": "bearer@example.com", "password": "not-it-at-all"},
+        headers={"authorization": "Bearer no-such-token"},
+    )
+    assert answer.status_code == 401
+    assert answer.json()["type"].endswith("/bad-token")

@@ -235,7 +235,11 @@ async def verify_credentials(
 
 
 async def verified_api_login(
-    request: Request, body: LoginRequest, throttle: LoginThrottleDep, now: NowDep
+    request: Request,
+    body: LoginRequest,
+    throttle: LoginThrottleDep,
+    now: NowDep,
+    _shopper: ShopperDep,  # a bad bearer token is answered first, before any hashing
 ) -> VerifiedLogin:
     return await verify_credentials(
         request, throttle, now, email=body.email, password=body.password

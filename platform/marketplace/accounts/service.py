@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,9 +88,11 @@ def register(
 
 @dataclass(frozen=True)
 class VerifiedLogin:
-    """Credentials checked against an account's hash; `new_hash` replaces an outdated one."""
+    """Credentials checked against `checked_hash`, the account's hash when it was read;
+    `new_hash` replaces an outdated one."""
 
     account_id: int
+    checked_hash: str
     new_hash: str | None = None
 
 
@@ -115,13 +118,15 @@ def verify_password(account: tuple[int, str] | None, password: str) -> VerifiedL
     if account is None:
         raise Unauthorized("The email or the password is wrong.", type_slug="bad-credentials")
     needs_rehash = _hasher.check_needs_rehash(account[1])
-    return VerifiedLogin(account[0], hash_password(password) if needs_rehash else None)
+    return VerifiedLogin(account[0], account[1], hash_password(password) if needs_rehash else None)
 
 
 def log_in_verified(session: Session, verified: VerifiedLogin) -> Account:
-    """The account of checked credentials, loaded in the login's transaction."""
+    """The account of checked credentials, loaded in the login's transaction; refused like a
+    wrong password when the account is gone or its password changed (e.g. a workshop re-key)
+    since the check."""
     account = session.get(Account, verified.account_id)
-    if account is None:  # deleted since its password was checked
+    if account is None or not hmac.compare_digest(account.password_hash, verified.checked_hash):
         raise Unauthorized("The email or the password is wrong.", type_slug="bad-credentials")
     if verified.new_hash is not None:
         account.password_hash = verified.new_hash
