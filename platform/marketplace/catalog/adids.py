@@ -71,6 +71,10 @@ class ImpressionIds:
         self._lock = threading.Lock()
         self._refilling = False
 
+    def on_hand(self, count: int) -> bool:
+        """Whether `count` ids can be taken without reserving a block in the caller (a write)."""
+        return len(self._current) + len(self._spare or ()) >= count
+
     def take(self, count: int) -> list[int]:
         """`count` unused ids; a block is reserved here (in a transaction of its own) only when
         none is left."""

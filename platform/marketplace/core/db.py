@@ -243,6 +243,11 @@ class Database:
         with self.read_engine.connect() as connection:
             yield connection
 
+    def on_reader(self, query: Callable[[Connection], T]) -> T:
+        """Run `query` on a `reader()` connection of its own (from a worker thread)."""
+        with self.reader() as connection:
+            return query(connection)
+
     async def read(self, query: Callable[[Connection], T]) -> T:
         """Run `query` on a `reader()` connection from async code.
 
@@ -252,11 +257,7 @@ class Database:
         if self.dialect == "sqlite" and self.read_engine is not self.engine:
             return query(self._loop_reader())
 
-        def run() -> T:
-            with self.reader() as connection:
-                return query(connection)
-
-        return await anyio.to_thread.run_sync(run)
+        return await anyio.to_thread.run_sync(self.on_reader, query)
 
     def _loop_reader(self) -> Connection:
         # The event loop's own reader, kept open: a pool checkout and return per read costs
