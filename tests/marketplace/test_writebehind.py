@@ -319,6 +319,41 @@ def test_impression_ids_are_unique_across_processes(database: Database) -> None:
     assert len(set(taken)) == len(taken) == 16
 
 
+def test_ids_on_hand_are_handed_out_without_reserving_or_waiting(database: Database) -> None:
+    ids = ImpressionIds(database.engine, block_size=4)
+    assert ids.take_on_hand(1) is None  # nothing reserved yet, and none reserved by asking
+    first = ids.take(1)  # reserves a block, and the next one ahead in a thread
+    for _ in range(100):
+        on_hand = ids.take_on_hand(2)
+        if on_hand is not None:
+            break
+        time.sleep(0.05)
+    assert on_hand is not None
+    taken = first + on_hand.take(2)
+    assert len(set(taken)) == 3
+    with pytest.raises(ValueError, match="taken ahead"):
+        on_hand.take(1)  # the page took what it asked for, no more
+
+
+def test_ids_on_hand_do_not_wait_for_a_taker_that_is_reserving(database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    product = product_with_stock(database)
+    ids = ImpressionIds(database.engine)
+    with database.session() as holder:
+        # The write lock is taken elsewhere: a taker with no ids left reserves a block, and
+        # waits for the lock while holding the ids' own lock.
+        holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
+        taker = threading.Thread(target=ids.take, args=(1,))
+        taker.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert ids.take_on_hand(1) is None
+        assert time.monotonic() - started < 1
+    taker.join(10)
+    assert not taker.is_alive()
+
+
 def test_a_product_page_shows_the_stock_just_committed(
     client: TestClient, database: Database
 ) -> None:

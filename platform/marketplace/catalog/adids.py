@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
@@ -60,6 +61,26 @@ def reserve(connection: Connection, count: int) -> list[int]:
     return list(range(int(end) - count, int(end)))
 
 
+class IdSource(Protocol):
+    """Where a page takes the ids of the impressions it serves."""
+
+    def take(self, count: int) -> list[int]: ...
+
+
+class IdsOnHand:
+    """Ids taken ahead for one page (`ImpressionIds.take_on_hand`); those it does not serve are
+    skipped, as a block's unused ids are."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self._ids = ids
+
+    def take(self, count: int) -> list[int]:
+        if count > len(self._ids):
+            raise ValueError(f"{count} impression ids wanted, {len(self._ids)} taken ahead")
+        taken, self._ids = self._ids[:count], self._ids[count:]
+        return taken
+
+
 class ImpressionIds:
     """This process's block of impression ids, refilled by a thread before it runs out."""
 
@@ -71,29 +92,49 @@ class ImpressionIds:
         self._lock = threading.Lock()
         self._refilling = False
 
-    def on_hand(self, count: int) -> bool:
-        """Whether `count` ids can be taken without reserving a block in the caller (a write)."""
-        return len(self._current) + len(self._spare or ()) >= count
-
     def take(self, count: int) -> list[int]:
         """`count` unused ids; a block is reserved here (in a transaction of its own) only when
         none is left."""
-        ids: list[int] = []
         with self._lock:
-            while len(ids) < count:
-                if not self._current:
-                    if self._spare is None:
-                        self._spare = self._reserve()
-                    self._current, self._spare = self._spare, None
-                wanted = min(count - len(ids), len(self._current))
-                ids.extend(self._current[:wanted])
-                del self._current[:wanted]
-            refill = self._spare is None and not self._refilling
-            if refill:
-                self._refilling = True
+            ids, refill = self._hand_out(count)
         if refill:
-            threading.Thread(target=self._refill, name="impression-ids", daemon=True).start()
+            self._refill_ahead()
         return ids
+
+    def take_on_hand(self, count: int) -> IdsOnHand | None:
+        """`count` ids this process already holds, or None. It never reserves a block (a write)
+        and never waits for another taker, who may be reserving one: the event loop may call it.
+        """
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if len(self._current) + len(self._spare or ()) < count:
+                return None
+            ids, refill = self._hand_out(count)
+        finally:
+            self._lock.release()
+        if refill:
+            self._refill_ahead()
+        return IdsOnHand(ids)
+
+    def _hand_out(self, count: int) -> tuple[list[int], bool]:
+        # Under the lock: the ids, and whether to reserve the next block ahead.
+        ids: list[int] = []
+        while len(ids) < count:
+            if not self._current:
+                if self._spare is None:
+                    self._spare = self._reserve()
+                self._current, self._spare = self._spare, None
+            wanted = min(count - len(ids), len(self._current))
+            ids.extend(self._current[:wanted])
+            del self._current[:wanted]
+        refill = self._spare is None and not self._refilling
+        if refill:
+            self._refilling = True
+        return ids, refill
+
+    def _refill_ahead(self) -> None:
+        threading.Thread(target=self._refill, name="impression-ids", daemon=True).start()
 
     def _reserve(self) -> list[int]:
         with self.engine.begin() as connection:

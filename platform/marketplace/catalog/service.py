@@ -285,7 +285,7 @@ def serve_ads(
 
 def queue_ads(
     write_behind: WriteBehind,
-    impression_ids: adids.ImpressionIds,
+    impression_ids: adids.IdSource,
     placed: list[tuple[int, Slot]],
     *,
     placement: str,
@@ -346,7 +346,7 @@ def sponsored_beside(
     slots: int,
     slates: SponsoredSlates,
     write_behind: WriteBehind,
-    impression_ids: adids.ImpressionIds,
+    impression_ids: adids.IdSource,
     shopper: ShopperRef | None,
     visitor_class: str,
     now: datetime,

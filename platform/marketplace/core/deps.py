@@ -42,6 +42,16 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
         yield
 
 
+async def read_turn(request: Request) -> AsyncIterator[None]:
+    """A turn (`database_turn`) for a read served in a worker thread with a pooled connection;
+    none on SQLite, whose reads wait for no lock."""
+    if request_state(request).db.dialect == "sqlite":
+        yield
+        return
+    async with _turns(request):
+        yield
+
+
 def _turns(request: Request) -> asyncio.Semaphore:
     state = request_state(request)
     queues = state.database_turns
@@ -128,6 +138,7 @@ async def visitor_class(request: Request) -> str:
 # response goes out, so a failed commit becomes an error response rather than a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+ReadTurnDep = Annotated[None, Depends(read_turn, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.deps import Shopper
 from marketplace.accounts.schemas import AccountCreate
 from marketplace.catalog import service as catalog
-from marketplace.catalog.adids import ImpressionIds
+from marketplace.catalog.adids import IdSource
 from marketplace.catalog.schemas import ProductDetail, ProductSummary, SearchParams
 from marketplace.catalog.slates import SponsoredSlates
 from marketplace.catalog.taxonomy import category_spec
@@ -351,7 +351,7 @@ def product_page(
     config: DecideConfig,
     visitor_class: str,
     write_behind: WriteBehind,
-    impression_ids: ImpressionIds,
+    impression_ids: IdSource,
     slates: SponsoredSlates,
 ) -> dict[str, Any]:
     """The product, recorded as viewed; the Help Me Decide offer counts this view too.

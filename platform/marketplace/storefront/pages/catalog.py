@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.deps import Shopper, ShopperDep
+from marketplace.catalog.adids import IdSource
 from marketplace.catalog.deps import (
     ImpressionIdsDep,
     ProductIndexDep,
@@ -23,6 +25,7 @@ from marketplace.core.deps import (
     DatabaseDep,
     NowDep,
     ReadSessionDep,
+    ReadTurnDep,
     SettingsDep,
     VisitorClassDep,
 )
@@ -95,6 +98,7 @@ async def product_page(
     request: Request,
     shopper: ShopperDep,
     database: DatabaseDep,
+    _turn: ReadTurnDep,
     impression_ids: ImpressionIdsDep,
     slates: SponsoredSlatesDep,
     settings: SettingsDep,
@@ -116,7 +120,7 @@ async def product_page(
             _record_ad_click, database, product_id, ad, shopper, visitor_class, now
         )
 
-    def page(connection: Connection) -> Response:
+    def page(ids: IdSource, connection: Connection) -> Response:
         with Session(bind=connection, expire_on_commit=False) as session:
             shown = views.product_page(
                 session,
@@ -126,7 +130,7 @@ async def product_page(
                 config=config,
                 visitor_class=visitor_class,
                 write_behind=database.write_behind,
-                impression_ids=impression_ids,
+                impression_ids=ids,
                 slates=slates,
             )
             return render(
@@ -138,10 +142,11 @@ async def product_page(
                 **shown,
             )
 
-    if impression_ids.on_hand(views.PRODUCT_PAGE_AD_SLOTS):
-        return await database.read(page)
-    # The ads' ids would need a block reserved first, a write: not on the event loop.
-    return await run_in_threadpool(database.on_reader, page)
+    on_hand = impression_ids.take_on_hand(views.PRODUCT_PAGE_AD_SLOTS)
+    if on_hand is not None:
+        return await database.read(partial(page, on_hand))
+    # The ads' ids may need a block reserved first, a write: not on the event loop.
+    return await run_in_threadpool(database.on_reader, partial(page, impression_ids))
 
 
 def _record_ad_click(
