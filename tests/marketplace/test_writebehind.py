@@ -346,7 +346,12 @@ def test_ids_on_hand_do_not_wait_for_a_taker_that_is_reserving(database: Databas
         holder.execute(update(Product).where(Product.id == product).values(stock=Product.stock))
         taker = threading.Thread(target=ids.take, args=(1,))
         taker.start()
-        time.sleep(0.2)
+        # Until the taker holds the ids' lock, asking would not test the wait at all.
+        for _ in range(100):
+            if ids._lock.locked():
+                break
+            time.sleep(0.02)
+        assert ids._lock.locked(), "the taker never began reserving"
         started = time.monotonic()
         assert ids.take_on_hand(1) is None
         assert time.monotonic() - started < 1
